@@ -1,0 +1,1 @@
+"""The ``metaboost-ci`` command line. Thin: parse, call an operation, print."""

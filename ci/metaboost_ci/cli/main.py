@@ -1,0 +1,57 @@
+"""``metaboost-ci``: entry point, global options, error handling, output.
+
+Commands live in small modules that each expose ``register(subparsers)``;
+every command handler returns an ``Outcome`` that is printed for people (a
+table) or, with ``--json``, as one JSON document on stdout. Progress goes to
+stderr. Exit codes: 0 success, 1 a remote refused or a check failed, 2 bad
+input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from ..core.errors import MetaboostCiError
+from ..core.redact import redact
+from . import commands
+from .output import Outcome
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metaboost-ci",
+        description="Metaboost's release pipeline: reserve, verify, release, promote, sync.",
+    )
+    commands.add_global_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in commands.REGISTRARS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 for usage, 0 for --help
+        return int(exc.code or 0)
+    try:
+        outcome: Outcome = args.handler(args)
+    except MetaboostCiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(redact(json.dumps(outcome.data, indent=2, sort_keys=True)))
+    else:
+        print(redact(outcome.text))
+    return outcome.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

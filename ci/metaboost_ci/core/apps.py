@@ -1,0 +1,49 @@
+"""Metaboost's six images and where their Dockerfiles live."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InputError
+
+DEFAULT_APPS: tuple[str, ...] = (
+    "api",
+    "management-api",
+    "web",
+    "web-sidecar",
+    "management-web",
+    "management-web-sidecar",
+)
+_APP_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def dockerfile_path(app: str) -> str:
+    """The Dockerfile of ``app``, relative to the monorepo root."""
+    return f"infra/docker/local/{app}/Dockerfile"
+
+
+def parse_apps(text: str | None, known: tuple[str, ...] = DEFAULT_APPS) -> tuple[str, ...]:
+    """Parse ``a,b,c`` (None or empty: every app); unknown or repeated names are errors."""
+    if not text:
+        return known
+    apps = tuple(a.strip() for a in text.split(",") if a.strip())
+    unknown = [a for a in apps if a not in known]
+    if unknown:
+        raise InputError(
+            f"Unknown app(s): {', '.join(unknown)}.",
+            fix=f"Choose from: {', '.join(known)}.",
+        )
+    if len(set(apps)) != len(apps):
+        raise InputError(f"An app is named twice in {text!r}.", fix="Name each app once.")
+    return apps
+
+
+def validate_app_names(apps: tuple[str, ...]) -> tuple[str, ...]:
+    """Check names are valid repository path components (for custom app lists)."""
+    bad = [a for a in apps if not _APP_RE.match(a)]
+    if bad:
+        raise InputError(
+            f"App name(s) not usable as image names: {', '.join(bad)}.",
+            fix="Use lower-case letters, digits and . _ - only.",
+        )
+    return apps

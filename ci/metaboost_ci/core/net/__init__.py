@@ -1,0 +1,13 @@
+"""The one place every network call goes through.
+
+``HttpClient`` sends requests, retries what is retryable (connection errors,
+408, 429, 5xx) with capped, jittered backoff inside a total time bound,
+classifies failures into the ``core.errors`` tree, and redacts secrets from
+everything it raises.
+"""
+
+from .http import HttpClient, Hints
+from ..redact import redact, register_secret
+from .retry import RetryPolicy
+
+__all__ = ["Hints", "HttpClient", "RetryPolicy", "redact", "register_secret"]

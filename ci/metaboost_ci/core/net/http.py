@@ -1,0 +1,222 @@
+"""``HttpClient``: send, retry, classify, redact. The only network door.
+
+Registry and GitHub clients both speak through one of these; each adds only
+what is specific to it: a ``Hints`` function that turns an error response into
+guidance, and optionally a ``RateLimit`` function that reads service-specific
+rate-limit headers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from ..errors import (
+    AuthenticationRequired,
+    HttpStatusError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TransportError,
+    UnexpectedStatus,
+)
+from ..redact import redact
+from .retry import NOT_PROCESSED_STATUSES, RETRYABLE_STATUSES, RetryPolicy, retry_after_seconds
+
+# Guidance for an error response: the ``fix`` sentence, or None.
+Hints = Callable[[httpx.Response], str | None]
+# Seconds the server asks us to wait before retrying this response, or None
+# when the response is not a rate limit. Raise ``RateLimited`` to give up.
+RateLimit = Callable[[httpx.Response], float | None]
+
+_ERROR_CLASSES: dict[int, type[HttpStatusError]] = {
+    401: AuthenticationRequired,
+    403: PermissionDenied,
+    404: NotFound,
+    429: RateLimited,
+}
+
+
+def _default_rate_limit(response: httpx.Response) -> float | None:
+    if response.status_code in (429, 503):
+        return retry_after_seconds(response)
+    return None
+
+
+def error_code_and_detail(response: httpx.Response) -> tuple[str | None, str]:
+    """Pull the machine code and human detail out of a registry or GitHub error body."""
+    try:
+        body: Any = json.loads(response.content or b"null")
+    except ValueError:
+        return None, response.text[:300].strip()
+    if isinstance(body, dict):
+        fields = cast(dict[str, Any], body)
+        errors: Any = fields.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = cast(dict[str, Any], errors[0])
+            code: Any = first.get("code")
+            detail: Any = first.get("message") or fields.get("message") or ""
+            return (str(code) if code else None), str(detail)
+        if "message" in fields:
+            return None, str(fields["message"])
+    return None, response.text[:300].strip()
+
+
+def display_url(url: str | httpx.URL) -> str:
+    """The URL without userinfo or query string (queries can carry scopes, never show them)."""
+    parts = urlsplit(str(url))
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class HttpClient:
+    """An ``httpx.AsyncClient`` with retries, error classification and redaction."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        policy: RetryPolicy | None = None,
+        hints: Hints | None = None,
+        rate_limit: RateLimit | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.service = service
+        self.policy = policy or RetryPolicy()
+        self._hints = hints
+        self._rate_limit = rate_limit or _default_rate_limit
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers=dict(headers or {}),
+        )
+        # Every request put on the wire, retries included (benchmarks read it).
+        self.requests_sent = 0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        json_body: object | None = None,
+        expect: Collection[int] = (200,),
+        idempotent: bool | None = None,
+        follow_redirects: bool = False,
+    ) -> httpx.Response:
+        """Send a request and return the response when its status is in ``expect``.
+
+        Retryable failures are retried; anything else raises a classified
+        ``HttpStatusError`` or ``TransportError``. A non-idempotent request
+        (POST and PATCH by default) is retried only when the server promises it
+        did not act on it (408, 429, connection never established): after any
+        other failure the caller must read back and decide.
+        """
+        if idempotent is None:
+            idempotent = method.upper() not in ("POST", "PATCH")
+        body = content
+        send_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            send_headers.setdefault("content-type", "application/json")
+        policy = self.policy
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            wait: float | None
+            try:
+                self.requests_sent += 1
+                response = await self._client.request(
+                    method,
+                    url,
+                    headers=send_headers,
+                    content=body,
+                    follow_redirects=follow_redirects,
+                )
+            except httpx.TransportError as exc:
+                safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if not safe or attempt >= policy.attempts:
+                    raise self._transport_error(method, url, problem, attempt) from None
+                wait = policy.backoff(attempt)
+                if time.monotonic() - started + wait > policy.total_seconds:
+                    raise self._transport_error(method, url, problem, attempt) from None
+                await policy.sleep(wait)
+                continue
+
+            await response.aread()
+            if response.status_code in expect:
+                return response
+            server_wait = self._rate_limit(response)
+            retryable = response.status_code in RETRYABLE_STATUSES or server_wait is not None
+            if not idempotent and response.status_code not in NOT_PROCESSED_STATUSES:
+                retryable = retryable and server_wait is not None and response.status_code != 503
+            if not retryable or attempt >= policy.attempts:
+                raise self._status_error(method, url, response, attempt)
+            if server_wait is not None and server_wait > policy.max_server_wait:
+                raise self._status_error(
+                    method, url, response, attempt, waited_out=server_wait, force_rate_limit=True
+                )
+            wait = server_wait if server_wait is not None else policy.backoff(attempt)
+            if time.monotonic() - started + wait > policy.total_seconds:
+                raise self._status_error(method, url, response, attempt)
+            await policy.sleep(wait)
+
+    def _transport_error(
+        self, method: str, url: str | httpx.URL, problem: str, attempt: int
+    ) -> TransportError:
+        tries = f" after {attempt} attempts" if attempt > 1 else ""
+        return TransportError(
+            f"{self.service}: {method} {display_url(url)} failed{tries}: {redact(problem)}.",
+            fix=f"Check that {self.service} is reachable from here, then run the command again.",
+        )
+
+    def _status_error(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        response: httpx.Response,
+        attempt: int,
+        *,
+        waited_out: float | None = None,
+        force_rate_limit: bool = False,
+    ) -> HttpStatusError:
+        status = response.status_code
+        code, detail = error_code_and_detail(response)
+        cls = RateLimited if force_rate_limit else _ERROR_CLASSES.get(status, UnexpectedStatus)
+        text = f"{self.service}: {method} {display_url(url)} answered {status}"
+        if code:
+            text += f" {code}"
+        if detail:
+            text += f": {detail.rstrip('.')}"
+        if attempt > 1:
+            text += f" (after {attempt} attempts)"
+        text += "."
+        fix = self._hints(response) if self._hints else None
+        if waited_out is not None:
+            fix = (
+                f"The service asks to wait {waited_out:.0f}s, longer than the "
+                f"{self.policy.max_server_wait:.0f}s we wait; run again after that."
+            )
+        return cls(text, status=status, method=method, url=display_url(url), code=code, fix=fix)

@@ -1,0 +1,63 @@
+"""When and how long to wait before trying a request again.
+
+Backoff is exponential with full jitter (AWS's "Exponential Backoff And
+Jitter"), capped per wait and bounded in total, so a flapping remote can slow a
+release down but never hang it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import anyio
+import httpx
+
+# Statuses that say "not now", never "no".
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Of those, the ones where the server promises it did not act on the request,
+# so even a non-idempotent request (POST) may be sent again.
+NOT_PROCESSED_STATUSES = frozenset({408, 429})
+
+
+async def _sleep(seconds: float) -> None:
+    await anyio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often, how long, and in total how long to keep trying."""
+
+    attempts: int = 6
+    base_delay: float = 0.2
+    max_delay: float = 8.0
+    # The whole request, waits included, gives up after this many seconds.
+    total_seconds: float = 180.0
+    # The longest single wait a server may ask for (Retry-After, rate-limit
+    # reset) before we fail instead, saying when to try again.
+    max_server_wait: float = 90.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=_sleep, compare=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter delay before retry number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return random.uniform(0, ceiling)
+
+
+def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:
+    """Parse ``Retry-After`` as delta-seconds or an HTTP date; None when absent or bad."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)

@@ -1,0 +1,49 @@
+"""Secret redaction, process wide, in the spirit of GitHub Actions' add-mask.
+
+Every credential is registered the moment it is read (from the environment, a
+Dagger secret, a token exchange). Every error message is passed through
+``redact`` when it is built, so a secret cannot reach output, logs or
+exceptions even when a remote echoes it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+
+_MASK = "***"
+_lock = threading.Lock()
+_secrets: set[str] = set()
+# Authorization headers are never printed, whatever they hold.
+_AUTH_HEADER = re.compile(r"(?i)(authorization\s*[:=]\s*)(\S+\s+)?\S+")
+# URL userinfo (https://user:token@host) is a credential too.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+
+
+def register_secret(value: str | None) -> None:
+    """Remember ``value`` (and its common encodings) so it is masked everywhere."""
+    if not value or len(value) < 4:
+        # Masking a 1-3 character string would shred ordinary text; such a
+        # value is not a real credential anyway.
+        return
+    with _lock:
+        _secrets.add(value)
+        _secrets.add(base64.b64encode(value.encode()).decode())
+
+
+def register_basic(username: str, password: str) -> None:
+    """Register a username:password pair as sent in a Basic header."""
+    register_secret(password)
+    register_secret(base64.b64encode(f"{username}:{password}".encode()).decode())
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every registered secret and credential shape masked."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, _MASK)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{_MASK}", text)
+    return _USERINFO.sub(lambda m: f"{m.group(1)}{_MASK}@", text)

@@ -1,0 +1,6 @@
+"""Shared fixtures live in tests/support/, one module per real part."""
+
+pytest_plugins = [
+    "tests.support.registry",
+    "tests.support.github",
+]
