@@ -28,7 +28,7 @@ class TagStore(Protocol):
         ...
 
     async def list_tags(self, prefix: str) -> dict[str, str]:
-        """Tags whose name starts with ``prefix``, mapped to their commit (annotated tags peeled)."""
+        """Tags starting with ``prefix``, mapped to their commit (annotated tags peeled)."""
         ...
 
     async def create_tag(self, tag: str, sha: str) -> TagCreate:

@@ -6,8 +6,8 @@ classifies failures into the ``core.errors`` tree, and redacts secrets from
 everything it raises.
 """
 
-from .http import HttpClient, Hints
 from ..redact import redact, register_secret
+from .http import Hints, HttpClient
 from .retry import RetryPolicy
 
 __all__ = ["Hints", "HttpClient", "RetryPolicy", "redact", "register_secret"]
