@@ -172,15 +172,17 @@ class HttpClient:
             retryable = response.status_code in RETRYABLE_STATUSES or server_wait is not None
             if not idempotent and response.status_code not in NOT_PROCESSED_STATUSES:
                 retryable = retryable and server_wait is not None and response.status_code != 503
+            # A 403 the rate-limit hook recognised (GitHub) is a rate limit, not a refusal.
+            limited = server_wait is not None and response.status_code == 403
             if not retryable or attempt >= policy.attempts:
-                raise self._status_error(method, url, response, attempt)
+                raise self._status_error(method, url, response, attempt, force_rate_limit=limited)
             if server_wait is not None and server_wait > policy.max_server_wait:
                 raise self._status_error(
                     method, url, response, attempt, waited_out=server_wait, force_rate_limit=True
                 )
             wait = server_wait if server_wait is not None else policy.backoff(attempt)
             if time.monotonic() - started + wait > policy.total_seconds:
-                raise self._status_error(method, url, response, attempt)
+                raise self._status_error(method, url, response, attempt, force_rate_limit=limited)
             await policy.sleep(wait)
 
     def _transport_error(
