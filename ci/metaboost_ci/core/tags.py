@@ -9,7 +9,10 @@ included (``gitstore.GitRemoteTagStore``).
 from __future__ import annotations
 
 import enum
+import re
 from typing import Protocol
+
+from .errors import InputError
 
 
 class TagCreate(enum.Enum):
@@ -38,3 +41,40 @@ class TagStore(Protocol):
     async def tag_commit(self, tag: str) -> str | None:
         """The commit ``tag`` points at (annotated tags followed), or None when absent."""
         ...
+
+
+# Git's rules for a ref name (git check-ref-format), applied to the tag part:
+# no control characters, space, ~ ^ : ? * [ \, no "..", no "@{", no "//",
+# no component starting with "." or ending with ".lock", no trailing "/" or ".".
+_BAD_TAG_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def require_tag_name(tag: str) -> str:
+    """Return ``tag`` when Git accepts ``refs/tags/<tag>``, else raise naming the problem."""
+    components = tag.split("/")
+    bad = (
+        not tag
+        or tag == "@"
+        or tag.endswith((".", "/"))
+        or tag.startswith("/")
+        or _BAD_TAG_CHARS.search(tag) is not None
+        or any(c.startswith(".") or c.endswith(".lock") for c in components)
+    )
+    if bad:
+        raise InputError(
+            f"{tag!r} is not a valid Git tag name.",
+            fix="Use letters, digits, '.', '-', '_' and '/', e.g. 1.2.0-staging.3.",
+        )
+    return tag
+
+
+def require_commit_sha(sha: str) -> str:
+    """Return the full, lower-case commit SHA, else raise: short SHAs are ambiguous."""
+    normalized = sha.strip().lower()
+    if not _COMMIT_SHA.fullmatch(normalized):
+        raise InputError(
+            f"{sha!r} is not a full commit SHA (40 hexadecimal characters).",
+            fix="Pass the full SHA, e.g. the output of `git rev-parse HEAD`.",
+        )
+    return normalized
