@@ -9,7 +9,6 @@ rate-limit headers.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -140,7 +139,7 @@ class HttpClient:
             body = json.dumps(json_body).encode()
             send_headers.setdefault("content-type", "application/json")
         policy = self.policy
-        started = time.monotonic()
+        started = policy.clock()
         attempt = 0
         while True:
             attempt += 1
@@ -160,7 +159,7 @@ class HttpClient:
                 if not safe or attempt >= policy.attempts:
                     raise self._transport_error(method, url, problem, attempt) from None
                 wait = policy.backoff(attempt)
-                if time.monotonic() - started + wait > policy.total_seconds:
+                if policy.clock() - started + wait > policy.total_seconds:
                     raise self._transport_error(method, url, problem, attempt) from None
                 await policy.sleep(wait)
                 continue
@@ -181,9 +180,19 @@ class HttpClient:
                     method, url, response, attempt, waited_out=server_wait, force_rate_limit=True
                 )
             wait = server_wait if server_wait is not None else policy.backoff(attempt)
-            if time.monotonic() - started + wait > policy.total_seconds:
+            if policy.clock() - started + wait > policy.total_seconds:
                 raise self._status_error(method, url, response, attempt, force_rate_limit=limited)
             await policy.sleep(wait)
+
+    def error_for(
+        self, method: str, url: str | httpx.URL, response: httpx.Response
+    ) -> HttpStatusError:
+        """The classified, redacted error for a response the caller accepted but cannot use.
+
+        For callers that must see a status first (a registry reads the 401's
+        challenge) and only then decide it is a failure.
+        """
+        return self._status_error(method, url, response, 1)
 
     def _transport_error(
         self, method: str, url: str | httpx.URL, problem: str, attempt: int

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class RetryPolicy:
     # reset) before we fail instead, saying when to try again.
     max_server_wait: float = 90.0
     sleep: Callable[[float], Awaitable[None]] = field(default=_sleep, compare=False)
+    # What the total bound is measured with; tests pair a fake clock with a fake sleep.
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter delay before retry number ``attempt`` (1-based)."""
@@ -53,7 +56,8 @@ def retry_after_seconds(response: httpx.Response, now: float | None = None) -> f
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    # Delta-seconds; GHCR sends fractions ("0.5"), which RFC 9110 does not foresee.
+    if re.fullmatch(r"\d+(\.\d+)?", value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
