@@ -1,0 +1,311 @@
+"""Registry authentication: challenges, the Bearer token exchange, a token cache.
+
+The Docker/OCI flow: a request answered 401 carries ``WWW-Authenticate``. A
+``Basic`` challenge wants the credentials on every request; a ``Bearer``
+challenge names a token endpoint (realm) where we exchange our credentials, or
+nothing for anonymous pulls, for a short-lived token scoped to repositories and
+actions. After the first 401 on a host we remember its challenge, so every later
+request authenticates up front and costs no extra round trip.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import anyio
+import httpx
+
+from ..net import HttpClient
+from ..redact import register_basic, register_secret
+from .errors import RegistryProtocolError
+
+# Tokens are refreshed this many seconds before the expiry the server announced,
+# so a token never dies between our check and the registry's.
+_EXPIRY_MARGIN = 10.0
+
+
+@dataclass(frozen=True)
+class RegistryCredentials:
+    """Username and password (for GHCR: any username and a token)."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        # Registered the moment they exist, so no later message can leak them.
+        register_basic(self.username, self.password)
+
+    def basic_header(self) -> str:
+        pair = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One challenge of a ``WWW-Authenticate`` header: scheme and parameters."""
+
+    scheme: str  # lowercased: "bearer", "basic", ...
+    params: Mapping[str, str] = field(default_factory=dict[str, str])
+
+    @property
+    def realm(self) -> str | None:
+        return self.params.get("realm")
+
+    @property
+    def service(self) -> str | None:
+        return self.params.get("service")
+
+    @property
+    def scope(self) -> str | None:
+        return self.params.get("scope")
+
+
+# auth-param: token "=" ( token / quoted-string ), RFC 9110 section 11.2.
+_PARAM = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*')
+_SCHEME = re.compile(r"\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)(?=\s|,|$)")
+_TOKEN68 = re.compile(r"\s*[A-Za-z0-9._~+/-]+=*\s*(?=,|$)")
+
+
+def parse_challenges(headers: Iterable[str]) -> list[Challenge]:
+    """Parse every challenge in one or more ``WWW-Authenticate`` header values.
+
+    Handles several challenges in one value (``Basic realm="a", Bearer realm="b"``)
+    and commas inside quoted values (``scope="repository:x:pull,push"``).
+    """
+    challenges: list[Challenge] = []
+    for header in headers:
+        pos = 0
+        while pos < len(header):
+            if header[pos] in " ,":
+                pos += 1
+                continue
+            scheme = _SCHEME.match(header, pos)
+            if scheme is None:
+                break  # garbage: keep what we have
+            pos = scheme.end()
+            params: dict[str, str] = {}
+            token68 = _TOKEN68.match(header, pos)
+            if token68 and not _PARAM.match(header, pos):
+                pos = token68.end()
+            while pos < len(header):
+                param = _PARAM.match(header, pos)
+                # A bare token followed by a space (not "=") starts the next challenge.
+                if param is None:
+                    break
+                value = param.group(2)
+                if value.startswith('"'):
+                    value = re.sub(r"\\(.)", r"\1", value[1:-1])
+                params[param.group(1).lower()] = value
+                pos = param.end()
+                if pos < len(header) and header[pos] == ",":
+                    pos += 1
+            challenges.append(Challenge(scheme.group(1).lower(), params))
+    return challenges
+
+
+def pick_challenge(challenges: Iterable[Challenge]) -> Challenge | None:
+    """The challenge we answer: Bearer (with a realm) over Basic; None when neither."""
+    usable = [c for c in challenges if c.scheme == "bearer" and c.realm] + [
+        c for c in challenges if c.scheme == "basic"
+    ]
+    return usable[0] if usable else None
+
+
+# Scopes as {repository: {actions}}: "repository:a/b:pull,push" -> {"a/b": {"pull","push"}}.
+Scopes = Mapping[str, frozenset[str]]
+
+
+def repository_scope(name: str, *, push: bool = False) -> dict[str, frozenset[str]]:
+    return {name: frozenset({"pull", "push"} if push else {"pull"})}
+
+
+def scope_strings(scopes: Scopes) -> list[str]:
+    return [
+        f"repository:{name}:{','.join(sorted(actions))}" for name, actions in sorted(scopes.items())
+    ]
+
+
+def _covers(granted: Scopes, wanted: Scopes) -> bool:
+    return all(actions <= granted.get(name, frozenset()) for name, actions in wanted.items())
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """An ``Authorization`` header value and how we got it (for the retry rule)."""
+
+    header: str
+    scheme: str  # "basic" or "bearer"
+    cached: bool  # a bearer token taken from the cache, not just exchanged
+    scopes: Scopes = field(default_factory=dict[str, frozenset[str]])
+
+
+@dataclass
+class _Token:
+    value: str
+    scopes: Scopes
+    expires_at: float | None
+
+
+class Authenticator:
+    """Answers a registry's challenges for one registry origin."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        registry_url: httpx.URL,
+        credentials: RegistryCredentials | None,
+    ) -> None:
+        self._http = http
+        self._registry_url = registry_url
+        self._credentials = credentials
+        self._challenge: Challenge | None = None
+        self._tokens: dict[tuple[str, str], list[_Token]] = {}
+        self._lock = anyio.Lock()
+        # Token exchanges made (tests and benchmarks read it).
+        self.exchanges = 0
+
+    @property
+    def challenge(self) -> Challenge | None:
+        """The challenge remembered for the registry (None until its first 401)."""
+        return self._challenge
+
+    async def authorization(self, scopes: Scopes) -> Authorization | None:
+        """The header to send up front, or None (no challenge seen yet, or anonymous Basic)."""
+        challenge = self._challenge
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            if self._credentials is None:
+                return None
+            return Authorization(self._credentials.basic_header(), "basic", cached=False)
+        return await self._bearer(challenge, scopes)
+
+    async def after_unauthorized(
+        self, response: httpx.Response, sent: Authorization | None, scopes: Scopes
+    ) -> Authorization | None:
+        """What to send after a 401, or None when trying again cannot help.
+
+        The rule: one exchange after a 401 to an unauthenticated request, and one
+        re-exchange when the token that failed came from the cache (it may have
+        expired or been revoked). A token exchanged just now, or Basic
+        credentials, that still get 401 mean the credentials are wrong.
+        """
+        challenge = pick_challenge(parse_challenges(response.headers.get_list("www-authenticate")))
+        if challenge is None:
+            return None
+        changed = self._challenge is None or (
+            (challenge.scheme, challenge.realm, challenge.service)
+            != (self._challenge.scheme, self._challenge.realm, self._challenge.service)
+        )
+        self._challenge = challenge
+        if sent is None or changed:
+            return await self.authorization(scopes)
+        if sent.scheme == "bearer" and sent.cached:
+            self._forget(challenge, sent.header)
+            return await self.authorization(scopes)
+        return None
+
+    def _forget(self, challenge: Challenge, header: str) -> None:
+        key = (challenge.realm or "", challenge.service or "")
+        self._tokens[key] = [t for t in self._tokens.get(key, []) if f"Bearer {t.value}" != header]
+
+    def _cached(self, key: tuple[str, str], scopes: Scopes) -> _Token | None:
+        now = time.monotonic()
+        for token in self._tokens.get(key, []):
+            if _covers(token.scopes, scopes) and (
+                token.expires_at is None or token.expires_at > now
+            ):
+                return token
+        return None
+
+    async def _bearer(self, challenge: Challenge, scopes: Scopes) -> Authorization:
+        key = (challenge.realm or "", challenge.service or "")
+        token = self._cached(key, scopes)
+        if token is not None:
+            return Authorization(f"Bearer {token.value}", "bearer", cached=True, scopes=scopes)
+        # One exchange at a time: concurrent requests for the same scope then
+        # find the token the first one fetched instead of exchanging again.
+        async with self._lock:
+            token = self._cached(key, scopes)
+            if token is not None:
+                return Authorization(f"Bearer {token.value}", "bearer", cached=True, scopes=scopes)
+            token = await self._exchange(challenge, scopes)
+            self._tokens.setdefault(key, []).append(token)
+        return Authorization(f"Bearer {token.value}", "bearer", cached=False, scopes=scopes)
+
+    async def _exchange(self, challenge: Challenge, scopes: Scopes) -> _Token:
+        realm = httpx.URL(challenge.realm or "")
+        if realm.scheme not in ("http", "https"):
+            raise RegistryProtocolError(
+                f"The registry's token endpoint {challenge.realm!r} is not an http(s) URL.",
+                fix="Check the registry URL; the registry's auth configuration is broken.",
+            )
+        params: list[tuple[str, str | int | float | bool | None]] = []
+        if challenge.service:
+            params.append(("service", challenge.service))
+        params += [("scope", s) for s in scope_strings(scopes)]
+        headers: dict[str, str] = {}
+        if self._credentials is not None:
+            # Never send a password in clear text unless the registry itself
+            # was given as http:// (a local registry on loopback).
+            if realm.scheme != "https" and self._registry_url.scheme == "https":
+                raise RegistryProtocolError(
+                    f"The registry's token endpoint {challenge.realm!r} is plain http; "
+                    "refusing to send credentials over it.",
+                    fix="Use the registry over https with a https token endpoint.",
+                )
+            headers["authorization"] = self._credentials.basic_header()
+        self.exchanges += 1
+        started = time.monotonic()
+        response = await self._http.request(
+            "GET", realm.copy_merge_params(params), headers=headers, expect=(200,)
+        )
+        return _parse_token(response, scopes, started)
+
+
+def _parse_token(response: httpx.Response, scopes: Scopes, started: float) -> _Token:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    fields = cast(dict[str, Any], body) if isinstance(body, dict) else {}
+    # The Docker token spec says "token"; OAuth2-style servers send "access_token".
+    value = fields.get("token") or fields.get("access_token")
+    if not isinstance(value, str) or not value:
+        raise RegistryProtocolError(
+            "The registry's token endpoint answered without a token.",
+            fix="Check the registry's auth configuration and the credentials' scopes.",
+        )
+    register_secret(value)
+    expires_in = fields.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, int | float) and expires_in > 0:
+        expires_at = started + float(expires_in) - _EXPIRY_MARGIN
+    return _Token(value, dict(scopes), expires_at)
+
+
+def registry_hints(response: httpx.Response) -> str | None:
+    """Guidance for the registry statuses people hit while publishing to GHCR."""
+    status = response.status_code
+    if status == 401:
+        return (
+            "The registry did not accept the credentials. Check that GHCR_REGISTRY_TOKEN "
+            "(or GITHUB_TOKEN) is set and not expired, that the token has read:packages "
+            "(and write:packages to push), and that it is a classic personal access token "
+            "or the Actions GITHUB_TOKEN: GHCR does not accept fine-grained personal access "
+            "tokens or GitHub App tokens."
+        )
+    if status == 403:
+        return (
+            "The token is valid but may not do this. To push with the Actions GITHUB_TOKEN, "
+            "the workflow needs `permissions: packages: write` and the package's "
+            '"Manage Actions access" settings must give this repository the Write role; '
+            "with GHCR_REGISTRY_TOKEN, the token needs write:packages and access to the package."
+        )
+    return None

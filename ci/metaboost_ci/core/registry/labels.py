@@ -1,0 +1,73 @@
+"""The labels of an image's runnable configs (to check provenance).
+
+``org.opencontainers.image.revision`` tells which commit an image was built
+from; the promotion checks it. An index's attestation children have no config
+labels worth reading, so they are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from .errors import RegistryProtocolError
+from .media import Manifest
+
+if TYPE_CHECKING:
+    from .client import RegistryClient
+
+# An index of indexes of ... is legal but never deep; this bounds a malicious loop.
+_MAX_DEPTH = 4
+
+
+async def image_labels(client: RegistryClient, name: str, ref: str) -> list[dict[str, str]]:
+    """See ``RegistryClient.image_labels``."""
+    manifest = await client.get_manifest(name, ref)
+    images = await _runnable_images(client, name, manifest, 0)
+    labels: list[dict[str, str]] = []
+    for image in images:
+        config = image.config()
+        if config is None:
+            raise RegistryProtocolError(
+                f"registry {client.host}: image {name}@{image.digest} has no config.",
+                fix="The manifest is malformed; rebuild and push the image again.",
+            )
+        labels.append(_labels_of(await client.get_blob(name, config.digest)))
+    return labels
+
+
+async def _runnable_images(
+    client: RegistryClient, name: str, manifest: Manifest, depth: int
+) -> list[Manifest]:
+    if not manifest.is_index:
+        return [manifest]
+    if depth >= _MAX_DEPTH:
+        raise RegistryProtocolError(
+            f"registry {client.host}: index {name}@{manifest.digest} nests too deep.",
+            fix="The image index is malformed; rebuild and push the image again.",
+        )
+    images: list[Manifest] = []
+    for child in manifest.children():
+        if child.is_attestation:
+            continue
+        child_manifest = await client.get_manifest(name, child.digest)
+        images += await _runnable_images(client, name, child_manifest, depth + 1)
+    return images
+
+
+def _labels_of(config: bytes) -> dict[str, str]:
+    try:
+        body: Any = json.loads(config)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise RegistryProtocolError(
+            "An image config is not a JSON object.",
+            fix="The image is malformed; rebuild and push it again.",
+        )
+    inner: Any = cast(Mapping[str, Any], body).get("config")
+    raw: Any = cast(Mapping[str, Any], inner).get("Labels") if isinstance(inner, dict) else None
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): str(v) for k, v in cast(Mapping[str, Any], raw).items()}

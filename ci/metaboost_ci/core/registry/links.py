@@ -1,0 +1,63 @@
+"""``Link`` headers (RFC 8288), as registries use them to page tag lists."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from .errors import RegistryProtocolError
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))', re.IGNORECASE)
+
+
+def parse_link_header(value: str) -> dict[str, str]:
+    """Map each relation type to its target: ``</a>; rel="next"`` -> {"next": "/a"}."""
+    links: dict[str, str] = {}
+    for match in _LINK.finditer(value):
+        rel = _REL.search(match.group(2))
+        if rel is None:
+            continue
+        # rel can hold several space-separated types: rel="next last".
+        for kind in (rel.group(1) or rel.group(2) or "").lower().split():
+            links.setdefault(kind, match.group(1))
+    return links
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    """Same scheme, host and port: where credentials for ``a`` may also go."""
+    return (a.scheme, a.host, a.port or _default_port(a)) == (
+        b.scheme,
+        b.host,
+        b.port or _default_port(b),
+    )
+
+
+def _default_port(url: httpx.URL) -> int:
+    return 443 if url.scheme == "https" else 80
+
+
+def next_page(response: httpx.Response, request_url: httpx.URL) -> httpx.URL | None:
+    """The next page announced by ``Link: <...>; rel="next"``, resolved and checked.
+
+    The target is resolved against the URL of the page that announced it and
+    must stay on the registry's origin: a Link elsewhere would send our token
+    (and our trust in the tag list) to another host.
+    """
+    next_target: str | None = None
+    for value in response.headers.get_list("link"):
+        next_target = parse_link_header(value).get("next")
+        if next_target is not None:
+            break
+    if next_target is None:
+        return None
+    target = request_url.join(next_target)
+    if not same_origin(target, request_url):
+        raise RegistryProtocolError(
+            f"The registry's tag list points its next page at another host "
+            f"({target.scheme}://{target.netloc.decode()}); refusing to follow it.",
+            fix="A registry or proxy is misconfigured, or something tampers with its answers; "
+            "check the registry URL.",
+        )
+    return target
