@@ -459,9 +459,15 @@ class RegistryClient:
         """
         return await copy_image(self, src_name, src_ref, dst_name, dst_tag, source=source)
 
-    async def image_labels(self, name: str, ref: str) -> list[dict[str, str]]:
-        """The config labels of each runnable image of ``name:ref`` (attestations skipped)."""
-        return await image_labels(self, name, ref)
+    async def image_labels(
+        self, name: str, ref: str, *, source: Manifest | None = None
+    ) -> list[dict[str, str]]:
+        """The config labels of each runnable image of ``name:ref`` (attestations skipped).
+
+        ``source``: the manifest of ``name:ref`` if the caller already read it
+        (the promotion reads it to copy it, and then needs only the config).
+        """
+        return await image_labels(self, name, ref, source=source)
 
 
 def _location(response: httpx.Response, request_url: httpx.URL, host: str) -> httpx.URL:

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 _MAX_DEPTH = 4
 
 
-async def image_labels(client: RegistryClient, name: str, ref: str) -> list[dict[str, str]]:
+async def image_labels(
+    client: RegistryClient, name: str, ref: str, *, source: Manifest | None = None
+) -> list[dict[str, str]]:
     """See ``RegistryClient.image_labels``."""
-    manifest = await client.get_manifest(name, ref)
+    manifest = source if source is not None else await client.get_manifest(name, ref)
     images = await _runnable_images(client, name, manifest, 0)
     labels: list[dict[str, str]] = []
     for image in images:
