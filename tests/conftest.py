@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.registry",
     "tests.support.github",
+    "tests.support.gitrepo",
 ]

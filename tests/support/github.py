@@ -1,1 +1,660 @@
-"""Fixtures: filled in by the owner of this part."""
+"""A GitHub REST API emulator for tests: a real HTTP server over a real Git repository.
+
+The server runs in a thread on 127.0.0.1 and answers the endpoints the release
+flows use with GitHub's documented status codes, JSON bodies and headers
+(``documentation_url``, ``status``, rate-limit headers on every answer). Tags
+live in a real bare repository: ``POST git/refs`` runs ``git update-ref
+refs/tags/X SHA ""`` (the empty old value makes Git refuse when the ref
+exists), so concurrent creates race exactly as they do on a Git server, and
+annotated tags are real tag objects read with ``git cat-file``. Releases are
+kept in memory.
+
+``faults`` switches inject GitHub's failure modes: a 5xx or a dropped
+connection after a write was performed, primary and secondary rate limits,
+the transient 422 "Reference update failed", a token without write access.
+Every request is logged in ``requests``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import secrets
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import pytest
+
+from .gitrepo import DEFAULT_BRANCH, GitRepos, git_env, make_repos
+
+LOOPBACK = "127.0.0.1"
+API_VERSIONS = ("2022-11-28", "2026-03-10")
+DOCS = "https://docs.github.com/rest"
+REFS_DOCS = "https://docs.github.com/rest/git/refs#create-a-reference"
+RELEASES_DOCS = "https://docs.github.com/rest/releases/releases#create-a-release"
+RATE_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+)
+RATE_LIMIT = 5000
+# git update-ref waits this long for a ref lock held by a concurrent create,
+# then sees the winner's ref and refuses: a lost race is "already exists".
+REF_LOCK_TIMEOUT_MS = "10000"
+
+
+@dataclass
+class Faults:
+    """Failure switches. Counters fire on that many matching requests, then stop."""
+
+    # Writes (POST git/refs, POST releases) performed, then answered 502.
+    error_after_write: int = 0
+    # Writes performed, then the connection closed without any answer.
+    drop_after_write: int = 0
+    # Any request answered 502 before anything is done.
+    server_error: int = 0
+    # POST git/refs answered 422 "Reference update failed" without writing.
+    reference_update_failed: int = 0
+    # Any request answered 403 with x-ratelimit-remaining 0 and a reset this far ahead.
+    primary_rate_limit: int = 0
+    primary_reset_in: int = 2
+    # Any request answered 403 "secondary rate limit", with retry-after unless None.
+    secondary_rate_limit: int = 0
+    secondary_retry_after: int | None = 3
+    # Writes refused like an Actions token without ``contents: write``.
+    read_only: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def take(self, name: str) -> bool:
+        """Consume one firing of counter ``name``; False when it is spent."""
+        with self._lock:
+            left: int = getattr(self, name)
+            if left <= 0:
+                return False
+            setattr(self, name, left - 1)
+            return True
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+    status: int | None = None  # None when the connection was dropped
+
+
+class _Drop(Exception):
+    """Close the connection without answering."""
+
+
+class _Answer(Exception):
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def _error(status: int, message: str, documentation_url: str = DOCS, **extra: Any) -> _Answer:
+    body = {"message": message, **extra, "documentation_url": documentation_url}
+    body["status"] = str(status)
+    return _Answer(status, body)
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["git", *args], cwd=repo, env=git_env(), capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {result.stderr}")
+    return result
+
+
+class GitHubEmulator:
+    """The emulator's state and its HTTP server; see the module docstring."""
+
+    def __init__(
+        self,
+        repos: GitRepos,
+        *,
+        repository: str = "acme/metaboost",
+        token: str | None = None,
+        path_prefix: str = "",
+    ) -> None:
+        self.repos = repos
+        self.bare_repo = repos.bare
+        self.work_repo = repos.work
+        self.repository = repository
+        # Random per emulator, so a test that looks for the token in output finds only a leak.
+        self.token = token or f"ghs_{secrets.token_hex(18)}"
+        self.path_prefix = path_prefix.rstrip("/")
+        self.faults = Faults()
+        self.requests: list[RecordedRequest] = []
+        self.releases: dict[int, dict[str, Any]] = {}
+        self.latest_release_id: int | None = None
+        # When set, matching-refs answers pages of this size with a Link header.
+        self.page_size: int | None = None
+        self._release_ids = itertools.count(1001)
+        self._lock = threading.Lock()
+        self._used = 0
+        self._window_reset = int(time.time()) + 3600
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.api_url = f"http://{LOOPBACK}:{self.port}{self.path_prefix}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    # -- conveniences for tests ------------------------------------------------
+
+    def commit(self, message: str | None = None) -> str:
+        """A new commit on main, pushed to the emulated repository."""
+        return self.repos.commit(message)
+
+    def lightweight_tag(self, name: str, sha: str) -> None:
+        self.repos.tag(name, sha)
+
+    def annotated_tag(self, name: str, sha: str, message: str = "release") -> str:
+        """A real annotated tag (``git tag -a``), pushed; returns the tag object's SHA."""
+        return self.repos.tag(name, sha, message=message)
+
+    def tag_target(self, name: str) -> str | None:
+        """What ``refs/tags/<name>`` holds (a tag object for annotated tags), or None."""
+        return self.repos.remote_tag(name)
+
+    def tags(self) -> dict[str, str]:
+        """Every tag, peeled to its commit."""
+        return self.repos.remote_tags()
+
+    def requests_for(self, method: str, path_part: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method and path_part in r.path]
+
+    # -- rate-limit bookkeeping ------------------------------------------------
+
+    def rate_headers(self, *, exhausted_until: int | None = None) -> dict[str, str]:
+        with self._lock:
+            if exhausted_until is None:
+                self._used += 1
+                used, reset = self._used, self._window_reset
+            else:
+                used, reset = RATE_LIMIT, exhausted_until
+        return {
+            "x-ratelimit-limit": str(RATE_LIMIT),
+            "x-ratelimit-remaining": str(max(0, RATE_LIMIT - used)),
+            "x-ratelimit-used": str(min(used, RATE_LIMIT)),
+            "x-ratelimit-reset": str(reset),
+            "x-ratelimit-resource": "core",
+        }
+
+    # -- the API ------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> _Answer:
+        """Route one authenticated request; raise ``_Answer`` or ``_Drop``."""
+        repo_path = f"/repos/{self.repository}"
+        if path != repo_path and not path.startswith(repo_path + "/"):
+            raise _error(404, "Not Found")
+        rest = path[len(repo_path) :]
+        routes: list[tuple[str, str, Any]] = [
+            ("GET", r"", self._get_repository),
+            ("POST", r"/git/refs", self._create_ref),
+            ("GET", r"/git/ref/(?P<ref>.+)", self._get_ref),
+            ("GET", r"/git/matching-refs/(?P<ref>.*)", self._matching_refs),
+            ("GET", r"/git/tags/(?P<sha>[0-9a-fA-F]+)", self._get_tag_object),
+            ("GET", r"/git/commits/(?P<sha>[^/]+)", self._get_git_commit),
+            ("GET", r"/commits/(?P<sha>[^/]+)", self._get_commit),
+            ("GET", r"/releases/tags/(?P<tag>.+)", self._get_release_by_tag),
+            ("GET", r"/releases/(?P<id>\d+)", self._get_release),
+            ("POST", r"/releases", self._create_release),
+            ("PATCH", r"/releases/(?P<id>\d+)", self._update_release),
+        ]
+        for route_method, pattern, action in routes:
+            match = re.fullmatch(pattern, rest)
+            if match and route_method == method:
+                params = {k: unquote(v) for k, v in match.groupdict().items()}
+                return action(query=query, body=body, **params)
+        raise _error(404, "Not Found")
+
+    def _url(self, path: str) -> str:
+        return f"{self.api_url}/repos/{self.repository}{path}"
+
+    def _get_repository(self, **_: Any) -> _Answer:
+        owner, name = self.repository.split("/")
+        return _Answer(
+            200,
+            {
+                "id": 1,
+                "name": name,
+                "full_name": self.repository,
+                "owner": {"login": owner},
+                "private": True,
+                "default_branch": DEFAULT_BRANCH,
+                "url": self._url(""),
+            },
+        )
+
+    # refs
+
+    def _object_type(self, sha: str) -> str | None:
+        result = _git(self.bare_repo, "cat-file", "-t", sha, check=False)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def _ref_json(self, ref: str, sha: str) -> dict[str, Any]:
+        kind = self._object_type(sha) or "commit"
+        plural = {"commit": "commits", "tag": "tags", "tree": "trees", "blob": "blobs"}[kind]
+        return {
+            "ref": ref,
+            "node_id": f"REF_{abs(hash(ref)) % 10**12}",
+            "url": self._url(f"/git/{quote(ref)}"),
+            "object": {"sha": sha, "type": kind, "url": self._url(f"/git/{plural}/{sha}")},
+        }
+
+    def _read_ref(self, ref: str) -> str | None:
+        result = _git(self.bare_repo, "rev-parse", "-q", "--verify", ref, check=False)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def _create_ref(self, body: Any, **_: Any) -> _Answer:
+        if self.faults.read_only:
+            raise _error(403, "Resource not accessible by integration", REFS_DOCS)
+        if not isinstance(body, dict) or not body.get("ref") or not body.get("sha"):
+            raise _error(422, 'Invalid request.\n\n"ref", "sha" weren\'t supplied.', REFS_DOCS)
+        ref, sha = str(body["ref"]), str(body["sha"])
+        if ref.count("/") < 2 or not ref.startswith("refs/"):
+            raise _error(
+                422, "ref must start with 'refs' and have at least two slashes.", REFS_DOCS
+            )
+        if _git(self.bare_repo, "check-ref-format", ref, check=False).returncode != 0:
+            # The emulator's wording: GitHub's text for a malformed name is not documented.
+            raise _error(422, f"{ref} is not a valid ref name.", REFS_DOCS)
+        if not re.fullmatch(r"[0-9a-f]{40}", sha) or self._object_type(sha) is None:
+            raise _error(422, "Object does not exist", REFS_DOCS)
+        if self.faults.take("reference_update_failed"):
+            raise _error(422, "Reference update failed", REFS_DOCS)
+        created = _git(
+            self.bare_repo,
+            "-c",
+            f"core.filesRefLockTimeout={REF_LOCK_TIMEOUT_MS}",
+            "update-ref",
+            ref,
+            sha,
+            "",
+            check=False,
+        )
+        if created.returncode != 0:
+            if self._read_ref(ref) is not None:
+                raise _error(422, "Reference already exists", REFS_DOCS)
+            raise RuntimeError(f"update-ref failed: {created.stderr}")
+        self._after_write()
+        return _Answer(201, self._ref_json(ref, sha), {"location": self._url(f"/git/{ref}")})
+
+    def _after_write(self) -> None:
+        if self.faults.take("drop_after_write"):
+            raise _Drop
+        if self.faults.take("error_after_write"):
+            raise _error(502, "Server Error")
+
+    def _get_ref(self, ref: str, **_: Any) -> _Answer:
+        full = f"refs/{ref}"
+        if not ref.startswith(("tags/", "heads/")):
+            raise _error(404, "Not Found", "https://docs.github.com/rest/git/refs#get-a-reference")
+        sha = self._read_ref(full)
+        if sha is None:
+            raise _error(404, "Not Found", "https://docs.github.com/rest/git/refs#get-a-reference")
+        return _Answer(200, self._ref_json(full, sha))
+
+    def _matching_refs(self, ref: str, query: dict[str, list[str]], **_: Any) -> _Answer:
+        prefix = f"refs/{ref}"
+        out = _git(
+            self.bare_repo, "for-each-ref", "--sort=refname", "--format=%(refname) %(objectname)"
+        ).stdout
+        found = [
+            self._ref_json(name, sha)
+            for name, sha in (line.split() for line in out.splitlines())
+            if name.startswith(prefix)
+        ]
+        headers: dict[str, str] = {}
+        if self.page_size is not None:
+            page = int(query.get("page", ["1"])[0])
+            start = (page - 1) * self.page_size
+            pages = max(1, -(-len(found) // self.page_size))
+            base = f"{self._url('/git/matching-refs/')}{quote(ref)}?per_page={self.page_size}"
+            if page < pages:
+                headers["link"] = (
+                    f'<{base}&page={page + 1}>; rel="next", <{base}&page={pages}>; rel="last"'
+                )
+            found = found[start : start + self.page_size]
+        return _Answer(200, found, headers)
+
+    def _get_tag_object(self, sha: str, **_: Any) -> _Answer:
+        if self._object_type(sha) != "tag":
+            raise _error(404, "Not Found", "https://docs.github.com/rest/git/tags#get-a-tag")
+        raw = _git(self.bare_repo, "cat-file", "tag", sha).stdout
+        header, _, message = raw.partition("\n\n")
+        fields = dict(line.split(" ", 1) for line in header.splitlines())
+        name, email, stamp = _person(fields.get("tagger", "unknown <> 0 +0000"))
+        target, kind = fields["object"], fields["type"]
+        plural = {"commit": "commits", "tag": "tags", "tree": "trees", "blob": "blobs"}[kind]
+        return _Answer(
+            200,
+            {
+                "node_id": f"TAG_{sha[:12]}",
+                "sha": sha,
+                "url": self._url(f"/git/tags/{sha}"),
+                "tag": fields["tag"],
+                "message": message,
+                "tagger": {"name": name, "email": email, "date": stamp},
+                "object": {
+                    "type": kind,
+                    "sha": target,
+                    "url": self._url(f"/git/{plural}/{target}"),
+                },
+                "verification": {"verified": False, "reason": "unsigned"},
+            },
+        )
+
+    def _commit_json(self, sha: str) -> dict[str, Any] | None:
+        if not re.fullmatch(r"[0-9a-f]{40}", sha) or self._object_type(sha) != "commit":
+            return None
+        raw = _git(self.bare_repo, "cat-file", "commit", sha).stdout
+        header, _, message = raw.partition("\n\n")
+        lines = [line.split(" ", 1) for line in header.splitlines()]
+        author = _person(next(v for k, v in lines if k == "author"))
+        committer = _person(next(v for k, v in lines if k == "committer"))
+        tree = next(v for k, v in lines if k == "tree")
+        return {
+            "sha": sha,
+            "node_id": f"C_{sha[:12]}",
+            "url": self._url(f"/git/commits/{sha}"),
+            "html_url": f"https://github.com/{self.repository}/commit/{sha}",
+            "author": dict(zip(("name", "email", "date"), author, strict=True)),
+            "committer": dict(zip(("name", "email", "date"), committer, strict=True)),
+            "message": message.rstrip("\n"),
+            "tree": {"sha": tree, "url": self._url(f"/git/trees/{tree}")},
+            "parents": [
+                {"sha": v, "url": self._url(f"/git/commits/{v}")} for k, v in lines if k == "parent"
+            ],
+            "verification": {"verified": False, "reason": "unsigned"},
+        }
+
+    def _get_git_commit(self, sha: str, **_: Any) -> _Answer:
+        commit = self._commit_json(sha)
+        if commit is None:
+            raise _error(
+                404, "Not Found", "https://docs.github.com/rest/git/commits#get-a-commit-object"
+            )
+        return _Answer(200, commit)
+
+    def _get_commit(self, sha: str, **_: Any) -> _Answer:
+        commit = self._commit_json(sha)
+        if commit is None:
+            raise _error(
+                422,
+                f"No commit found for SHA: {sha}",
+                "https://docs.github.com/rest/commits/commits#get-a-commit",
+            )
+        return _Answer(200, {"sha": sha, "commit": commit, "files": []})
+
+    # releases
+
+    def _release_json(self, release: dict[str, Any]) -> dict[str, Any]:
+        rid, tag = release["id"], release["tag_name"]
+        return {
+            "url": self._url(f"/releases/{rid}"),
+            "html_url": f"https://github.com/{self.repository}/releases/tag/{quote(tag)}",
+            "assets_url": self._url(f"/releases/{rid}/assets"),
+            "upload_url": f"https://uploads.github.com/repos/{self.repository}/releases/{rid}/assets{{?name,label}}",
+            "tarball_url": self._url(f"/tarball/{quote(tag)}"),
+            "zipball_url": self._url(f"/zipball/{quote(tag)}"),
+            "node_id": f"RE_{rid}",
+            "author": {"login": "github-actions[bot]", "type": "Bot"},
+            "assets": [],
+            **release,
+        }
+
+    def _get_release_by_tag(self, tag: str, **_: Any) -> _Answer:
+        with self._lock:
+            for release in self.releases.values():
+                if release["tag_name"] == tag and not release["draft"]:
+                    return _Answer(200, self._release_json(release))
+        raise _error(
+            404,
+            "Not Found",
+            "https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name",
+        )
+
+    def _get_release(self, id: str, **_: Any) -> _Answer:
+        with self._lock:
+            release = self.releases.get(int(id))
+        if release is None:
+            raise _error(
+                404, "Not Found", "https://docs.github.com/rest/releases/releases#get-a-release"
+            )
+        return _Answer(200, self._release_json(release))
+
+    def _check_release_fields(self, body: dict[str, Any]) -> None:
+        for key in ("draft", "prerelease"):
+            if key in body and not isinstance(body[key], bool):
+                raise _error(
+                    422,
+                    f"Invalid request.\n\nFor 'properties/{key}', "
+                    f"{json.dumps(body[key])} is not a boolean.",
+                    RELEASES_DOCS,
+                )
+        if "make_latest" in body and body["make_latest"] not in ("true", "false", "legacy"):
+            raise _error(
+                422,
+                "Invalid request.\n\nFor 'properties/make_latest', "
+                f'{json.dumps(body["make_latest"])} is not one of ["true", "false", "legacy"].',
+                RELEASES_DOCS,
+            )
+
+    def _apply_latest(self, release: dict[str, Any], make_latest: str | None) -> None:
+        if make_latest == "true" or (
+            make_latest in (None, "legacy") and not release["draft"] and not release["prerelease"]
+        ):
+            self.latest_release_id = release["id"]
+
+    def _create_release(self, body: Any, **_: Any) -> _Answer:
+        if self.faults.read_only:
+            raise _error(403, "Resource not accessible by integration", RELEASES_DOCS)
+        if not isinstance(body, dict) or not body.get("tag_name"):
+            raise _error(
+                422,
+                "Validation Failed",
+                RELEASES_DOCS,
+                errors=[{"resource": "Release", "code": "missing_field", "field": "tag_name"}],
+            )
+        self._check_release_fields(body)
+        tag = str(body["tag_name"])
+        with self._lock:
+            if any(r["tag_name"] == tag for r in self.releases.values()):
+                raise _error(
+                    422,
+                    "Validation Failed",
+                    RELEASES_DOCS,
+                    errors=[{"resource": "Release", "code": "already_exists", "field": "tag_name"}],
+                )
+            target = str(body.get("target_commitish") or DEFAULT_BRANCH)
+            if self._read_ref(f"refs/tags/{tag}") is None:
+                # GitHub makes a missing tag at target_commitish (the default branch).
+                sha = self._read_ref(target)
+                if sha is None:
+                    raise _error(
+                        422,
+                        "Validation Failed",
+                        RELEASES_DOCS,
+                        errors=[
+                            {"resource": "Release", "code": "invalid", "field": "target_commitish"}
+                        ],
+                    )
+                _git(self.bare_repo, "update-ref", f"refs/tags/{tag}", sha, "")
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            release = {
+                "id": next(self._release_ids),
+                "tag_name": tag,
+                "target_commitish": target,
+                "name": body.get("name"),
+                "body": body.get("body"),
+                "draft": bool(body.get("draft", False)),
+                "prerelease": bool(body.get("prerelease", False)),
+                "created_at": now,
+                "published_at": None if body.get("draft") else now,
+            }
+            self.releases[release["id"]] = release
+            self._apply_latest(release, body.get("make_latest"))
+        self._after_write()
+        return _Answer(
+            201, self._release_json(release), {"location": self._url(f"/releases/{release['id']}")}
+        )
+
+    def _update_release(self, id: str, body: Any, **_: Any) -> _Answer:
+        if self.faults.read_only:
+            raise _error(403, "Resource not accessible by integration", RELEASES_DOCS)
+        if not isinstance(body, dict):
+            raise _error(400, "Problems parsing JSON")
+        self._check_release_fields(body)
+        with self._lock:
+            release = self.releases.get(int(id))
+            if release is None:
+                raise _error(
+                    404,
+                    "Not Found",
+                    "https://docs.github.com/rest/releases/releases#update-a-release",
+                )
+            for key in ("tag_name", "target_commitish", "name", "body", "draft", "prerelease"):
+                if key in body:
+                    release[key] = body[key]
+            self._apply_latest(release, body.get("make_latest", "unchanged"))
+        return _Answer(200, self._release_json(release))
+
+
+def _person(value: str) -> tuple[str, str, str]:
+    """``Name <email> 1700000000 +0000`` -> (name, email, ISO 8601 date)."""
+    match = re.fullmatch(r"(.*) <(.*)> (\d+) ([+-]\d{4})", value.strip())
+    if not match:
+        return value, "", ""
+    stamp = datetime.fromtimestamp(int(match.group(3)), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return match.group(1), match.group(2), stamp
+
+
+def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "GitHub.com"
+        sys_version = ""
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_PATCH(self) -> None:
+            self._serve("PATCH")
+
+        def _serve(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            record = RecordedRequest(
+                method=method,
+                path=parts.path,
+                query=parse_qs(parts.query),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=None,
+            )
+            emulator.requests.append(record)
+            try:
+                answer = self._answer(method, parts.path, record, raw)
+            except _Drop:
+                self.close_connection = True
+                return
+            record.status = answer.status
+            self._send(answer)
+
+        def _answer(self, method: str, path: str, record: RecordedRequest, raw: bytes) -> _Answer:
+            faults = emulator.faults
+            try:
+                if raw:
+                    try:
+                        record.body = json.loads(raw)
+                    except ValueError:
+                        raise _error(400, "Problems parsing JSON") from None
+                if not path.startswith(emulator.path_prefix + "/"):
+                    raise _error(404, "Not Found")
+                path = path[len(emulator.path_prefix) :]
+                version = self.headers.get("x-github-api-version")
+                if version is not None and version not in API_VERSIONS:
+                    raise _error(400, f"API version '{version}' is not supported.")
+                auth = self.headers.get("authorization", "")
+                scheme, _, given = auth.partition(" ")
+                if not auth:
+                    raise _error(401, "Requires authentication")
+                if scheme.lower() not in ("bearer", "token") or given != emulator.token:
+                    raise _error(401, "Bad credentials")
+                if faults.take("primary_rate_limit"):
+                    until = int(time.time()) + faults.primary_reset_in
+                    answer = _error(403, "API rate limit exceeded for installation.", RATE_DOCS)
+                    answer.headers.update(emulator.rate_headers(exhausted_until=until))
+                    raise answer
+                if faults.take("secondary_rate_limit"):
+                    answer = _error(403, SECONDARY_MESSAGE, RATE_DOCS)
+                    if faults.secondary_retry_after is not None:
+                        answer.headers["retry-after"] = str(faults.secondary_retry_after)
+                    raise answer
+                if faults.take("server_error"):
+                    raise _error(502, "Server Error")
+                return emulator.handle(method, path, record.query, record.body)
+            except _Answer as answer:
+                return answer
+
+        def _send(self, answer: _Answer) -> None:
+            payload = json.dumps(answer.body).encode()
+            headers = {
+                "content-type": "application/json; charset=utf-8",
+                "x-github-api-version-selected": API_VERSIONS[0],
+                "x-github-request-id": f"EMU:{len(emulator.requests)}",
+                **(emulator.rate_headers() if "x-ratelimit-limit" not in answer.headers else {}),
+                **answer.headers,
+            }
+            self.send_response(answer.status, HTTPStatus(answer.status).phrase)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+@pytest.fixture
+def github_emulator(tmp_path: Path) -> Iterator[GitHubEmulator]:
+    """A running GitHub API emulator for ``acme/metaboost`` over a fresh bare repository."""
+    emulator = GitHubEmulator(make_repos(tmp_path / "github"))
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

@@ -1,0 +1,15 @@
+"""GitHub: the REST client (tag refs, commits, releases) and the tag store over it."""
+
+from .client import DEFAULT_API_URL, GitHubClient, require_repository
+from .models import Release
+from .ratelimit import GitHubRateLimit
+from .store import GitHubTagStore
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "GitHubClient",
+    "GitHubRateLimit",
+    "GitHubTagStore",
+    "Release",
+    "require_repository",
+]

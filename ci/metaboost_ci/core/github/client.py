@@ -1,0 +1,424 @@
+"""``GitHubClient``: tag refs, commits and releases over GitHub's REST API.
+
+Every request goes through ``HttpClient`` (retries, classification,
+redaction) with GitHub's rate-limit hook and hints. Creating a tag ref and
+creating a release are POSTs that GitHub may have performed even when the
+answer is lost (a 5xx, a dropped connection): those paths read the result back
+and decide, rather than blindly retrying or failing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, cast
+from urllib.parse import quote, urlsplit
+
+import anyio
+import httpx
+
+from ..errors import (
+    ConfigError,
+    HttpStatusError,
+    InputError,
+    MetaboostCiError,
+    RemoteError,
+    TransportError,
+    UnexpectedStatus,
+)
+from ..net import HttpClient, RetryPolicy
+from ..net.http import display_url, error_code_and_detail
+from ..redact import register_secret
+from ..tags import TagCreate, require_commit_sha, require_tag_name
+from .hints import github_hints
+from .models import GitObject, Release, ref_name
+from .ratelimit import GitHubRateLimit
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+# An annotated tag may point at another tag; GitHub never nests deeper in practice.
+_MAX_PEEL = 8
+# Pages of matching refs we follow before deciding the server is looping.
+_MAX_PAGES = 200
+# Annotated tags peeled at once while listing.
+_PEEL_CONCURRENCY = 8
+
+
+def require_repository(repository: str | None) -> str:
+    """Return ``OWNER/REPO`` when well formed, else raise naming the fix."""
+    if not repository or not _REPOSITORY.fullmatch(repository):
+        raise ConfigError(
+            f"The GitHub repository {repository!r} is not of the form OWNER/REPO.",
+            fix="Pass --repository OWNER/REPO (in Actions, $GITHUB_REPOSITORY).",
+        )
+    return repository
+
+
+def _require_api_url(api_url: str) -> str:
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"The GitHub API URL {api_url!r} is not an http(s) URL.",
+            fix="Use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise.",
+        )
+    return api_url.rstrip("/")
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body: Any = json.loads(response.content or b"null")
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        return str(cast(dict[str, Any], body).get("message") or "")
+    return ""
+
+
+def _error_codes(response: httpx.Response) -> set[str]:
+    try:
+        body: Any = json.loads(response.content or b"null")
+    except ValueError:
+        return set()
+    if not isinstance(body, dict):
+        return set()
+    errors: Any = cast(dict[str, Any], body).get("errors")
+    if not isinstance(errors, list):
+        return set()
+    return {
+        str(cast(dict[str, Any], e).get("code"))
+        for e in cast(list[Any], errors)
+        if isinstance(e, dict)
+    }
+
+
+class GitHubClient:
+    """The GitHub REST calls the release flows need, for one repository."""
+
+    def __init__(
+        self,
+        repository: str,
+        *,
+        token: str | None,
+        api_url: str = DEFAULT_API_URL,
+        policy: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.repository = require_repository(repository)
+        self.api_url = _require_api_url(api_url)
+        register_secret(token)
+        self.policy = policy or RetryPolicy()
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "metaboost-ci",
+        }
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = HttpClient(
+            service="GitHub",
+            policy=self.policy,
+            hints=github_hints(self.repository, has_token=bool(token)),
+            rate_limit=GitHubRateLimit(self.policy),
+            transport=transport,
+            headers=headers,
+        )
+        self._repo_url = f"{self.api_url}/repos/{self.repository}"
+        self._repository_checked = False
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests put on the wire so far, retries included."""
+        return self._http.requests_sent
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> GitHubClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- tags ---------------------------------------------------------------
+
+    async def create_tag_ref(self, tag: str, sha: str) -> TagCreate:
+        """Create ``refs/tags/<tag>`` at ``sha``; EXISTS when the tag was already there.
+
+        After an answer that leaves the outcome unknown (5xx, dropped
+        connection, the transient 422 "Reference update failed") the ref is
+        read back: at our commit means we made it (CREATED), at another commit
+        means somebody else did (EXISTS), absent means try again.
+        """
+        require_tag_name(tag)
+        sha = require_commit_sha(sha)
+        url = f"{self._repo_url}/git/refs"
+        payload = {"ref": f"refs/tags/{tag}", "sha": sha}
+        started = time.monotonic()
+        uncertain = False  # an earlier attempt may have created the tag
+        attempt = 0
+        while True:
+            attempt += 1
+            failure: MetaboostCiError
+            try:
+                response = await self._http.request(
+                    "POST", url, json_body=payload, expect=(201, 422)
+                )
+            except (TransportError, HttpStatusError) as exc:
+                if isinstance(exc, HttpStatusError) and exc.status < 500:
+                    raise
+                failure = exc
+            else:
+                if response.status_code == 201:
+                    return TagCreate.CREATED
+                message = _message(response).lower()
+                if "already exists" in message:
+                    if uncertain and await self._ref_object(tag) == GitObject(sha, "commit"):
+                        return TagCreate.CREATED
+                    return TagCreate.EXISTS
+                if "object does not exist" in message:
+                    raise InputError(
+                        f"GitHub repository {self.repository} has no commit {sha}, so tag "
+                        f"{tag} cannot point at it.",
+                        fix="Push the commit first (tags can only name commits GitHub has).",
+                    )
+                failure = self._unexpected(response)
+                if "reference update failed" not in message:
+                    raise failure
+            uncertain = True
+            current = await self._ref_object(tag)
+            if current is not None:
+                ours = current == GitObject(sha, "commit")
+                return TagCreate.CREATED if ours else TagCreate.EXISTS
+            wait = self.policy.backoff(attempt)
+            out_of_time = time.monotonic() - started + wait > self.policy.total_seconds
+            if attempt >= self.policy.attempts or out_of_time:
+                raise failure
+            await self.policy.sleep(wait)
+
+    async def get_tag_commit(self, tag: str) -> str | None:
+        """The commit ``tag`` names (annotated tags followed), or None when absent."""
+        target = await self._ref_object(tag)
+        if target is None:
+            return None
+        return await self._peel(target)
+
+    async def list_tags(self, prefix: str) -> dict[str, str]:
+        """Tags whose name starts with ``prefix``, mapped to their commits."""
+        wanted = f"refs/tags/{prefix}"
+        url: str | None = f"{self._repo_url}/git/matching-refs/tags/{quote(prefix, safe='/')}"
+        targets: dict[str, GitObject] = {}
+        pages = 0
+        while url is not None:
+            pages += 1
+            if pages > _MAX_PAGES:
+                raise RemoteError(
+                    f"GitHub kept sending pages of tags past {_MAX_PAGES}; giving up."
+                )
+            response = await self._http.request("GET", url)
+            body: Any = response.json()
+            if not isinstance(body, list):
+                raise RemoteError("GitHub sent matching refs that are not a JSON array.")
+            for item in cast(list[Any], body):
+                name = ref_name(item)
+                if name.startswith(wanted):  # the server's match is by prefix; be sure
+                    targets[name.removeprefix("refs/tags/")] = GitObject.from_json(item, "ref")
+            url = self._next_page(response)
+        return await self._peel_all(targets)
+
+    async def commit_exists(self, sha: str) -> bool:
+        """True when the repository has commit ``sha``."""
+        sha = require_commit_sha(sha)
+        response = await self._http.request(
+            "GET", f"{self._repo_url}/git/commits/{sha}", expect=(200, 404, 422)
+        )
+        if response.status_code == 200:
+            return True
+        # A 404 is also what a wrong repository name or an unseeing token gets:
+        # make sure it is the commit that is missing, not the repository.
+        await self._require_repository()
+        return False
+
+    # -- releases -----------------------------------------------------------
+
+    async def get_release(self, tag: str) -> Release | None:
+        """The published release for ``tag``, or None (drafts are not found by tag)."""
+        require_tag_name(tag)
+        response = await self._http.request(
+            "GET", f"{self._repo_url}/releases/tags/{quote(tag, safe='')}", expect=(200, 404)
+        )
+        if response.status_code == 404:
+            return None
+        return Release.from_json(response.json())
+
+    async def create_release(
+        self,
+        *,
+        tag: str,
+        name: str,
+        body: str,
+        prerelease: bool,
+        make_latest: bool | None = None,
+    ) -> Release:
+        """Publish a release for the existing tag ``tag``; an existing release is returned.
+
+        The tag must exist already: GitHub would otherwise create it at the
+        default branch's head, which is never the commit we mean.
+        """
+        if await self.get_tag_commit(tag) is None:
+            raise InputError(
+                f"Tag {tag} does not exist in {self.repository}, so no release can be made for it.",
+                fix="Create the tag first (reserve or promote does), then the release.",
+            )
+        payload: dict[str, object] = {
+            "tag_name": tag,
+            "name": name,
+            "body": body,
+            "prerelease": prerelease,
+            "draft": False,
+        }
+        if make_latest is not None:
+            payload["make_latest"] = "true" if make_latest else "false"
+        url = f"{self._repo_url}/releases"
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            failure: MetaboostCiError
+            try:
+                response = await self._http.request(
+                    "POST", url, json_body=payload, expect=(201, 422)
+                )
+            except (TransportError, HttpStatusError) as exc:
+                if isinstance(exc, HttpStatusError) and exc.status < 500:
+                    raise
+                failure = exc
+            else:
+                if response.status_code == 201:
+                    return Release.from_json(response.json())
+                if "already_exists" not in _error_codes(response):
+                    raise self._unexpected(response)
+                existing = await self.get_release(tag)
+                if existing is None:
+                    raise RemoteError(
+                        f"GitHub says a release for {tag} exists in {self.repository}, "
+                        "but no published one is found: it is probably a draft.",
+                        fix="Publish or delete the draft release for this tag, then run again.",
+                    )
+                return existing
+            # The release may have been made before the answer was lost.
+            existing = await self.get_release(tag)
+            if existing is not None:
+                return existing
+            wait = self.policy.backoff(attempt)
+            out_of_time = time.monotonic() - started + wait > self.policy.total_seconds
+            if attempt >= self.policy.attempts or out_of_time:
+                raise failure
+            await self.policy.sleep(wait)
+
+    async def update_release(
+        self,
+        release_id: int,
+        *,
+        body: str | None = None,
+        name: str | None = None,
+        prerelease: bool | None = None,
+        make_latest: bool | None = None,
+    ) -> Release:
+        """Change the given fields of release ``release_id``; the others stay."""
+        payload: dict[str, object] = {}
+        if body is not None:
+            payload["body"] = body
+        if name is not None:
+            payload["name"] = name
+        if prerelease is not None:
+            payload["prerelease"] = prerelease
+        if make_latest is not None:
+            payload["make_latest"] = "true" if make_latest else "false"
+        # Setting fields to given values is idempotent, so a lost answer may be retried.
+        response = await self._http.request(
+            "PATCH",
+            f"{self._repo_url}/releases/{int(release_id)}",
+            json_body=payload,
+            idempotent=True,
+        )
+        return Release.from_json(response.json())
+
+    # -- helpers ------------------------------------------------------------
+
+    async def _ref_object(self, tag: str) -> GitObject | None:
+        """What ``refs/tags/<tag>`` points at, unpeeled, or None when absent."""
+        require_tag_name(tag)
+        response = await self._http.request(
+            "GET", f"{self._repo_url}/git/ref/tags/{quote(tag, safe='/')}", expect=(200, 404)
+        )
+        if response.status_code == 404:
+            return None
+        body: Any = response.json()
+        if isinstance(body, list):
+            # Old API versions answered a prefix match with an array.
+            wanted = f"refs/tags/{tag}"
+            exact = [i for i in cast(list[Any], body) if ref_name(i) == wanted]
+            if not exact:
+                return None
+            body = exact[0]
+        return GitObject.from_json(body, "ref")
+
+    async def _peel(self, target: GitObject) -> str:
+        """Follow annotated tags to the object they finally name (a commit)."""
+        for _ in range(_MAX_PEEL):
+            if target.type != "tag":
+                return target.sha
+            response = await self._http.request("GET", f"{self._repo_url}/git/tags/{target.sha}")
+            target = GitObject.from_json(response.json(), "tag")
+        raise RemoteError(f"Tag object {target.sha} nests more than {_MAX_PEEL} tags deep.")
+
+    async def _peel_all(self, targets: dict[str, GitObject]) -> dict[str, str]:
+        commits = {name: t.sha for name, t in targets.items() if t.type != "tag"}
+        annotated = {name: t for name, t in targets.items() if t.type == "tag"}
+        if not annotated:
+            return commits
+        limiter = anyio.CapacityLimiter(_PEEL_CONCURRENCY)
+
+        async def peel_one(name: str, target: GitObject) -> None:
+            async with limiter:
+                commits[name] = await self._peel(target)
+
+        async with anyio.create_task_group() as group:
+            for name, target in annotated.items():
+                group.start_soon(peel_one, name, target)
+        return commits
+
+    def _next_page(self, response: httpx.Response) -> str | None:
+        link = response.links.get("next", {}).get("url")
+        if not link:
+            return None
+        next_url = response.request.url.join(link)
+        if next_url.host != response.request.url.host:
+            raise RemoteError(
+                f"GitHub's next page points at another host ({next_url.host}); not following."
+            )
+        return str(next_url)
+
+    async def _require_repository(self) -> None:
+        if not self._repository_checked:
+            await self._http.request("GET", self._repo_url)
+            self._repository_checked = True
+
+    def _unexpected(self, response: httpx.Response) -> UnexpectedStatus:
+        request = response.request
+        code, detail = error_code_and_detail(response)
+        url = display_url(request.url)
+        text = f"GitHub: {request.method} {url} answered {response.status_code}"
+        if code:
+            text += f" {code}"
+        if detail:
+            text += f": {detail.rstrip('.')}"
+        return UnexpectedStatus(
+            text + ".",
+            status=response.status_code,
+            method=request.method,
+            url=url,
+            code=code,
+        )

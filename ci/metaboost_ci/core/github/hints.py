@@ -1,0 +1,41 @@
+"""What to tell a person when GitHub refuses: the ``fix`` of an error."""
+
+from __future__ import annotations
+
+import httpx
+
+from ..net.http import Hints
+from .ratelimit import is_secondary_limit, primary_reset, utc_time
+
+
+def github_hints(repository: str, *, has_token: bool) -> Hints:
+    """A ``Hints`` function for requests about ``repository``."""
+
+    def hints(response: httpx.Response) -> str | None:
+        status = response.status_code
+        if status == 401:
+            if not has_token:
+                return "No GitHub token was given: set GITHUB_TOKEN (or pass --github-token)."
+            return (
+                "The GitHub token is not valid (expired, revoked or mistyped): "
+                "give a current token for this repository."
+            )
+        reset = primary_reset(response)
+        if reset is not None:
+            return f"GitHub's API rate limit resets at {utc_time(reset)}; run again after that."
+        if is_secondary_limit(response):
+            return "GitHub's secondary rate limit persisted; wait a few minutes and run again."
+        if status == 403:
+            return (
+                f"The token may not write to {repository}: the workflow needs "
+                "`permissions: contents: write` (a fine-grained token needs "
+                "Contents: read and write)."
+            )
+        if status == 404:
+            return (
+                f"Check the repository name {repository!r} and that the token can see it "
+                "(GitHub answers 404, not 403, for a private repository the token cannot read)."
+            )
+        return None
+
+    return hints

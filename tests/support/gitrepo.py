@@ -1,0 +1,114 @@
+"""Real Git repositories for tests: a bare "remote" and a working clone with commits.
+
+Every git call here runs with a fixed identity and without the user's global
+or system configuration, so tests behave the same on every machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+DEFAULT_BRANCH = "main"
+
+GIT_ENV: Mapping[str, str] = {
+    "LC_ALL": "C",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_AUTHOR_NAME": "Metaboost Test",
+    "GIT_AUTHOR_EMAIL": "test@metaboost.invalid",
+    "GIT_COMMITTER_NAME": "Metaboost Test",
+    "GIT_COMMITTER_EMAIL": "test@metaboost.invalid",
+}
+
+
+def git_env() -> dict[str, str]:
+    return {**os.environ, **GIT_ENV}
+
+
+def run_git(*args: str, cwd: Path, check: bool = True) -> str:
+    """Run git in ``cwd``; return stdout stripped. Raises with git's stderr on failure."""
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result.stdout.strip()
+
+
+@dataclass
+class GitRepos:
+    """A bare repository (the remote) and a clone of it (where commits are made)."""
+
+    bare: Path
+    work: Path
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def git(self, *args: str, check: bool = True) -> str:
+        """Run git in the working clone."""
+        return run_git(*args, cwd=self.work, check=check)
+
+    def commit(self, message: str | None = None, *, push: bool = True) -> str:
+        """Make a new commit (a file changes) on main; push it unless told not to."""
+        n = next(self._counter)
+        (self.work / "counter.txt").write_text(f"{n}\n")
+        self.git("add", "counter.txt")
+        self.git("commit", "-q", "-m", message or f"change {n}")
+        if push:
+            self.git("push", "-q", "origin", f"HEAD:refs/heads/{DEFAULT_BRANCH}")
+        return self.git("rev-parse", "HEAD")
+
+    def tag(self, name: str, sha: str, *, message: str | None = None, push: bool = True) -> str:
+        """Tag ``sha`` (annotated when ``message`` is given); return the ref's value."""
+        if message is None:
+            self.git("tag", name, sha)
+        else:
+            self.git("tag", "-a", name, sha, "-m", message)
+        if push:
+            self.git("push", "-q", "origin", f"refs/tags/{name}")
+        return self.git("rev-parse", f"refs/tags/{name}")
+
+    def remote_tag(self, name: str) -> str | None:
+        """The value of ``refs/tags/<name>`` in the bare repository (unpeeled), or None."""
+        ref = f"refs/tags/{name}"
+        return run_git("rev-parse", "-q", "--verify", ref, cwd=self.bare, check=False) or None
+
+    def remote_tags(self) -> dict[str, str]:
+        """Every tag of the bare repository, peeled to its commit."""
+        out = run_git(
+            "for-each-ref",
+            "--format=%(refname:strip=2) %(*objectname) %(objectname)",
+            "refs/tags",
+            cwd=self.bare,
+        )
+        tags: dict[str, str] = {}
+        for line in out.splitlines():
+            name, *shas = line.split()
+            tags[name] = shas[0]  # %(*objectname) is empty for lightweight tags
+        return tags
+
+
+def make_repos(root: Path, name: str = "origin") -> GitRepos:
+    """Create ``root/<name>.git`` (bare) and ``root/<name>-work`` with one pushed commit."""
+    root.mkdir(parents=True, exist_ok=True)
+    bare = root / f"{name}.git"
+    work = root / f"{name}-work"
+    run_git("init", "-q", "--bare", "-b", DEFAULT_BRANCH, str(bare), cwd=root)
+    run_git("init", "-q", "-b", DEFAULT_BRANCH, str(work), cwd=root)
+    run_git("remote", "add", "origin", str(bare), cwd=work)
+    repos = GitRepos(bare=bare, work=work)
+    repos.commit("initial commit")
+    return repos
+
+
+@pytest.fixture
+def git_repos(tmp_path: Path) -> GitRepos:
+    """A bare remote and a working clone with one commit on main, pushed."""
+    return make_repos(tmp_path / "git")
