@@ -8,7 +8,8 @@ import httpx
 
 from .errors import RegistryProtocolError
 
-_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+# <target> then ;-separated params whose quoted values may hold commas and semicolons.
+_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*(?:[^;,"]|"[^"]*")+)*)')
 _REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))', re.IGNORECASE)
 
 
