@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -14,31 +15,69 @@ from typing import Any
 Registrar = Callable[[Any], None]
 
 REGISTRARS: list[Registrar] = []
+# Command modules found by name, so each can be written (and land) on its own:
+# a module that does not exist yet is skipped; one that fails to import is a bug.
+COMMAND_MODULES = ("release", "dev")
 
 
-def add_global_options(parser: argparse.ArgumentParser) -> None:
+def registrars() -> list[Registrar]:
+    """``REGISTRARS`` plus the ``register`` of every command module present, once each."""
+    found = list(REGISTRARS)
+    for name in COMMAND_MODULES:
+        qualified = f"{__package__}.{name}"
+        try:
+            module = importlib.import_module(qualified)
+        except ModuleNotFoundError as exc:
+            if exc.name != qualified:
+                raise
+            continue
+        register: Registrar | None = getattr(module, "register", None)
+        if register is not None and register not in found:
+            found.append(register)
+    return found
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """The options every command shares.
+
+    Added to the top-level parser with their defaults, and again to each
+    subcommand with ``defaults=False`` (no default, so they only override when
+    given): ``metaboost-ci reserve --json`` works as well as
+    ``metaboost-ci --json reserve``.
+    """
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
     parser.add_argument(
         "--registry",
-        default="https://ghcr.io",
-        help="Registry URL; http:// for local registries (default: %(default)s).",
+        default=default("https://ghcr.io"),
+        help="Registry URL; http:// for local registries (default: https://ghcr.io).",
     )
     parser.add_argument(
         "--repository",
-        default=os.environ.get("GITHUB_REPOSITORY"),
+        default=default(os.environ.get("GITHUB_REPOSITORY")),
         help="OWNER/REPO; images are OWNER/REPO/<app> (default: $GITHUB_REPOSITORY).",
     )
     parser.add_argument(
-        "--apps", default=None, help="Comma-separated apps (default: the six Metaboost apps)."
+        "--apps",
+        default=default(None),
+        help="Comma-separated apps (default: the six Metaboost apps).",
     )
-    parser.add_argument("--json", action="store_true", help="Print one JSON document on stdout.")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="Print one JSON document on stdout.",
+    )
     parser.add_argument(
         "--git-remote",
-        default=None,
+        default=default(None),
         help="Use this Git remote as the tag store instead of the GitHub API "
         "(no GitHub releases are made).",
     )
     parser.add_argument(
         "--github-api-url",
-        default=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
+        default=default(os.environ.get("GITHUB_API_URL") or "https://api.github.com"),
         help="GitHub REST API base URL (default: $GITHUB_API_URL or the public API).",
     )

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in commands.REGISTRARS:
+    for register in commands.registrars():
         register(sub)
     return parser
 

@@ -1,0 +1,385 @@
+"""Release commands: reserve, discover, verify, move-floating, release, promote, summary.
+
+Each handler turns options into ``Settings`` (credentials from the
+environment), opens one ``ReleaseContext``, calls one flow and returns an
+``Outcome``. Progress goes to stderr; the result to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ..core.apps import parse_apps
+from ..core.errors import ConfigError
+from ..core.flows import (
+    ImageRow,
+    PublishSummary,
+    ReleaseContext,
+    discover,
+    move_floating,
+    promote,
+    read_release_notes,
+    release,
+    reserve,
+    verify,
+)
+from ..core.flows.release import SKIPPED_NO_API, base_of_tag
+from ..core.progress import StderrProgress
+from ..core.settings import Settings, open_release_context, settings_from_env
+from ..core.tags import require_commit_sha
+from ..core.versions import read_base_version, require_base_version
+from . import commands
+from .output import Outcome, table
+
+Work = Callable[[ReleaseContext, Settings], Awaitable[Outcome]]
+FORMATS = ("markdown", "github-output", "kustomize")
+
+
+# ----------------------------------------------------------------- plumbing
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return settings_from_env(
+        repository=args.repository,
+        registry_url=args.registry,
+        apps=parse_apps(args.apps),
+        git_remote=args.git_remote,
+        github_api_url=args.github_api_url,
+    )
+
+
+def run_flow(
+    args: argparse.Namespace,
+    work: Work,
+    *,
+    needs_tag_store: bool = True,
+    writes_registry: bool = False,
+) -> Outcome:
+    """Check settings, open a context, run ``work``; input errors come before any request."""
+    settings = settings_from_args(args)
+    if writes_registry:
+        require_registry_token(settings)
+    progress = StderrProgress()
+    progress.step(settings.describe_credentials())
+
+    async def go() -> Outcome:
+        async with open_release_context(
+            settings, progress=progress, need_github_token=needs_tag_store
+        ) as ctx:
+            return await work(ctx, settings)
+
+    outcome = anyio.run(go)
+    data = {**outcome.data, "credentials": settings.credential_sources()}
+    return Outcome(outcome.text, data, outcome.exit_code)
+
+
+def require_registry_token(settings: Settings) -> None:
+    """GHCR never takes an anonymous write: say so before anything is sent."""
+    if settings.registry_token is None and settings.registry_host == "ghcr.io":
+        raise ConfigError(
+            "No registry token: neither GHCR_REGISTRY_TOKEN nor GITHUB_TOKEN is set.",
+            fix="Export GHCR_REGISTRY_TOKEN (a token with write:packages) or GITHUB_TOKEN "
+            "with packages: write.",
+        )
+
+
+def resolve_base(args: argparse.Namespace) -> str:
+    """``--base-version``, else the package.json of ``--source``, else of the current directory."""
+    if args.base_version:
+        return require_base_version(args.base_version, what="--base-version")
+    return read_base_version(Path(args.source) if args.source else Path.cwd())
+
+
+def source_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.source) if getattr(args, "source", None) else None
+
+
+def append_to_env_file(variable: str, text: str) -> None:
+    """Append to the file GitHub Actions names in ``variable`` ($GITHUB_OUTPUT, ...)."""
+    path = os.environ.get(variable)
+    if not path:
+        raise ConfigError(
+            f"{variable} is not set, so there is nowhere to write.",
+            fix=f"Run inside GitHub Actions, or set {variable} to a file path.",
+        )
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(text)
+
+
+def write_outputs(args: argparse.Namespace, summary: PublishSummary) -> None:
+    if getattr(args, "github_output", False):
+        append_to_env_file("GITHUB_OUTPUT", summary.github_output())
+    if getattr(args, "github_step_summary", False):
+        append_to_env_file("GITHUB_STEP_SUMMARY", summary.markdown())
+    if getattr(args, "kustomize", None):
+        Path(args.kustomize).write_text(summary.kustomize_images(), encoding="utf-8")
+
+
+def digest_table(rows: tuple[ImageRow, ...]) -> str:
+    return table(
+        ["app", "image", "tags", "digest"],
+        [(r.app, r.image, ", ".join(r.tags), r.digest) for r in rows],
+    )
+
+
+# ----------------------------------------------------------------- commands
+
+
+def cmd_reserve(args: argparse.Namespace) -> Outcome:
+    commit = require_commit_sha(args.commit)
+    base = resolve_base(args)
+
+    async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
+        result = await reserve(
+            ctx,
+            commit=commit,
+            base=base,
+            override=args.version_override,
+            dry_run=args.dry_run,
+            allow_other_base=args.allow_other_base,
+        )
+        if result.dry_run:
+            verb = "would reuse" if result.action == "exists" else "would reserve"
+            text = f"Dry run: {verb} {result.version} at {commit} (nothing was written)."
+        elif result.action == "exists":
+            text = f"Reused {result.version}: its Git tag already points at {commit}."
+        else:
+            text = (
+                f"Reserved {result.version} at {commit} "
+                f"({result.attempts} create call(s), in {result.store})."
+            )
+        if args.github_output and not result.dry_run:
+            append_to_env_file("GITHUB_OUTPUT", f"version={result.version}\nstaging_n={result.n}\n")
+        return Outcome(text, result.to_dict())
+
+    return run_flow(args, work)
+
+
+def cmd_discover(args: argparse.Namespace) -> Outcome:
+    base = resolve_base(args)
+
+    async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
+        found = await discover(ctx, base=base)
+        rows = [
+            (name, "yes" if app.exists else "no (first publish)", _numbers(app.staging))
+            for name, app in found.apps.items()
+        ]
+        text = table(["app", "exists", f"{base}-staging.N"], rows)
+        text += f"\nNext N by the registry: {found.next_n}."
+        return Outcome(text, found.to_dict())
+
+    return run_flow(args, work, needs_tag_store=False)
+
+
+def _numbers(values: tuple[int, ...]) -> str:
+    return ", ".join(map(str, values)) or "-"
+
+
+def cmd_verify(args: argparse.Namespace) -> Outcome:
+    async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
+        result = await verify(ctx, version=args.version, float_tag=args.float_tag)
+        tags = (args.version, args.float_tag) if args.float_tag else (args.version,)
+        rows = tuple(ImageRow(a, ctx.image(a), tags, d) for a, d in result.digests.items())
+        text = f"Verified {' and '.join(tags)} on {len(rows)} apps.\n" + digest_table(rows)
+        return Outcome(text, result.to_dict())
+
+    return run_flow(args, work, needs_tag_store=False)
+
+
+def cmd_move_floating(args: argparse.Namespace) -> Outcome:
+    async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
+        result = await move_floating(
+            ctx, version=args.version, float_tag=args.float_tag, dry_run=args.dry_run
+        )
+        if result.dry_run:
+            text = (
+                f"Dry run: would move {args.float_tag} to {args.version} on "
+                f"{len(result.moved)} app(s) (nothing was written)."
+            )
+        else:
+            text = (
+                f"Moved {args.float_tag} to {args.version}: {len(result.moved)} app(s) moved, "
+                f"{len(result.unchanged)} already there."
+            )
+        return Outcome(text, result.to_dict())
+
+    return run_flow(args, work, needs_tag_store=False, writes_registry=not args.dry_run)
+
+
+def cmd_release(args: argparse.Namespace) -> Outcome:
+    commit = require_commit_sha(args.commit)
+    base = base_of_tag(args.tag)
+
+    async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
+        notes_data: dict[str, Any] | None = None
+        body = ""
+        if ctx.github is not None:
+            notes = read_release_notes(base, commit=commit, source=source_dir(args))
+            body, notes_data = notes.text, notes.to_dict()
+        result = await release(
+            ctx,
+            tag=args.tag,
+            commit=commit,
+            notes=body,
+            prerelease=args.prerelease,
+            update_existing=args.update,
+            dry_run=args.dry_run,
+        )
+        text = _release_text(result.action, args.tag, result.url, result.reason)
+        return Outcome(text, {**result.to_dict(), "notes": notes_data})
+
+    return run_flow(args, work)
+
+
+def _release_text(action: str, tag: str, url: str | None, reason: str | None) -> str:
+    where = f" {url}" if url else ""
+    return {
+        "created": f"Created release {tag}.{where}",
+        "exists": f"Release {tag} exists; left as it is.{where}",
+        "updated": f"Updated the body of release {tag}.{where}",
+        "skipped": f"Release {tag} {reason or SKIPPED_NO_API}.",
+        "planned": f"Dry run: release {tag} {reason or ''} (nothing was written).",
+    }.get(action, f"Release {tag}: {action}.")
+
+
+def cmd_promote(args: argparse.Namespace) -> Outcome:
+    commit = require_commit_sha(args.commit)
+    base = resolve_base(args)
+
+    async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
+        notes_text: str | None = None
+        if ctx.github is not None:
+            notes_text = read_release_notes(base, commit=commit, source=source_dir(args)).text
+        result = await promote(
+            ctx,
+            commit=commit,
+            base=base,
+            notes=notes_text,
+            dry_run=args.dry_run,
+            update_release=args.update_release,
+        )
+        summary = result.summary()
+        head = (
+            f"Dry run: would promote {result.plan.source} to {base} and latest "
+            "(nothing was written)."
+            if result.dry_run
+            else f"Promoted {result.plan.source} to {base} and latest."
+        )
+        lines = [head, digest_table(summary.images)]
+        lines.append(f"Git tag {base}: {result.git_tag}.")
+        lines.append(
+            _release_text(result.release.action, base, result.release.url, result.release.reason)
+        )
+        if not result.dry_run:
+            write_outputs(args, summary)
+        data = {**result.to_dict(), "summary": summary.to_dict()}
+        return Outcome("\n".join(lines), data)
+
+    return run_flow(args, work, writes_registry=not args.dry_run)
+
+
+def cmd_summary(args: argparse.Namespace) -> Outcome:
+    async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
+        result = await verify(ctx, version=args.version, float_tag=args.float_tag)
+        tags = (args.version, args.float_tag) if args.float_tag else (args.version,)
+        rows = tuple(ImageRow(a, ctx.image(a), tags, d) for a, d in result.digests.items())
+        notes = () if settings.uses_github_api else (f"GitHub release {SKIPPED_NO_API}.",)
+        summary = PublishSummary(args.version, rows, args.float_tag, notes)
+        write_outputs(args, summary)
+        rendered = {
+            "markdown": summary.markdown(),
+            "github-output": summary.github_output(),
+            "kustomize": summary.kustomize_images(),
+        }
+        data = {**summary.to_dict(), "rendered": rendered}
+        return Outcome(rendered[args.format].rstrip("\n"), data)
+
+    return run_flow(args, work, needs_tag_store=False)
+
+
+# ----------------------------------------------------------------- parsing
+
+
+def _base_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--base-version", help="X.Y.Z (default: from package.json).")
+    group.add_argument(
+        "--source", help="Monorepo checkout to read package.json (and the changelog) from."
+    )
+
+
+def _new(sub: Any, name: str, help_text: str, handler: Callable[..., Outcome]) -> Any:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    commands.add_global_options(parser, defaults=False)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def register(sub: Any) -> None:
+    """Add the release commands to the ``metaboost-ci`` parser."""
+    p = _new(sub, "reserve", "Reserve X.Y.Z-staging.N by creating its Git tag.", cmd_reserve)
+    p.add_argument("--commit", required=True, help="Full commit SHA to tag.")
+    _base_options(p)
+    p.add_argument("--version-override", help="Reserve exactly this X.Y.Z-staging.N.")
+    p.add_argument(
+        "--allow-other-base",
+        action="store_true",
+        help="Accept an override whose X.Y.Z differs from package.json's.",
+    )
+    p.add_argument("--dry-run", action="store_true", help="Decide and print; write nothing.")
+    p.add_argument("--github-output", action="store_true", help="Append to $GITHUB_OUTPUT.")
+
+    p = _new(sub, "discover", "List each app's X.Y.Z-staging.N on the registry.", cmd_discover)
+    _base_options(p)
+
+    p = _new(sub, "verify", "Check every app has the version (and floating) tag.", cmd_verify)
+    p.add_argument("--version", required=True, help="The immutable tag, e.g. 1.2.0-staging.3.")
+    p.add_argument("--float-tag", help="Also check this floating tag names the same digest.")
+
+    p = _new(
+        sub,
+        "move-floating",
+        "Point a floating tag at a version on every app, after verifying them all.",
+        cmd_move_floating,
+    )
+    p.add_argument("--version", required=True, help="The verified immutable tag.")
+    p.add_argument("--float-tag", required=True, help="The floating tag: staging or latest.")
+    p.add_argument("--dry-run", action="store_true", help="Decide and print; write nothing.")
+
+    p = _new(sub, "release", "Create the GitHub release of a tag.", cmd_release)
+    p.add_argument("--tag", required=True, help="X.Y.Z or X.Y.Z-staging.N.")
+    p.add_argument("--commit", required=True, help="The commit the tag names.")
+    p.add_argument("--prerelease", action="store_true", help="A staging prerelease.")
+    p.add_argument("--source", help="Checkout to read the changelog from (default: git show).")
+    p.add_argument("--update", action="store_true", help="Update an existing release's body.")
+    p.add_argument("--dry-run", action="store_true", help="Decide and print; write nothing.")
+
+    p = _new(
+        sub, "promote", "Promote the staging build of a commit to X.Y.Z and latest.", cmd_promote
+    )
+    p.add_argument("--commit", required=True, help="The commit on main being promoted.")
+    _base_options(p)
+    p.add_argument("--dry-run", action="store_true", help="Decide and print; write nothing.")
+    p.add_argument(
+        "--update-release", action="store_true", help="Update an existing release's body."
+    )
+    p.add_argument("--github-output", action="store_true", help="Append to $GITHUB_OUTPUT.")
+    p.add_argument(
+        "--github-step-summary", action="store_true", help="Append to $GITHUB_STEP_SUMMARY."
+    )
+
+    p = _new(sub, "summary", "Summarise a published version: Markdown, outputs, pins.", cmd_summary)
+    p.add_argument("--version", required=True, help="The published immutable tag.")
+    p.add_argument("--float-tag", help="The floating tag published with it.")
+    p.add_argument("--format", choices=FORMATS, default="markdown", help="What to print.")
+    p.add_argument("--github-output", action="store_true", help="Append to $GITHUB_OUTPUT.")
+    p.add_argument(
+        "--github-step-summary", action="store_true", help="Append to $GITHUB_STEP_SUMMARY."
+    )
+    p.add_argument("--kustomize", help="Write the kustomize images: block to this file.")

@@ -1,0 +1,53 @@
+"""The release operations both entry points share (command line and Dagger module).
+
+Each takes a ``ReleaseContext`` and returns a dataclass with ``to_dict()``;
+failures raise ``core.errors`` classes (``InputError`` before any write,
+``CheckFailed`` listing every problem, ``RemoteError`` when a remote refused).
+"""
+
+from .context import ReleaseContext, per_app
+from .discover import AppTags, Discovery, discover
+from .floating import FloatingMove, move_floating
+from .plan import REVISION_LABEL, AppPlan, PromotionPlan, plan_promotion
+from .promote import Promotion, promote
+from .release import (
+    ReleaseNotes,
+    ReleaseOutcome,
+    changelog_path,
+    ensure_tag,
+    fallback_notes,
+    read_release_notes,
+    release,
+)
+from .reserve import Reservation, reserve
+from .summary import ImageRow, PublishSummary
+from .verify import Verification, verify
+
+__all__ = [
+    "REVISION_LABEL",
+    "AppPlan",
+    "AppTags",
+    "Discovery",
+    "FloatingMove",
+    "ImageRow",
+    "Promotion",
+    "PromotionPlan",
+    "PublishSummary",
+    "ReleaseContext",
+    "ReleaseNotes",
+    "ReleaseOutcome",
+    "Reservation",
+    "Verification",
+    "changelog_path",
+    "discover",
+    "ensure_tag",
+    "fallback_notes",
+    "move_floating",
+    "per_app",
+    "plan_promotion",
+    "promote",
+    "read_release_notes",
+    "release",
+    "reserve",
+    "verify",
+]

@@ -1,0 +1,116 @@
+"""``ReleaseContext``: what every flow needs, and running per-app work concurrently.
+
+The flows never build clients themselves: the command line and the Dagger
+module build one context (``core.settings.open_release_context``) and pass it
+in, so both entry points run exactly the same operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import anyio
+
+from ..apps import DEFAULT_APPS
+from ..errors import MetaboostCiError
+from ..github import GitHubClient
+from ..progress import Progress, SilentProgress
+from ..registry import RegistryClient
+from ..tags import TagStore
+
+T = TypeVar("T")
+
+# Per-app requests run together; the cap only matters for long custom app lists.
+MAX_CONCURRENT_APPS = 16
+
+
+@dataclass(kw_only=True)
+class ReleaseContext:
+    """The registry, the tag store, the optional GitHub API, the apps, and progress."""
+
+    registry: RegistryClient
+    repository: str
+    tags: TagStore
+    registry_host: str = ""
+    apps: tuple[str, ...] = DEFAULT_APPS
+    # None with a Git remote as the tag store: there is no release API then.
+    github: GitHubClient | None = None
+    progress: Progress = field(default_factory=SilentProgress)
+
+    def __post_init__(self) -> None:
+        if not self.registry_host:
+            self.registry_host = self.registry.host
+
+    def image_name(self, app: str) -> str:
+        """The repository path of ``app`` on the registry, e.g. ``owner/repo/api``.
+
+        Registry names must be lower case; GitHub owners and repositories often
+        are not (``docker push`` lower-cases them for GHCR the same way).
+        """
+        return f"{self.repository.lower()}/{app}"
+
+    def image(self, app: str) -> str:
+        """``host/owner/repo/app``, as people pull it."""
+        return f"{self.registry_host}/{self.image_name(app)}"
+
+    def image_ref(self, app: str, tag: str) -> str:
+        return f"{self.image(app)}:{tag}"
+
+
+async def per_app(
+    apps: Iterable[str],
+    work: Callable[[str], Awaitable[T]],
+    *,
+    progress: Progress | None = None,
+) -> dict[str, T]:
+    """Run ``work(app)`` for every app concurrently; results in the apps' order.
+
+    Every task runs to its end even when another fails (a half-sent write is
+    worse than a finished one); afterwards the first failure, in app order, is
+    raised and the others are reported as progress lines.
+    """
+    names = list(apps)
+    results: dict[str, T] = {}
+    errors: dict[str, MetaboostCiError] = {}
+    limiter = anyio.CapacityLimiter(MAX_CONCURRENT_APPS)
+
+    async def run(app: str) -> None:
+        async with limiter:
+            try:
+                results[app] = await work(app)
+            except MetaboostCiError as exc:
+                errors[app] = exc
+
+    async with anyio.create_task_group() as group:
+        for app in names:
+            group.start_soon(run, app)
+    if errors:
+        failed = [app for app in names if app in errors]
+        if progress is not None:
+            for app in failed[1:]:
+                progress.step(f"{app}: {errors[app]}")
+        raise errors[failed[0]]
+    return {app: results[app] for app in names}
+
+
+async def run_together(*tasks: Callable[[], Awaitable[None]]) -> None:
+    """Run independent reads at once; the first failure is raised as itself.
+
+    Like ``per_app``: an anyio task group would wrap it in an ``ExceptionGroup``,
+    and callers (and people) want the error, not a group of one.
+    """
+    errors: list[MetaboostCiError] = []
+
+    async def run(task: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await task()
+        except MetaboostCiError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for task in tasks:
+            group.start_soon(run, task)
+    if errors:
+        raise errors[0]

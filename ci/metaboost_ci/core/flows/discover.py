@@ -1,0 +1,84 @@
+"""Registry tag discovery for the staging line, with the old workflow's semantics.
+
+Per app, one tag listing: 200 is normal; 404 ``NAME_UNKNOWN`` is the first
+publish (no tags, N starts at 0); 401 and 403 fail with guidance (the registry
+client's message names the token variables and the package's access settings);
+anything else fails fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import NotFound
+from ..versions import staging_numbers
+from .context import ReleaseContext, per_app
+
+
+@dataclass(frozen=True)
+class AppTags:
+    app: str
+    # False on a first publish: the registry does not know the image yet.
+    exists: bool
+    # Every tag the registry listed (for the promotion's own reading).
+    tags: tuple[str, ...] = field(repr=False)
+    # The N of every BASE-staging.N among them, sorted.
+    staging: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"app": self.app, "exists": self.exists, "staging": list(self.staging)}
+
+
+@dataclass(frozen=True)
+class Discovery:
+    base: str
+    apps: dict[str, AppTags]
+
+    @property
+    def highest_n(self) -> int | None:
+        numbers = [n for app in self.apps.values() for n in app.staging]
+        return max(numbers) if numbers else None
+
+    @property
+    def next_n(self) -> int:
+        highest = self.highest_n
+        return 0 if highest is None else highest + 1
+
+    @property
+    def first_publish(self) -> list[str]:
+        return [name for name, app in self.apps.items() if not app.exists]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "highest_n": self.highest_n,
+            "next_n": self.next_n,
+            "first_publish": self.first_publish,
+            "apps": {name: app.to_dict() for name, app in self.apps.items()},
+        }
+
+
+async def list_app_tags(ctx: ReleaseContext, app: str, base: str) -> AppTags:
+    """One app's tags; a repository the registry does not know is an empty one."""
+    try:
+        tags = await ctx.registry.list_tags(ctx.image_name(app))
+    except NotFound:  # NAME_UNKNOWN, or a bare 404: the image was never pushed
+        return AppTags(app, False, (), ())
+    return AppTags(app, True, tuple(tags), tuple(staging_numbers(tags, base)))
+
+
+async def discover(ctx: ReleaseContext, *, base: str) -> Discovery:
+    """List every app's tags concurrently and collect its ``BASE-staging.N``."""
+
+    async def one(app: str) -> AppTags:
+        return await list_app_tags(ctx, app, base)
+
+    apps = await per_app(ctx.apps, one, progress=ctx.progress)
+    discovery = Discovery(base, apps)
+    if discovery.first_publish:
+        ctx.progress.step(
+            "First publish (registry answered 404 NAME_UNKNOWN) for: "
+            + ", ".join(discovery.first_publish)
+        )
+    return discovery

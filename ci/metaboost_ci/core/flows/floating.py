@@ -1,0 +1,80 @@
+"""Move a floating tag (``staging``, ``latest``) to a version, for all apps together.
+
+The immutable version tags are verified on every app first; only then is any
+floating tag written, and then all of them at once. So a floating tag never
+names a mix of releases because one app's image was missing, and a failure
+before the writes leaves every floating tag where it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import CheckFailed, RemoteError
+from ..registry import Manifest
+from .context import ReleaseContext, per_app
+from .verify import read_tag_states, tag_problems
+
+
+@dataclass(frozen=True)
+class FloatingMove:
+    version: str
+    float_tag: str
+    digests: dict[str, str]
+    # Apps whose floating tag was written; the others already named the version.
+    moved: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "float_tag": self.float_tag,
+            "digests": self.digests,
+            "moved": list(self.moved),
+            "unchanged": list(self.unchanged),
+            "dry_run": self.dry_run,
+        }
+
+
+async def move_floating(
+    ctx: ReleaseContext, *, version: str, float_tag: str, dry_run: bool = False
+) -> FloatingMove:
+    """Point ``float_tag`` at ``version``'s manifest on every app, after verifying them all."""
+    ctx.progress.step(f"Checking {version} on every app before moving {float_tag}.")
+    states = await read_tag_states(ctx, version, float_tag)
+    problems = tag_problems(ctx, states, version, None)
+    if problems:
+        raise CheckFailed(
+            f"{float_tag} was not moved on any app: {version} is not complete:",
+            problems,
+            fix=f"Push {version} for every app and verify it, then move {float_tag}.",
+        )
+    digests = {app: s.version_digest for app, s in states.items() if s.version_digest}
+    pending = tuple(app for app, s in states.items() if s.float_digest != s.version_digest)
+    unchanged = tuple(app for app in ctx.apps if app not in pending)
+    if dry_run or not pending:
+        return FloatingMove(
+            version, float_tag, digests, pending if dry_run else (), unchanged, dry_run
+        )
+
+    # Read every manifest first (by digest: exactly what was verified), so the
+    # writes below are as close together as the registry lets them be.
+    async def read(app: str) -> Manifest:
+        return await ctx.registry.get_manifest(ctx.image_name(app), digests[app])
+
+    manifests = await per_app(pending, read, progress=ctx.progress)
+
+    async def write(app: str) -> str:
+        return await ctx.registry.put_manifest(ctx.image_name(app), float_tag, manifests[app])
+
+    written = await per_app(pending, write, progress=ctx.progress)
+    wrong = [app for app in pending if written[app] != digests[app]]
+    if wrong:
+        raise RemoteError(
+            f"The registry stored {float_tag} under another digest for: {', '.join(wrong)}.",
+            fix="The registry altered the manifest; check the registry, then move again.",
+        )
+    ctx.progress.step(f"Moved {float_tag} to {version} on {len(pending)} app(s).")
+    return FloatingMove(version, float_tag, digests, pending, unchanged)

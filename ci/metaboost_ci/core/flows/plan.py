@@ -1,0 +1,260 @@
+"""Choose what a promotion will do, reading only: the plan ``promote`` executes.
+
+The old workflow took the minimum over apps of each app's highest staging N,
+which can name an N some app lacks, and never checked what commit the images
+came from. Here the chosen N is the highest one such that every app has
+``BASE-staging.N`` and the Git tag ``BASE-staging.N`` points at the commit being
+promoted; an image's ``org.opencontainers.image.revision`` label, when present,
+must name that commit too. ``BASE`` is checked on every app before anything is
+written: absent, or already the same digest (a re-run); else the promotion is
+refused, because an immutable tag never moves.
+
+Requests per app on the usual path: one tag list, one manifest read, one or
+two reads for the revision label, and (in ``promote``) one write per target
+tag. The tag list doubles as the check of the target: ``BASE`` is read (HEAD)
+only when the registry lists it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import CheckFailed, NotFound
+from ..registry import Manifest
+from ..tags import require_commit_sha
+from ..versions import parse_staging_n, require_base_version, staging_tag
+from .context import ReleaseContext, per_app, run_together
+from .verify import head_digest
+
+REVISION_LABEL = "org.opencontainers.image.revision"
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What the registry holds for one app before the promotion."""
+
+    app: str
+    staging: frozenset[int]
+    # The digest BASE names, None when absent.
+    base_digest: str | None
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    app: str
+    image: str
+    source: str
+    digest: str
+    # True when BASE already names ``digest`` (a re-run): no write needed.
+    base_done: bool
+    # The revision label of the image (first runnable platform), when present.
+    revision: str | None
+    manifest: Manifest = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "image": self.image,
+            "source": self.source,
+            "digest": self.digest,
+            "base": "exists" if self.base_done else "create",
+            "revision": self.revision,
+        }
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    base: str
+    commit: str
+    n: int
+    apps: dict[str, AppPlan]
+    # create | exists
+    git_tag: str
+    # Higher candidates that were passed over, and why.
+    passed_over: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str:
+        return staging_tag(self.base, self.n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "commit": self.commit,
+            "n": self.n,
+            "source": self.source,
+            "git_tag": self.git_tag,
+            "passed_over": list(self.passed_over),
+            "apps": {name: app.to_dict() for name, app in self.apps.items()},
+        }
+
+
+def revision_matches(label: str, commit: str) -> bool:
+    """A full SHA, or an abbreviation of at least 7 characters, naming ``commit``."""
+    label = label.strip().lower()
+    return len(label) >= 7 and commit.startswith(label)
+
+
+async def _app_state(ctx: ReleaseContext, app: str, base: str) -> AppState:
+    try:
+        tags = await ctx.registry.list_tags(ctx.image_name(app))
+    except NotFound:
+        return AppState(app, frozenset(), None)
+    numbers = frozenset(n for t in tags if (n := parse_staging_n(t, base)) is not None)
+    base_digest = await head_digest(ctx, app, base) if base in tags else None
+    return AppState(app, numbers, base_digest)
+
+
+async def _runnable_labels(ctx: ReleaseContext, app: str, manifest: Manifest) -> dict[str, str]:
+    """The labels of the first runnable image (one build, one commit: one is enough)."""
+    name = ctx.image_name(app)
+    if not manifest.is_index:
+        found = await ctx.registry.image_labels(name, manifest.digest, source=manifest)
+        return found[0] if found else {}
+    for child in manifest.children():
+        if not child.is_attestation:
+            found = await ctx.registry.image_labels(name, child.digest)
+            return found[0] if found else {}
+    return {}
+
+
+def _no_candidate_problems(
+    ctx: ReleaseContext,
+    base: str,
+    commit: str,
+    git_tags: dict[int, str],
+    states: dict[str, AppState],
+) -> list[str]:
+    problems: list[str] = []
+    if git_tags:
+        listed = ", ".join(f"{n} at {c[:12]}" for n, c in sorted(git_tags.items()))
+        problems.append(f"Git tags {base}-staging.N: {listed}.")
+    else:
+        problems.append(f"No Git tag {base}-staging.N exists in {ctx.tags.description}.")
+    for app, state in states.items():
+        if not state.staging:
+            problems.append(f"{ctx.image(app)} has no {base}-staging.N tag.")
+            continue
+        built = ", ".join(
+            f"{n} (from {git_tags[n][:12]})" if n in git_tags else f"{n} (no Git tag)"
+            for n in sorted(state.staging)
+        )
+        problems.append(f"{ctx.image(app)} has N = {built}.")
+    at_commit = sorted(n for n, c in git_tags.items() if c == commit)
+    if at_commit:
+        problems.append(
+            f"N built from {commit[:12]}: {', '.join(map(str, at_commit))}; "
+            "no app may lack the chosen N."
+        )
+    return problems
+
+
+async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> PromotionPlan:
+    """Decide the promotion of ``commit`` to ``base``, reading only (no write of any kind)."""
+    commit = require_commit_sha(commit)
+    require_base_version(base)
+    ctx.progress.step(f"Planning the promotion of {commit[:12]} to {base}.")
+    store_tags: dict[str, str] = {}
+    states: dict[str, AppState] = {}
+
+    async def read_store() -> None:
+        # One listing gives both BASE and every BASE-staging.N.
+        store_tags.update(await ctx.tags.list_tags(base))
+
+    async def read_registry() -> None:
+        async def one(app: str) -> AppState:
+            return await _app_state(ctx, app, base)
+
+        states.update(await per_app(ctx.apps, one, progress=ctx.progress))
+
+    await run_together(read_store, read_registry)
+
+    base_commit = store_tags.get(base)
+    if base_commit is not None and base_commit != commit:
+        raise CheckFailed(
+            f"Git tag {base} already points at {base_commit}, not at {commit}; refusing to "
+            "promote (nothing was written).",
+            fix=f"{base} was released from another commit; bump the version for this one.",
+        )
+    git_tags = {n: c for t, c in store_tags.items() if (n := parse_staging_n(t, base)) is not None}
+    candidates = sorted(
+        (
+            n
+            for n, c in git_tags.items()
+            if c == commit and all(n in s.staging for s in states.values())
+        ),
+        reverse=True,
+    )
+    if not candidates:
+        raise CheckFailed(
+            f"No {base}-staging.N can be promoted for commit {commit}: none is present on "
+            "every app with its Git tag at this commit.",
+            _no_candidate_problems(ctx, base, commit, git_tags, states),
+            fix="Publish staging from this commit (every app), then promote again.",
+        )
+    passed_over: list[str] = []
+    for n in candidates:
+        plan_apps, reasons = await _try_candidate(ctx, base, commit, n, states)
+        if not reasons:
+            if passed_over:
+                ctx.progress.step(f"Chose {staging_tag(base, n)}; passed over: {passed_over}")
+            return PromotionPlan(
+                base,
+                commit,
+                n,
+                plan_apps,
+                git_tag="exists" if base_commit else "create",
+                passed_over=tuple(passed_over),
+            )
+        passed_over += reasons
+    conflicts = [r for r in passed_over if "never move" in r]
+    if conflicts and len(conflicts) == len(passed_over):
+        raise CheckFailed(
+            f"Refusing to promote to {base}: it already exists with other images "
+            "(nothing was written):",
+            conflicts,
+            fix=f"Immutable tags never move; release this commit as a new version "
+            f"(bump past {base}).",
+        )
+    raise CheckFailed(
+        f"No {base}-staging.N built from {commit} can be promoted (nothing was written):",
+        passed_over,
+        fix="Publish staging from this commit again, then promote.",
+    )
+
+
+async def _try_candidate(
+    ctx: ReleaseContext, base: str, commit: str, n: int, states: dict[str, AppState]
+) -> tuple[dict[str, AppPlan], list[str]]:
+    source = staging_tag(base, n)
+
+    async def one(app: str) -> tuple[AppPlan, str | None]:
+        manifest = await ctx.registry.get_manifest(ctx.image_name(app), source)
+        revision = (await _runnable_labels(ctx, app, manifest)).get(REVISION_LABEL)
+        state = states[app]
+        plan = AppPlan(
+            app,
+            ctx.image(app),
+            source,
+            manifest.digest,
+            base_done=state.base_digest == manifest.digest,
+            revision=revision,
+            manifest=manifest,
+        )
+        if revision and not revision_matches(revision, commit):
+            return plan, (
+                f"{ctx.image_ref(app, source)} was built from {revision} "
+                f"(its {REVISION_LABEL} label), not {commit}."
+            )
+        if state.base_digest is not None and state.base_digest != manifest.digest:
+            return plan, (
+                f"{ctx.image_ref(app, base)} already names {state.base_digest}, not "
+                f"{source}'s {manifest.digest}; immutable tags never move."
+            )
+        return plan, None
+
+    results = await per_app(ctx.apps, one, progress=ctx.progress)
+    reasons = [reason for _, reason in results.values() if reason]
+    return {app: plan for app, (plan, _) in results.items()}, reasons

@@ -1,0 +1,122 @@
+"""Promote a staging build to ``BASE`` and ``latest`` (the main branch's publish).
+
+Executes a ``PromotionPlan``: ``BASE`` for all apps concurrently (where absent),
+then ``latest`` for all apps, then the Git tag ``BASE`` at the commit, then the
+full release. Each write re-puts the exact manifest bytes read during planning,
+so digests (attestations included) are preserved. A run that failed half-way
+converges when run again: the plan then finds ``BASE`` already at the same
+digest, the Git tag at the same commit, the release present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context import ReleaseContext, per_app
+from .plan import LATEST, PromotionPlan, plan_promotion
+from .release import ReleaseOutcome, ensure_tag, fallback_notes, release
+from .summary import ImageRow, PublishSummary
+
+
+@dataclass(frozen=True)
+class Promotion:
+    plan: PromotionPlan
+    # app -> the tags written (empty in a dry run).
+    written: dict[str, tuple[str, ...]]
+    # created | exists | planned
+    git_tag: str
+    release: ReleaseOutcome
+    dry_run: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple[str, ...])
+
+    @property
+    def version(self) -> str:
+        return self.plan.base
+
+    def summary(self) -> PublishSummary:
+        rows = tuple(
+            ImageRow(app, p.image, (self.plan.base, LATEST, p.source), p.digest)
+            for app, p in self.plan.apps.items()
+        )
+        return PublishSummary(self.plan.base, rows, LATEST, self.notes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "dry_run": self.dry_run,
+            "plan": self.plan.to_dict(),
+            "written": {app: list(tags) for app, tags in self.written.items()},
+            "git_tag": self.git_tag,
+            "release": self.release.to_dict(),
+            "notes": list(self.notes),
+        }
+
+
+async def promote(
+    ctx: ReleaseContext,
+    *,
+    commit: str,
+    base: str,
+    notes: str | None = None,
+    dry_run: bool = False,
+    update_release: bool = False,
+) -> Promotion:
+    """Promote the staging build of ``commit`` to ``base`` and ``latest``; see the module doc."""
+    plan = await plan_promotion(ctx, commit=commit, base=base)
+    ctx.progress.step(
+        f"Promoting {plan.source} to {base} and {LATEST} on {len(plan.apps)} apps"
+        + (" (dry run: nothing is written)." if dry_run else ".")
+    )
+    body = notes if notes is not None else fallback_notes(base)
+    if dry_run:
+        outcome = await release(
+            ctx,
+            tag=base,
+            commit=plan.commit,
+            notes=body,
+            prerelease=False,
+            update_existing=update_release,
+            dry_run=True,
+            ensure_git_tag=False,
+        )
+        return Promotion(
+            plan,
+            {},
+            "planned" if plan.git_tag == "create" else "exists",
+            outcome,
+            dry_run=True,
+            notes=_notes(outcome),
+        )
+
+    pending = [app for app, p in plan.apps.items() if not p.base_done]
+
+    async def put_base(app: str) -> str:
+        p = plan.apps[app]
+        return await ctx.registry.put_manifest(ctx.image_name(app), base, p.manifest)
+
+    async def put_latest(app: str) -> str:
+        p = plan.apps[app]
+        return await ctx.registry.put_manifest(ctx.image_name(app), LATEST, p.manifest)
+
+    # Every immutable tag first; only then the floating one (never a mix).
+    await per_app(pending, put_base, progress=ctx.progress)
+    await per_app(plan.apps, put_latest, progress=ctx.progress)
+    written = {app: ((base,) if app in pending else ()) + (LATEST,) for app in plan.apps}
+    git_tag = await ensure_tag(ctx, base, plan.commit)
+    outcome = await release(
+        ctx,
+        tag=base,
+        commit=plan.commit,
+        notes=body,
+        prerelease=False,
+        update_existing=update_release,
+        ensure_git_tag=False,
+    )
+    return Promotion(plan, written, git_tag, outcome, notes=_notes(outcome))
+
+
+def _notes(outcome: ReleaseOutcome) -> tuple[str, ...]:
+    if outcome.action == "skipped":
+        return (f"GitHub release {outcome.tag} {outcome.reason}.",)
+    return ()
