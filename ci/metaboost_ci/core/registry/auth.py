@@ -186,6 +186,12 @@ class Authenticator:
             return Authorization(self._credentials.basic_header(), "basic", cached=False)
         return await self._bearer(challenge, scopes)
 
+    def learn(self, response: httpx.Response) -> None:
+        """Remember the challenge of a 401 answered to a probe (``GET /v2/``)."""
+        challenge = pick_challenge(parse_challenges(response.headers.get_list("www-authenticate")))
+        if challenge is not None:
+            self._challenge = challenge
+
     async def after_unauthorized(
         self, response: httpx.Response, sent: Authorization | None, scopes: Scopes
     ) -> Authorization | None:

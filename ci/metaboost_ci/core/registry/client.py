@@ -8,7 +8,7 @@ host, digests verified on every manifest and blob read, tag lists paged.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, cast
 
 import httpx
@@ -130,6 +130,29 @@ class RegistryClient:
     def _endpoint(self, path: str, params: Mapping[str, str] | None = None) -> httpx.URL:
         url = self.url.copy_with(path=path)
         return url.copy_merge_params(dict(params)) if params else url
+
+    async def authorize(self, *, pull: Iterable[str] = (), push: Iterable[str] = ()) -> None:
+        """Get one token covering a sequence of operations, before they start.
+
+        Optional, it only saves round trips: without it each operation asks for
+        the narrowest token it needs (pull to read, pull,push to write), so a
+        read then a write costs two exchanges. Costs one ``GET /v2/`` when the
+        registry's challenge is not known yet, and nothing when the registry
+        wants no token (anonymous or Basic).
+        """
+        scopes: dict[str, frozenset[str]] = {}
+        for name in pull:
+            scopes[check_name(name)] = frozenset({"pull"}) | scopes.get(name, frozenset())
+        for name in push:
+            scopes[check_name(name)] = frozenset({"pull", "push"})
+        if not scopes:
+            return
+        if self._auth.challenge is None:
+            probe = await self._http.request("GET", self._endpoint("/v2/"), expect=(200, 401))
+            if probe.status_code == 200:
+                return  # no authentication at all
+            self._auth.learn(probe)
+        await self._auth.authorization(scopes)
 
     # --------------------------------------------------------------- transport
 

@@ -64,6 +64,8 @@ async def copy_image(
             fix="Pass the manifest read from the source reference, or none.",
         )
     manifest = source or await client.get_manifest(src_name, src_ref)
+    # One token for the whole copy instead of one per kind of request.
+    await client.authorize(pull=[src_name], push=[dst_name])
     current = await client.head_manifest(dst_name, dst_tag)
     if current is not None and current.digest == manifest.digest:
         return CopyResult(manifest.digest, written=False)
