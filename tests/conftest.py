@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.registry",
     "tests.support.github",
     "tests.support.gitrepo",
+    "tests.support.branches",
 ]
