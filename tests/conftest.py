@@ -2,7 +2,9 @@
 
 pytest_plugins = [
     "tests.support.registry",
-    "tests.support.github",
+    # gitrepo before github: github imports it, and pytest must load it first.
     "tests.support.gitrepo",
+    "tests.support.github",
     "tests.support.branches",
+    "tests.support.release",
 ]

@@ -92,6 +92,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     status: int | None = None  # None when the connection was dropped
+    response_headers: dict[str, str] = field(default_factory=dict[str, str])
 
 
 class _Drop(Exception):
@@ -153,7 +154,10 @@ class GitHubEmulator:
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self.api_url = f"http://{LOOPBACK}:{self.port}{self.path_prefix}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval makes shutdown (which waits for the next poll) quick.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -172,11 +176,11 @@ class GitHubEmulator:
         return self.repos.commit(message)
 
     def lightweight_tag(self, name: str, sha: str) -> None:
-        self.repos.tag(name, sha)
+        self.repos.remote_tag_create(name, sha)
 
     def annotated_tag(self, name: str, sha: str, message: str = "release") -> str:
-        """A real annotated tag (``git tag -a``), pushed; returns the tag object's SHA."""
-        return self.repos.tag(name, sha, message=message)
+        """A real annotated tag (``git tag -a`` in the repository); returns the tag object's SHA."""
+        return self.repos.remote_tag_create(name, sha, message=message)
 
     def tag_target(self, name: str) -> str | None:
         """What ``refs/tags/<name>`` holds (a tag object for annotated tags), or None."""
@@ -592,7 +596,7 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             record.status = answer.status
-            self._send(answer)
+            record.response_headers = self._send(answer)
 
         def _answer(self, method: str, path: str, record: RecordedRequest, raw: bytes) -> _Answer:
             faults = emulator.faults
@@ -630,7 +634,7 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
             except _Answer as answer:
                 return answer
 
-        def _send(self, answer: _Answer) -> None:
+        def _send(self, answer: _Answer) -> dict[str, str]:
             payload = json.dumps(answer.body).encode()
             headers = {
                 "content-type": "application/json; charset=utf-8",
@@ -645,6 +649,7 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            return headers
 
     return Handler
 

@@ -6,9 +6,13 @@ or system configuration, so tests behave the same on every machine.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
 import subprocess
+import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,12 +62,21 @@ class GitRepos:
     def commit(self, message: str | None = None, *, push: bool = True) -> str:
         """Make a new commit (a file changes) on main; push it unless told not to."""
         n = next(self._counter)
-        (self.work / "counter.txt").write_text(f"{n}\n")
+        # Unique content: copies of the template start their counters afresh.
+        (self.work / "counter.txt").write_text(f"{n} {uuid.uuid4()}\n")
         self.git("add", "counter.txt")
         self.git("commit", "-q", "-m", message or f"change {n}")
         if push:
             self.git("push", "-q", "origin", f"HEAD:refs/heads/{DEFAULT_BRANCH}")
         return self.git("rev-parse", "HEAD")
+
+    def remote_tag_create(self, name: str, sha: str, *, message: str | None = None) -> str:
+        """Tag ``sha`` directly in the bare repository (annotated with ``message``)."""
+        if message is None:
+            run_git("update-ref", f"refs/tags/{name}", sha, "", cwd=self.bare)
+        else:
+            run_git("tag", "-a", name, sha, "-m", message, cwd=self.bare)
+        return run_git("rev-parse", f"refs/tags/{name}", cwd=self.bare)
 
     def tag(self, name: str, sha: str, *, message: str | None = None, push: bool = True) -> str:
         """Tag ``sha`` (annotated when ``message`` is given); return the ref's value."""
@@ -95,17 +108,36 @@ class GitRepos:
         return tags
 
 
-def make_repos(root: Path, name: str = "origin") -> GitRepos:
-    """Create ``root/<name>.git`` (bare) and ``root/<name>-work`` with one pushed commit."""
+def _build_repos(root: Path, name: str) -> GitRepos:
     root.mkdir(parents=True, exist_ok=True)
     bare = root / f"{name}.git"
     work = root / f"{name}-work"
     run_git("init", "-q", "--bare", "-b", DEFAULT_BRANCH, str(bare), cwd=root)
     run_git("init", "-q", "-b", DEFAULT_BRANCH, str(work), cwd=root)
-    run_git("remote", "add", "origin", str(bare), cwd=work)
+    # Relative, so a copy of the pair works wherever it is put.
+    run_git("remote", "add", "origin", f"../{bare.name}", cwd=work)
     repos = GitRepos(bare=bare, work=work)
     repos.commit("initial commit")
     return repos
+
+
+_templates: dict[str, Path] = {}
+
+
+def make_repos(root: Path, name: str = "origin") -> GitRepos:
+    """Create ``root/<name>.git`` (bare) and ``root/<name>-work`` with one pushed commit.
+
+    The pair is built once per test process and copied (a few milliseconds)
+    for every caller, instead of running git half a dozen times each.
+    """
+    template = _templates.get(name)
+    if template is None:
+        template = Path(tempfile.mkdtemp(prefix="metaboost-git-template-"))
+        atexit.register(shutil.rmtree, template, ignore_errors=True)
+        _build_repos(template, name)
+        _templates[name] = template
+    shutil.copytree(template, root, symlinks=True, dirs_exist_ok=True)
+    return GitRepos(bare=root / f"{name}.git", work=root / f"{name}-work")
 
 
 @pytest.fixture
