@@ -167,6 +167,9 @@ class Authenticator:
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, str], list[_Token]] = {}
         self._lock = anyio.Lock()
+        # The registry answered a request that carried no credentials: it
+        # wants none (a local anonymous registry), so there is nothing to prepare.
+        self.open_without_auth = False
         # Token exchanges made (tests and benchmarks read it).
         self.exchanges = 0
 

@@ -148,9 +148,12 @@ class RegistryClient:
         if not scopes:
             return
         if self._auth.challenge is None:
+            if self._auth.open_without_auth:
+                return  # requests succeed without credentials here
             probe = await self._http.request("GET", self._endpoint("/v2/"), expect=(200, 401))
             if probe.status_code == 200:
-                return  # no authentication at all
+                self._auth.open_without_auth = True
+                return
             self._auth.learn(probe)
         await self._auth.authorization(scopes)
 
@@ -233,6 +236,8 @@ class RegistryClient:
                 idempotent=idempotent,
             )
             if response.status_code != 401 or 401 in expect:
+                if auth is None and response.status_code < 400:
+                    self._auth.open_without_auth = True
                 return response
             auth = await self._auth.after_unauthorized(response, auth, scopes)
             if auth is None or rounds >= _MAX_AUTH_ROUNDS:

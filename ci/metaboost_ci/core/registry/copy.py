@@ -64,14 +64,18 @@ async def copy_image(
             fix="Pass the manifest read from the source reference, or none.",
         )
     manifest = source or await client.get_manifest(src_name, src_ref)
-    # One token for the whole copy instead of one per kind of request.
-    await client.authorize(pull=[src_name], push=[dst_name])
+    same_repository = src_name == dst_name
+    # One token for the whole copy instead of one per kind of request. Inside
+    # one repository the source's token serves the HEAD, so wait: the PUT may
+    # not be needed.
+    if not same_repository:
+        await client.authorize(pull=[src_name], push=[dst_name])
     current = await client.head_manifest(dst_name, dst_tag)
     if current is not None and current.digest == manifest.digest:
         return CopyResult(manifest.digest, written=False)
     tally = _Tally()
     # Inside one repository every child and blob is already there: just tag.
-    if src_name != dst_name:
+    if not same_repository:
         await _copy_references(client, src_name, dst_name, manifest, tally, set())
     await client.put_manifest(dst_name, dst_tag, manifest)
     return CopyResult(
