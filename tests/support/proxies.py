@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import http.client
+import io
 import json
 import random
 import re
@@ -34,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, quote, urlsplit
 
 from .ports import LoopbackServer
@@ -235,6 +236,10 @@ def _make_handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
                 time.sleep(proxy.latency)  # the emulated round trip, by design
             method, path = self.command, self.path
             chosen = proxy._choose_fault(method, path)  # pyright: ignore[reportPrivateUsage]
+            # The answer is buffered so the request is recorded before the client
+            # can see the answer (a test may count right after its call), and so
+            # it leaves in one send.
+            socket_file, self.wfile = self.wfile, io.BytesIO()
             try:
                 if chosen is not None:
                     fault, processed = chosen
@@ -250,7 +255,13 @@ def _make_handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             except _Drop:
                 self.close_connection = True
                 record = ProxyRecord(method, path, None, "drop")
+            finally:
+                answer = cast(io.BytesIO, self.wfile).getvalue()
+                self.wfile = socket_file
             proxy._record(record)  # pyright: ignore[reportPrivateUsage]
+            if record.status is not None:
+                self.wfile.write(answer)
+                self.wfile.flush()
 
         # -- answering --------------------------------------------------------
         def _answer(self, method: str, path: str, body: bytes | None) -> int:

@@ -17,6 +17,7 @@ import signal
 import string
 import subprocess
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +39,8 @@ _TEMPLATE_FOR: dict[str, str] = {
 }
 # Combined log format, as docker-registry writes its access log.
 _ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
+# Requests that sync the access log; never counted.
+_BARRIER = "metaboost-log-barrier"
 # Processes still running if a test run is torn down abnormally.
 _RUNNING: set[subprocess.Popen[bytes]] = set()
 
@@ -67,6 +70,8 @@ class Registry:
     username: str | None = None
     password: str | None = None
     token_server: TokenServer | None = None
+    # The registry process's own address, also when ``url`` is a proxy's.
+    origin_url: str = ""
 
     @property
     def credentials(self) -> tuple[str, str] | None:
@@ -75,11 +80,30 @@ class Registry:
         return self.username, self.password
 
     def access_log(self) -> list[AccessEntry]:
-        """Every request the registry process answered, in order."""
+        """Every request the registry process answered, in order.
+
+        The registry writes a log line after it answers, so a line can lag the
+        answer a test just got. A barrier request is sent first, and the log
+        read once its line is there; barrier lines are left out.
+        """
+        barrier = f"/v2/{_BARRIER}/{secrets.token_hex(8)}/tags/list"
+        origin = self.origin_url or self.url
+        # A 4xx answer (HTTPError is an OSError) is as good as a 200: it is logged.
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{origin}{barrier}", timeout=10),  # noqa: S310
+        ):
+            pass
+        wait_until(
+            lambda: barrier in self.log_path.read_text(errors="replace"),
+            timeout=10,
+            what="the registry's access log to catch up",
+        )
         text = self.log_path.read_text(errors="replace")
         return [
             AccessEntry(m["method"], m["path"], int(m["status"]))
             for m in _ACCESS_LINE.finditer(text)
+            if _BARRIER not in m["path"]
         ]
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
@@ -187,6 +211,7 @@ def run_registry(
                 username=username if auth != "none" else None,
                 password=password if auth != "none" else None,
                 token_server=token_server if auth == "token" else None,
+                origin_url=url,
             )
         finally:
             _stop(process)
