@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from metaboost_ci.core.errors import ConfigError, InputError
 from metaboost_ci.core.github import GitHubClient, GitHubTagStore, Release
-from metaboost_ci.core.net import RetryPolicy
 from metaboost_ci.core.tags import TagCreate, TagStore
 from tests.support.github import GitHubEmulator
 from tests.support.gitrepo import make_repos
 
 
-class RecordingSleep:
-    """A RetryPolicy sleep that records the waits asked for instead of waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-@pytest.fixture
-async def client(github_emulator: GitHubEmulator) -> AsyncIterator[GitHubClient]:
-    policy = RetryPolicy(sleep=RecordingSleep())
-    async with GitHubClient(
-        github_emulator.repository,
-        token=github_emulator.token,
-        api_url=github_emulator.api_url,
-        policy=policy,
-    ) as github:
-        yield github
-
-
-async def test_create_tag_ref_then_exists(client: GitHubClient, github_emulator: GitHubEmulator):
+async def test_create_tag_ref_then_exists(
+    github_client: GitHubClient, github_emulator: GitHubEmulator
+):
     first, second = github_emulator.commit(), github_emulator.commit()
 
-    assert await client.create_tag_ref("1.2.0-staging.0", first) is TagCreate.CREATED
-    assert await client.create_tag_ref("1.2.0-staging.0", second) is TagCreate.EXISTS
+    assert await github_client.create_tag_ref("1.2.0-staging.0", first) is TagCreate.CREATED
+    assert await github_client.create_tag_ref("1.2.0-staging.0", second) is TagCreate.EXISTS
 
     assert github_emulator.tag_target("1.2.0-staging.0") == first
     posts = github_emulator.requests_for("POST", "/git/refs")
@@ -51,8 +28,10 @@ async def test_create_tag_ref_then_exists(client: GitHubClient, github_emulator:
     assert [p.status for p in posts] == [201, 422]
 
 
-async def test_requests_carry_github_headers(client: GitHubClient, github_emulator: GitHubEmulator):
-    await client.get_tag_commit("absent")
+async def test_requests_carry_github_headers(
+    github_client: GitHubClient, github_emulator: GitHubEmulator
+):
+    await github_client.get_tag_commit("absent")
     headers = github_emulator.requests[-1].headers
     assert headers["authorization"] == f"Bearer {github_emulator.token}"
     assert headers["accept"] == "application/vnd.github+json"
@@ -60,22 +39,22 @@ async def test_requests_carry_github_headers(client: GitHubClient, github_emulat
 
 
 async def test_get_tag_commit_lightweight_annotated_absent(
-    client: GitHubClient, github_emulator: GitHubEmulator
+    github_client: GitHubClient, github_emulator: GitHubEmulator
 ):
     sha = github_emulator.commit()
     github_emulator.lightweight_tag("light", sha)
     tag_object = github_emulator.annotated_tag("heavy", sha, message="an annotated tag")
     assert tag_object != sha
 
-    assert await client.get_tag_commit("light") == sha
-    assert await client.get_tag_commit("heavy") == sha
-    assert await client.get_tag_commit("missing") is None
+    assert await github_client.get_tag_commit("light") == sha
+    assert await github_client.get_tag_commit("heavy") == sha
+    assert await github_client.get_tag_commit("missing") is None
     # The annotated tag was followed through the real tag object.
     assert github_emulator.requests_for("GET", f"/git/tags/{tag_object}")
 
 
 async def test_list_tags_by_prefix_peels_annotated(
-    client: GitHubClient, github_emulator: GitHubEmulator
+    github_client: GitHubClient, github_emulator: GitHubEmulator
 ):
     a, b = github_emulator.commit(), github_emulator.commit()
     github_emulator.lightweight_tag("1.2.0-staging.0", a)
@@ -83,9 +62,12 @@ async def test_list_tags_by_prefix_peels_annotated(
     github_emulator.lightweight_tag("1.2.0", b)
     github_emulator.lightweight_tag("1.20.0-staging.0", a)
 
-    assert await client.list_tags("1.2.0-staging.") == {"1.2.0-staging.0": a, "1.2.0-staging.1": b}
-    assert await client.list_tags("9.9.9-staging.") == {}
-    assert set(await client.list_tags("")) == {
+    assert await github_client.list_tags("1.2.0-staging.") == {
+        "1.2.0-staging.0": a,
+        "1.2.0-staging.1": b,
+    }
+    assert await github_client.list_tags("9.9.9-staging.") == {}
+    assert set(await github_client.list_tags("")) == {
         "1.2.0-staging.0",
         "1.2.0-staging.1",
         "1.2.0",
@@ -94,34 +76,34 @@ async def test_list_tags_by_prefix_peels_annotated(
 
 
 async def test_list_tags_follows_link_pagination(
-    client: GitHubClient, github_emulator: GitHubEmulator
+    github_client: GitHubClient, github_emulator: GitHubEmulator
 ):
     sha = github_emulator.commit()
     for n in range(7):
         github_emulator.lightweight_tag(f"2.0.0-staging.{n}", sha)
     github_emulator.page_size = 3
 
-    tags = await client.list_tags("2.0.0-staging.")
+    tags = await github_client.list_tags("2.0.0-staging.")
 
     assert tags == {f"2.0.0-staging.{n}": sha for n in range(7)}
     pages = github_emulator.requests_for("GET", "/git/matching-refs/")
     assert [p.query.get("page", ["1"]) for p in pages] == [["1"], ["2"], ["3"]]
 
 
-async def test_commit_exists(client: GitHubClient, github_emulator: GitHubEmulator):
+async def test_commit_exists(github_client: GitHubClient, github_emulator: GitHubEmulator):
     pushed = github_emulator.commit()
     unpushed = github_emulator.repos.commit(push=False)
 
-    assert await client.commit_exists(pushed) is True
-    assert await client.commit_exists(unpushed) is False
+    assert await github_client.commit_exists(pushed) is True
+    assert await github_client.commit_exists(unpushed) is False
 
 
 async def test_create_tag_for_unknown_commit_is_input_error(
-    client: GitHubClient, github_emulator: GitHubEmulator
+    github_client: GitHubClient, github_emulator: GitHubEmulator
 ):
     unpushed = github_emulator.repos.commit(push=False)
     with pytest.raises(InputError, match=f"no commit {unpushed}"):
-        await client.create_tag_ref("1.2.0-staging.0", unpushed)
+        await github_client.create_tag_ref("1.2.0-staging.0", unpushed)
     assert github_emulator.tag_target("1.2.0-staging.0") is None
 
 
@@ -134,12 +116,12 @@ async def test_create_tag_for_unknown_commit_is_input_error(
     ],
 )
 async def test_bad_input_fails_before_any_request(
-    client: GitHubClient, github_emulator: GitHubEmulator, tag: str, sha: str, problem: str
+    github_client: GitHubClient, github_emulator: GitHubEmulator, tag: str, sha: str, problem: str
 ):
     with pytest.raises(InputError, match=problem):
-        await client.create_tag_ref(tag, sha)
+        await github_client.create_tag_ref(tag, sha)
     assert github_emulator.requests == []
-    assert client.requests_sent == 0
+    assert github_client.requests_sent == 0
 
 
 @pytest.mark.parametrize("repository", ["acme", "acme/metaboost/extra", "", "ac me/x"])
@@ -171,12 +153,12 @@ async def test_enterprise_style_api_prefix(tmp_path):
 # -- releases -------------------------------------------------------------------
 
 
-async def test_release_lifecycle(client: GitHubClient, github_emulator: GitHubEmulator):
+async def test_release_lifecycle(github_client: GitHubClient, github_emulator: GitHubEmulator):
     sha = github_emulator.commit()
-    await client.create_tag_ref("1.2.0-staging.3", sha)
-    assert await client.get_release("1.2.0-staging.3") is None
+    await github_client.create_tag_ref("1.2.0-staging.3", sha)
+    assert await github_client.get_release("1.2.0-staging.3") is None
 
-    made = await client.create_release(
+    made = await github_client.create_release(
         tag="1.2.0-staging.3", name="1.2.0-staging.3", body="notes", prerelease=True
     )
     assert made == Release(
@@ -196,25 +178,25 @@ async def test_release_lifecycle(client: GitHubClient, github_emulator: GitHubEm
         "prerelease": True,
         "draft": False,
     }
-    assert await client.get_release("1.2.0-staging.3") == made
+    assert await github_client.get_release("1.2.0-staging.3") == made
 
-    updated = await client.update_release(made.id, body="better notes", prerelease=False)
+    updated = await github_client.update_release(made.id, body="better notes", prerelease=False)
     assert (updated.body, updated.prerelease, updated.name) == ("better notes", False, made.name)
     patch = github_emulator.requests_for("PATCH", f"/releases/{made.id}")[-1]
     assert patch.body == {"body": "better notes", "prerelease": False}
 
 
 async def test_make_latest_is_sent_as_a_string(
-    client: GitHubClient, github_emulator: GitHubEmulator
+    github_client: GitHubClient, github_emulator: GitHubEmulator
 ):
     sha = github_emulator.commit()
-    await client.create_tag_ref("1.0.0", sha)
-    await client.create_tag_ref("0.9.0", sha)
+    await github_client.create_tag_ref("1.0.0", sha)
+    await github_client.create_tag_ref("0.9.0", sha)
 
-    first = await client.create_release(
+    first = await github_client.create_release(
         tag="1.0.0", name="1.0.0", body="", prerelease=False, make_latest=True
     )
-    await client.create_release(
+    await github_client.create_release(
         tag="0.9.0", name="0.9.0", body="", prerelease=False, make_latest=False
     )
 
@@ -224,13 +206,13 @@ async def test_make_latest_is_sent_as_a_string(
 
 
 async def test_duplicate_release_returns_the_existing_one(
-    client: GitHubClient, github_emulator: GitHubEmulator
+    github_client: GitHubClient, github_emulator: GitHubEmulator
 ):
     sha = github_emulator.commit()
-    await client.create_tag_ref("1.0.0", sha)
-    first = await client.create_release(tag="1.0.0", name="one", body="a", prerelease=False)
+    await github_client.create_tag_ref("1.0.0", sha)
+    first = await github_client.create_release(tag="1.0.0", name="one", body="a", prerelease=False)
 
-    again = await client.create_release(tag="1.0.0", name="two", body="b", prerelease=False)
+    again = await github_client.create_release(tag="1.0.0", name="two", body="b", prerelease=False)
 
     assert again == first
     assert [r.status for r in github_emulator.requests_for("POST", "/releases")] == [201, 422]
@@ -238,10 +220,10 @@ async def test_duplicate_release_returns_the_existing_one(
 
 
 async def test_release_for_missing_tag_is_refused_before_writing(
-    client: GitHubClient, github_emulator: GitHubEmulator
+    github_client: GitHubClient, github_emulator: GitHubEmulator
 ):
     with pytest.raises(InputError, match="does not exist"):
-        await client.create_release(tag="7.7.7", name="x", body="", prerelease=False)
+        await github_client.create_release(tag="7.7.7", name="x", body="", prerelease=False)
     assert github_emulator.requests_for("POST", "/releases") == []
     assert github_emulator.tag_target("7.7.7") is None
 
@@ -250,9 +232,9 @@ async def test_release_for_missing_tag_is_refused_before_writing(
 
 
 async def test_github_tag_store_is_a_tag_store(
-    client: GitHubClient, github_emulator: GitHubEmulator
+    github_client: GitHubClient, github_emulator: GitHubEmulator
 ):
-    store: TagStore = GitHubTagStore(client)
+    store: TagStore = GitHubTagStore(github_client)
     sha = github_emulator.commit()
 
     assert await store.create_tag("3.0.0-staging.0", sha) is TagCreate.CREATED

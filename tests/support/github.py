@@ -24,7 +24,7 @@ import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -34,6 +34,9 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
+
+from metaboost_ci.core.github import GitHubClient
+from metaboost_ci.core.net import RetryPolicy
 
 from .gitrepo import DEFAULT_BRANCH, GitRepos, git_env, make_repos
 
@@ -654,6 +657,33 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class RecordingSleep:
+    """A ``RetryPolicy.sleep`` that records the waits asked for instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def emulator_client(
+    emulator: GitHubEmulator, *, token: str | None = "", **policy: Any
+) -> tuple[GitHubClient, RecordingSleep]:
+    """A GitHubClient for ``emulator`` whose retries record their waits (and never wait).
+
+    ``token=""`` means the emulator's token; pass None for no token.
+    """
+    sleep = RecordingSleep()
+    client = GitHubClient(
+        emulator.repository,
+        token=emulator.token if token == "" else token,
+        api_url=emulator.api_url,
+        policy=RetryPolicy(sleep=sleep, **policy),
+    )
+    return client, sleep
+
+
 @pytest.fixture
 def github_emulator(tmp_path: Path) -> Iterator[GitHubEmulator]:
     """A running GitHub API emulator for ``acme/metaboost`` over a fresh bare repository."""
@@ -663,3 +693,13 @@ def github_emulator(tmp_path: Path) -> Iterator[GitHubEmulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture
+async def github_client(
+    github_emulator: GitHubEmulator,
+) -> AsyncIterator[GitHubClient]:
+    """A GitHubClient for ``github_emulator``; ``client.policy.sleep.waits`` lists its waits."""
+    client, _ = emulator_client(github_emulator)
+    async with client:
+        yield client

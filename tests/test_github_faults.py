@@ -1,0 +1,165 @@
+"""GitHubClient when GitHub fails: lost answers after writes, transient 422s, refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from metaboost_ci.core.errors import (
+    AuthenticationRequired,
+    NotFound,
+    PermissionDenied,
+    UnexpectedStatus,
+)
+from metaboost_ci.core.github import GitHubClient
+from metaboost_ci.core.tags import TagCreate
+from tests.support.github import GitHubEmulator, emulator_client
+
+TAG = "1.2.0-staging.4"
+
+
+def statuses(emulator: GitHubEmulator) -> list[tuple[str, str, int | None]]:
+    """(method, endpoint, status) of every request, the repository prefix dropped."""
+    prefix = f"/repos/{emulator.repository}"
+    return [(r.method, r.path.removeprefix(prefix), r.status) for r in emulator.requests]
+
+
+@pytest.mark.parametrize("fault", ["error_after_write", "drop_after_write"])
+async def test_lost_answer_after_create_reads_back_created(
+    github_client: GitHubClient, github_emulator: GitHubEmulator, fault: str
+):
+    sha = github_emulator.commit()
+    setattr(github_emulator.faults, fault, 1)
+
+    assert await github_client.create_tag_ref(TAG, sha) is TagCreate.CREATED
+
+    # Exactly one tag, ours, and no second POST.
+    assert github_emulator.tags() == {TAG: sha}
+    assert github_emulator.tag_target(TAG) == sha
+    lost = 502 if fault == "error_after_write" else None
+    assert statuses(github_emulator) == [
+        ("POST", "/git/refs", lost),
+        ("GET", f"/git/ref/tags/{TAG}", 200),
+    ]
+
+
+async def test_lost_answer_when_someone_else_holds_the_tag_is_exists(
+    github_client: GitHubClient, github_emulator: GitHubEmulator
+):
+    theirs, ours = github_emulator.commit(), github_emulator.commit()
+    github_emulator.lightweight_tag(TAG, theirs)
+    github_emulator.faults.server_error = 1  # the POST fails before GitHub acts
+
+    assert await github_client.create_tag_ref(TAG, ours) is TagCreate.EXISTS
+    assert github_emulator.tag_target(TAG) == theirs
+
+
+async def test_failure_before_the_write_retries_the_create(github_emulator: GitHubEmulator):
+    sha = github_emulator.commit()
+    github_emulator.faults.server_error = 1
+    client, sleep = emulator_client(github_emulator)
+    async with client:
+        assert await client.create_tag_ref(TAG, sha) is TagCreate.CREATED
+
+    assert statuses(github_emulator) == [
+        ("POST", "/git/refs", 502),
+        ("GET", f"/git/ref/tags/{TAG}", 404),
+        ("POST", "/git/refs", 201),
+    ]
+    assert len(sleep.waits) == 1
+    assert github_emulator.tag_target(TAG) == sha
+
+
+async def test_reference_update_failed_is_transient(github_emulator: GitHubEmulator):
+    sha = github_emulator.commit()
+    github_emulator.faults.reference_update_failed = 2
+    client, _ = emulator_client(github_emulator)
+    async with client:
+        assert await client.create_tag_ref(TAG, sha) is TagCreate.CREATED
+    assert [s for m, _, s in statuses(github_emulator) if m == "POST"] == [422, 422, 201]
+
+
+async def test_reference_update_failed_gives_up_within_the_policy(
+    github_emulator: GitHubEmulator,
+):
+    sha = github_emulator.commit()
+    github_emulator.faults.reference_update_failed = 100
+    client, _ = emulator_client(github_emulator, attempts=3)
+    async with client:
+        with pytest.raises(UnexpectedStatus, match="Reference update failed"):
+            await client.create_tag_ref(TAG, sha)
+    assert len(github_emulator.requests_for("POST", "/git/refs")) == 3
+    assert github_emulator.tag_target(TAG) is None
+
+
+@pytest.mark.parametrize("fault", ["error_after_write", "drop_after_write"])
+async def test_lost_answer_after_release_create_returns_the_release(
+    github_client: GitHubClient, github_emulator: GitHubEmulator, fault: str
+):
+    sha = github_emulator.commit()
+    await github_client.create_tag_ref(TAG, sha)
+    setattr(github_emulator.faults, fault, 1)
+
+    release = await github_client.create_release(tag=TAG, name=TAG, body="notes", prerelease=True)
+
+    assert release.tag_name == TAG
+    assert list(github_emulator.releases) == [release.id]
+
+
+async def test_gets_are_retried_after_server_errors(github_emulator: GitHubEmulator):
+    sha = github_emulator.commit()
+    github_emulator.lightweight_tag(TAG, sha)
+    github_emulator.faults.server_error = 2
+    client, sleep = emulator_client(github_emulator)
+    async with client:
+        assert await client.get_tag_commit(TAG) == sha
+    assert len(sleep.waits) == 2
+
+
+async def test_token_without_write_access_names_the_permission(
+    github_client: GitHubClient, github_emulator: GitHubEmulator
+):
+    sha = github_emulator.commit()
+    github_emulator.faults.read_only = True
+
+    with pytest.raises(PermissionDenied) as caught:
+        await github_client.create_tag_ref(TAG, sha)
+
+    assert "contents: write" in str(caught.value)
+    assert "Resource not accessible by integration" in str(caught.value)
+    assert github_emulator.tag_target(TAG) is None
+
+
+async def test_bad_token_fails_without_showing_it(github_emulator: GitHubEmulator):
+    wrong = "ghp_" + "Wr0ngT0ken" * 4
+    client, _ = emulator_client(github_emulator, token=wrong)
+    async with client:
+        with pytest.raises(AuthenticationRequired) as caught:
+            await client.list_tags("1.")
+    text = str(caught.value)
+    assert "Bad credentials" in text
+    assert "token is not valid" in text
+    assert wrong not in text
+    assert github_emulator.token not in text
+    # It did reach the server with the token it was given.
+    assert github_emulator.requests[0].headers["authorization"] == f"Bearer {wrong}"
+
+
+async def test_missing_token_says_so(github_emulator: GitHubEmulator):
+    client, _ = emulator_client(github_emulator, token=None)
+    async with client:
+        with pytest.raises(AuthenticationRequired, match="No GitHub token was given"):
+            await client.get_tag_commit(TAG)
+    assert "authorization" not in github_emulator.requests[0].headers
+
+
+async def test_wrong_repository_names_the_repository(github_emulator: GitHubEmulator):
+    sha = github_emulator.commit()
+    async with GitHubClient(
+        "acme/no-such-repo", token=github_emulator.token, api_url=github_emulator.api_url
+    ) as client:
+        with pytest.raises(NotFound, match="'acme/no-such-repo'"):
+            await client.create_tag_ref(TAG, sha)
+        # A missing commit and a missing repository both answer 404: the
+        # client checks which one it is.
+        with pytest.raises(NotFound, match="Check the repository name"):
+            await client.commit_exists(sha)
