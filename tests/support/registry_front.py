@@ -1,0 +1,189 @@
+"""A small front server for registry-client tests: forwards to a real
+docker-registry and adds what docker-registry never does.
+
+- ``Storage``: a "storage host" on another port serving blobs by digest (GHCR
+  redirects blob reads to one; it must never see the registry token).
+- ``Front(upstream, storage=, decline_mounts=, deny_puts=, echo_credentials=)``:
+  redirects blob reads to ``storage`` after the registry accepted the request,
+  drops ``mount``/``from`` from upload POSTs (a registry declining a mount: 202),
+  answers PUTs 403 DENIED like GHCR.
+
+Both are context managers and record every request with its headers
+(``recorder.seen``). The shared proxies (``proxies.py``) have no such switches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from .images import PushedImage
+from .ports import LoopbackServer
+
+_BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>sha256:[a-f0-9]{64})$")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Recorder:
+    seen: list[Seen] = field(default_factory=list[Seen])
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, handler: BaseHTTPRequestHandler) -> None:
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        with self.lock:
+            self.seen.append(Seen(handler.command, handler.path, headers))
+
+
+class Storage:
+    """A 'storage host' on another port that serves blobs by digest, like GHCR's."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        self.blobs = blobs
+        self.recorder = Recorder()
+        storage = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                storage.recorder.add(self)
+                data = storage.blobs.get(urlsplit(self.path).path.rsplit("/", 1)[-1])
+                self.send_response(200 if data is not None else 404)
+                self.send_header("Content-Length", str(len(data or b"")))
+                self.end_headers()
+                if self.command == "GET" and data is not None:
+                    self.wfile.write(data)
+
+            do_HEAD = do_GET
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
+
+    def __enter__(self) -> Storage:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+class Front:
+    """Forwards to ``upstream``; ``redirect_blobs`` sends blob reads to ``storage``,
+    ``decline_mounts`` drops the mount parameters, ``deny_puts`` answers PUTs 403
+    (``echo_credentials``: quoting the request's Authorization header back, as a
+    careless server might, to prove the client masks it)."""
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        storage: Storage | None = None,
+        decline_mounts: bool = False,
+        deny_puts: bool = False,
+        echo_credentials: bool = False,
+    ) -> None:
+        self.recorder = Recorder()
+        front = self
+        client = httpx.Client(base_url=upstream, timeout=30)
+        self._client = client
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                front.recorder.add(self)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                path = self.path
+                blob = _BLOB.match(urlsplit(path).path)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                if storage is not None and blob and self.command in ("GET", "HEAD"):
+                    # GHCR checks the token, then redirects blob reads to a signed
+                    # storage URL: ask the registry first, redirect if it would serve.
+                    check = client.head(path, headers=headers)
+                    if check.status_code != 200:
+                        kept = [
+                            (k, v)
+                            for k, v in check.headers.multi_items()
+                            if k.lower() not in _HOP_BY_HOP
+                        ]
+                        return self._answer(check.status_code, kept, b"")
+                    target = f"{storage.url}/objects/{blob['digest']}?signature=opaque"
+                    return self._answer(307, [("Location", target)], b"")
+                if deny_puts and self.command == "PUT":
+                    message = "permission_denied"
+                    if echo_credentials:
+                        message += f" for {self.headers.get('Authorization')}"
+                    denied = {"errors": [{"code": "DENIED", "message": message}]}
+                    return self._answer(
+                        403, [("Content-Type", "application/json")], json.dumps(denied).encode()
+                    )
+                if decline_mounts and self.command == "POST" and "mount=" in path:
+                    parts = urlsplit(path)
+                    query = [
+                        (k, v) for k, v in parse_qsl(parts.query) if k not in ("mount", "from")
+                    ]
+                    path = urlunsplit(("", "", parts.path, urlencode(query), ""))
+                response = client.request(self.command, path, headers=headers, content=body)
+                out = [
+                    (k, v.replace(upstream, front.url) if k.lower() == "location" else v)
+                    for k, v in response.headers.multi_items()
+                    if k.lower() not in _HOP_BY_HOP
+                ]
+                length_header = response.headers.get("content-length")
+                if self.command == "HEAD" and length_header is not None:
+                    out.append(("Content-Length", length_header))
+                return self._answer(response.status_code, out, response.content)
+
+            do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+            def _answer(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                if self.command != "HEAD":
+                    self.send_header("Content-Length", str(len(data)))
+                elif not any(n.lower() == "content-length" for n, _ in headers):
+                    self.send_header("Content-Length", "0")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
+
+    def __enter__(self) -> Front:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+        self._client.close()
+
+
+def blobs_of(pushed: PushedImage) -> dict[str, bytes]:
+    """Every blob of an image (children included), by digest."""
+    return {
+        blob.digest: blob.data for image in [pushed, *pushed.children] for blob in image.image.blobs
+    }
