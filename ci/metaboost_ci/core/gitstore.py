@@ -246,7 +246,14 @@ class GitRemoteTagStore:
     async def _fetchable_remote(self) -> str:
         """A remote usable from a scratch repository: a configured name becomes its URL."""
         result = await self._git("remote", "get-url", self.remote)
-        return result.stdout.strip() if result.returncode == 0 else self.remote
+        if result.returncode != 0:
+            return self.remote
+        url = result.stdout.strip()
+        # A configured path is relative to local_repo, not to the scratch repository.
+        candidate = self.local_repo / url
+        if "://" not in url and candidate.exists():
+            return str(candidate.resolve())
+        return url
 
     async def _git(self, *args: str, cwd: Path | None = None) -> _GitResult:
         env = {
@@ -278,7 +285,11 @@ class GitRemoteTagStore:
 
     def _failure(self, what: str, result: _GitResult, *, detail: str | None = None) -> RemoteError:
         stderr = redact(result.stderr.strip())
-        lines = [ln for ln in stderr.splitlines() if not ln.startswith(("hint:", "warning:"))]
+        lines = [
+            ln.strip()
+            for ln in stderr.splitlines()
+            if ln.strip() and not ln.startswith(("hint:", "warning:"))
+        ]
         said = detail or "; ".join(lines[-4:]) or f"exit status {result.returncode}"
         return RemoteError(
             f"git {what} against {safe_remote(self.remote)} failed: {said}",
