@@ -1,0 +1,177 @@
+"""Retries through the fault proxy in front of a real docker-registry 2.8.2.
+
+The retry policy sleeps through a recording fake that also moves a fake clock,
+so no test waits: the waits are asserted, not spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from metaboost_ci.core.errors import RateLimited, TransportError, UnexpectedStatus
+from metaboost_ci.core.net import RetryPolicy
+from metaboost_ci.core.registry import (
+    ManifestUnknown,
+    NameUnknown,
+    RegistryClient,
+    RegistryCredentials,
+)
+from tests.support.images import RegistrySession, push_image, push_index
+from tests.support.proxies import Proxy
+from tests.support.registry import Registry
+from tests.support.registry_front import blobs_of
+
+FaultProxy = Callable[..., Proxy]
+
+
+@dataclass
+class FakeTime:
+    now: float = 0.0
+    sleeps: list[float] = field(default_factory=list[float])
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def policy(self, **options: float) -> RetryPolicy:
+        return RetryPolicy(sleep=self.sleep, clock=self.clock, **options)  # type: ignore[arg-type]
+
+
+async def test_429_retry_after_seconds_and_http_date(
+    registry: Registry, fault_proxy: FaultProxy
+) -> None:
+    push_image(registry, "owner/repo/api", "1.0.0")
+    proxy = fault_proxy(registry, rate=0.0, retry_after=3)
+    proxy.inject("429", method="GET", path="/tags/list")
+    proxy.inject("429-date", method="GET", path="/manifests/")
+    fake = FakeTime()
+    async with RegistryClient(proxy.url, policy=fake.policy()) as client:
+        assert await client.list_tags("owner/repo/api") == ["1.0.0"]
+        await client.get_manifest("owner/repo/api", "1.0.0")
+    assert proxy.count(faults=True) == 2
+    assert client.requests_sent == 4
+    seconds, date = fake.sleeps
+    assert seconds == 3.0
+    assert 1.0 <= date <= 3.0  # an HTTP date has whole seconds; a little time passed
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "503", "504", "drop"])
+async def test_server_errors_and_dropped_connections_are_retried(
+    registry: Registry, fault_proxy: FaultProxy, fault: str
+) -> None:
+    pushed = push_index(registry, "owner/repo/api", "1.0.0-staging.1")
+    proxy = fault_proxy(registry, rate=0.0)
+    # One of each request kind of a cross-repository copy fails once.
+    proxy.inject(fault, method="GET", path="/manifests/")
+    proxy.inject(fault, method="HEAD", path="/manifests/")
+    proxy.inject(fault, method="POST", path="mount=")
+    proxy.inject(fault, method="PUT", path="/manifests/")
+    fake = FakeTime()
+    async with RegistryClient(proxy.url, policy=fake.policy()) as client:
+        result = await client.copy_image(
+            "owner/repo/api", "1.0.0-staging.1", "owner/b/api", "1.0.0"
+        )
+    assert result.digest == pushed.digest
+    assert proxy.count(faults=True) == 4
+    assert len(fake.sleeps) == 4
+    with RegistrySession(registry) as session:
+        assert session.get_manifest("owner/b/api", "1.0.0").content == pushed.manifest_bytes
+
+
+async def test_lost_answers_after_the_registry_acted(
+    registry: Registry, fault_proxy: FaultProxy
+) -> None:
+    """The registry did the work, the answer never came: the retry must cope."""
+    pushed = push_image(registry, "owner/repo/api", "1.0.0", layers=1)
+    proxy = fault_proxy(registry, rate=0.0)
+    data = b"a blob whose upload answer is lost"
+    proxy.inject("drop", method="PUT", path="/blobs/uploads/", processed=True)
+    proxy.inject("502", method="POST", path="mount=", processed=True)
+    proxy.inject("drop", method="PUT", path="/manifests/", processed=True)
+    fake = FakeTime()
+    async with RegistryClient(proxy.url, policy=fake.policy()) as client:
+        digest = await client.push_blob("owner/repo/api", data)
+        assert await client.get_blob("owner/repo/api", digest) == data
+        result = await client.copy_image("owner/repo/api", "1.0.0", "owner/b/api", "1.0.0")
+    assert result.digest == pushed.digest
+    assert proxy.count(faults=True) == 3
+
+
+async def test_random_faults_during_a_whole_release_sized_session(
+    token_registry: Registry, fault_proxy: FaultProxy
+) -> None:
+    pushed = push_index(token_registry, "owner/repo/web", "1.0.0-staging.3", attestation=True)
+    proxy = fault_proxy(token_registry, rate=0.3, seed=7, processed_rate=0.5, retry_after=1)
+    assert token_registry.credentials is not None
+    credentials = RegistryCredentials(*token_registry.credentials)
+    fake = FakeTime()
+    async with RegistryClient(
+        proxy.url, credentials=credentials, policy=fake.policy(attempts=12)
+    ) as client:
+        assert await client.list_tags("owner/repo/web") == ["1.0.0-staging.3"]
+        result = await client.copy_image(
+            "owner/repo/web", "1.0.0-staging.3", "owner/b/web", "1.0.0"
+        )
+        same = await client.copy_image("owner/b/web", "1.0.0", "owner/b/web", "latest")
+        labels = await client.image_labels("owner/b/web", "latest")
+    assert proxy.count(faults=True) >= 5  # the seed gives a real storm, not a breeze
+    assert result.digest == same.digest == pushed.digest
+    assert labels == [{}, {}]
+    with RegistrySession(token_registry) as session:
+        scope = "repository:owner/b/web:pull"
+        for digest in blobs_of(pushed):
+            head = session.request("HEAD", f"/v2/owner/b/web/blobs/{digest}", scope=scope)
+            assert head.status_code == 200
+
+
+async def test_not_found_is_never_retried(registry: Registry, fault_proxy: FaultProxy) -> None:
+    push_image(registry, "owner/repo/api", "1.0.0")
+    proxy = fault_proxy(registry, rate=0.0)
+    fake = FakeTime()
+    async with RegistryClient(proxy.url, policy=fake.policy()) as client:
+        with pytest.raises(ManifestUnknown):
+            await client.get_manifest("owner/repo/api", "9.9.9")
+        with pytest.raises(NameUnknown):
+            await client.list_tags("owner/repo/none")
+        assert await client.head_manifest("owner/repo/api", "9.9.9") is None
+    assert client.requests_sent == 3
+    assert fake.sleeps == []
+
+
+async def test_the_total_time_bound_ends_a_retry_storm(
+    registry: Registry, fault_proxy: FaultProxy
+) -> None:
+    push_image(registry, "owner/repo/api", "1.0.0")
+    proxy = fault_proxy(registry, rate=1.0, faults=("503",))
+    fake = FakeTime()
+    policy = fake.policy(attempts=1000, total_seconds=20.0, max_delay=4.0)
+    async with RegistryClient(proxy.url, policy=policy) as client:
+        with pytest.raises(UnexpectedStatus) as caught:
+            await client.list_tags("owner/repo/api")
+    assert caught.value.status == 503
+    assert "attempts" in str(caught.value)
+    assert sum(fake.sleeps) <= 20.0
+    assert len(fake.sleeps) >= 5  # it did keep trying until the bound
+    assert proxy.count() == client.requests_sent == len(fake.sleeps) + 1
+
+    # A server asking for a longer wait than we accept: fail at once, say when.
+    slow = fault_proxy(registry, rate=1.0, faults=("429",), retry_after=600)
+    fake = FakeTime()
+    async with RegistryClient(slow.url, policy=fake.policy()) as client:
+        with pytest.raises(RateLimited) as limited:
+            await client.list_tags("owner/repo/api")
+    assert fake.sleeps == []
+    assert limited.value.fix is not None
+    assert "600s" in limited.value.fix
+
+    dropping = fault_proxy(registry, rate=1.0, faults=("drop",))
+    fake = FakeTime()
+    async with RegistryClient(dropping.url, policy=fake.policy(attempts=3)) as client:
+        with pytest.raises(TransportError, match="after 3 attempts"):
+            await client.list_tags("owner/repo/api")
