@@ -1,0 +1,414 @@
+"""Developer commands: ``bump-version`` and ``sync``, replacing the old scripts.
+
+``bump-version`` checks everything (version, Git state, the Dagger CLI, the
+audit gate) before it writes anything; if regenerating the lockfile fails
+after the edits, the edited files are restored. ``sync`` is
+``core.gitsync.sync_branches`` with prompts and a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+import semver
+
+from ..core.audit import audit_gate, find_npm, read_allowlist
+from ..core.errors import CheckFailed, ConfigError, InputError, MetaboostCiError
+from ..core.gitsync import Git, GitCommandError, npm_audit_hook, sync_branches
+from ..core.monorepo import ROOT_PACKAGE, BumpPlan, LocalTree, plan_bump, write_plan
+from ..core.progress import Progress, StderrProgress
+from ..core.versions import require_base_version
+from .output import Outcome, table
+
+LOCKFILE = "package-lock.json"
+MODULE_ENV = "METABOOST_CI_MODULE"
+DAGGER_INSTALL = "https://docs.dagger.io/install"
+
+
+# ------------------------------------------------------------ bump-version
+
+
+@dataclass
+class BumpOptions:
+    source: Path
+    version: str | None
+    remote: str = "origin"
+    push: bool = True
+    lockfile: bool = True
+    audit: bool = True
+    module: str | None = None
+    progress: Progress = field(default_factory=StderrProgress)
+
+
+def cmd_bump_version(args: argparse.Namespace) -> Outcome:
+    options = BumpOptions(
+        source=Path(args.source),
+        version=args.version,
+        remote=args.remote,
+        push=not args.no_push,
+        lockfile=not args.skip_lockfile,
+        audit=not args.skip_audit,
+        module=args.module,
+    )
+    return anyio.run(bump_version, options)
+
+
+async def bump_version(options: BumpOptions) -> Outcome:
+    """Validate, plan, write, regenerate the lockfile, commit, push; in that order."""
+    progress = options.progress
+    source = options.source.resolve()
+    git = Git(source)
+    await git.require_work_tree()
+    toplevel = await anyio.Path(await git.out("rev-parse", "--show-toplevel")).resolve()
+    if Path(toplevel) != source:
+        raise ConfigError(
+            f"{source} is not the root of its Git work tree ({toplevel}).",
+            fix="Run from the monorepo root, or pass --source with the root.",
+        )
+    root_text = await LocalTree(source).read(ROOT_PACKAGE)
+    current = _current_version(root_text)
+    version = options.version if options.version is not None else ask_version(current)
+    require_base_version(version, what="version")
+    if semver.Version.is_valid(current) and semver.Version.parse(version) <= semver.Version.parse(
+        current
+    ):
+        progress.step(f"warning: {version} is not greater than the current version {current}")
+
+    branch = await git.current_branch()
+    if options.push:
+        if branch is None:
+            raise InputError(
+                "HEAD is detached, so there is no branch to push.",
+                fix="Switch to the branch to bump (usually develop), or pass --no-push.",
+            )
+        await git.require_remote(options.remote)
+    dagger, module = _lockfile_tool(options) if options.lockfile else (None, None)
+
+    plan = await plan_bump(LocalTree(source), version)
+    paths: list[str] = sorted(set(plan.changed) | ({LOCKFILE} if options.lockfile else set()))
+    changed, _ = await git.status()
+    in_the_way = sorted(set(changed) & set(paths))
+    if in_the_way:
+        raise CheckFailed(
+            "Files bump-version rewrites have uncommitted changes:",
+            in_the_way,
+            fix="Commit or stash them first, so the bump commit holds only the bump.",
+        )
+    if options.audit:
+        npm = find_npm()
+        progress.step("npm audit gate" if npm else "npm not found: audit gate skipped")
+        audit_note = (await audit_gate(source, read_allowlist(root_text), npm=npm)).note
+    else:
+        audit_note = "skipped (--skip-audit)"
+
+    # Everything is checked: from here on, files change.
+    originals = {p: _read_bytes(source / p) for p in paths}
+    write_plan(source, plan)
+    progress.step(f"set version {version} in {len(plan.packages)} package.json file(s)")
+    if dagger is not None and module is not None:
+        await _regenerate_lockfile(dagger, module, source, originals, progress)
+        lockfile_note = "regenerated through Dagger (lockfile)"
+    else:
+        lockfile_note = (
+            "NOT regenerated (--skip-lockfile): run `dagger call lockfile` and commit "
+            f"{LOCKFILE} before publishing"
+        )
+        progress.step(f"{LOCKFILE} {lockfile_note}")
+
+    to_commit = await _changed_paths(git, paths)
+    if not to_commit:
+        return _bump_outcome(plan, version, current, [], None, False, audit_note, lockfile_note)
+    message = f"chore: bump version to {version}"
+    try:
+        await git.run("add", "--", *to_commit)
+        await git.run("commit", "--quiet", "-m", message, "--", *to_commit)
+    except GitCommandError as exc:
+        raise MetaboostCiError(
+            f"The files were edited but the commit failed: {exc.message}",
+            fix=f"Commit them yourself (git commit -m '{message}' -- {' '.join(to_commit)}), "
+            f"or undo: {_undo_hint(originals)}",
+        ) from None
+    commit = await git.out("rev-parse", "HEAD")
+    progress.step(f"committed {commit[:12]} {message}")
+    pushed = False
+    if options.push and branch is not None:
+        ref = f"refs/heads/{branch}"
+        await git.run(
+            "push", "--quiet", options.remote, f"{ref}:{ref}",
+            fix=f"The commit {commit[:12]} is made locally; push it with "
+            f"`git push {options.remote} {branch}` once the problem is fixed.",
+        )  # fmt: skip
+        pushed = True
+        progress.step(f"pushed {branch} to {options.remote}")
+    return _bump_outcome(
+        plan, version, current, to_commit, commit, pushed, audit_note, lockfile_note, branch
+    )
+
+
+def ask_version(current: str) -> str:
+    """Ask for the version on the terminal; refuse when there is none."""
+    if not sys.stdin.isatty():
+        raise InputError(
+            "No version was given and stdin is not a terminal, so it cannot be asked for.",
+            fix="Pass it: metaboost-ci bump-version X.Y.Z",
+        )
+    print(f"Current version: {current or '(none)'}", file=sys.stderr)
+    print("New version (X.Y.Z): ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip()
+
+
+def _current_version(root_text: str | None) -> str:
+    if root_text is None:
+        raise ConfigError(
+            f"There is no {ROOT_PACKAGE} at the monorepo root.",
+            fix="Run from the monorepo root (or pass --source DIR).",
+        )
+    try:
+        data: Any = json.loads(root_text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"The root {ROOT_PACKAGE} is not valid JSON: {exc.msg}.") from None
+    version: Any = cast(dict[str, Any], data).get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, str) else ""
+
+
+def _lockfile_tool(options: BumpOptions) -> tuple[str, str]:
+    """The dagger executable and the module to call; refuse before any change."""
+    dagger = shutil.which("dagger")
+    if dagger is None:
+        raise InputError(
+            "The Dagger CLI (dagger) is not on PATH; bump-version regenerates "
+            f"{LOCKFILE} through the Dagger lockfile function.",
+            fix=f"Install the Dagger CLI ({DAGGER_INSTALL}) and a container runtime, "
+            "or pass --skip-lockfile and regenerate the lockfile later.",
+        )
+    return dagger, _module_ref(options.module)
+
+
+def _module_ref(explicit: str | None) -> str:
+    """--module, else $METABOOST_CI_MODULE, else the checkout this package runs from."""
+    if explicit:
+        return explicit
+    if os.environ.get(MODULE_ENV):
+        return os.environ[MODULE_ENV]
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "dagger.json").is_file():
+        return str(checkout)
+    raise InputError(
+        "Cannot tell which Dagger module to call for the lockfile.",
+        fix=f"Pass --module (a path or a Git address such as "
+        f"github.com/OWNER/metaboost-ci@vX.Y.Z) or set {MODULE_ENV}.",
+    )
+
+
+def lockfile_command(dagger: str, module: str, source: Path) -> list[str]:
+    """``dagger call`` that writes the regenerated lockfile into ``source``."""
+    return [
+        dagger, "call", "-m", module,
+        "lockfile", f"--source={source}",
+        "export", f"--path={source / LOCKFILE}",
+    ]  # fmt: skip
+
+
+async def _regenerate_lockfile(
+    dagger: str, module: str, source: Path, originals: dict[str, bytes | None], progress: Progress
+) -> None:
+    progress.step(f"regenerating {LOCKFILE} through Dagger ({module})")
+    # stdout is captured (the result is the exported path); stderr is Dagger's
+    # progress, left on the terminal.
+    result = await anyio.run_process(
+        lockfile_command(dagger, module, source), cwd=source, check=False, stderr=None
+    )
+    if result.returncode == 0:
+        return
+    _restore(source, originals)
+    raise MetaboostCiError(
+        f"Regenerating {LOCKFILE} through Dagger failed (exit {result.returncode}); "
+        f"the version edits were undone ({', '.join(sorted(originals))} restored).",
+        fix="Look at Dagger's output above (is a container runtime running?), then run "
+        "bump-version again, or pass --skip-lockfile.",
+    )
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _restore(source: Path, originals: dict[str, bytes | None]) -> None:
+    for path, data in originals.items():
+        target = source / path
+        if data is None:
+            target.unlink(missing_ok=True)
+            # Directories made for a new file (the changelog's) go too, if empty.
+            for parent in target.parents:
+                if parent == source or any(parent.iterdir()):
+                    break
+                parent.rmdir()
+        else:
+            target.write_bytes(data)
+
+
+def _undo_hint(originals: dict[str, bytes | None]) -> str:
+    tracked = [p for p, data in originals.items() if data is not None]
+    created = [p for p, data in originals.items() if data is None]
+    parts = [f"git checkout -- {' '.join(tracked)}"] if tracked else []
+    parts += [f"rm {' '.join(created)}"] if created else []
+    return " && ".join(parts)
+
+
+async def _changed_paths(git: Git, paths: list[str]) -> list[str]:
+    text = await git.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+    return sorted(entry[3:] for entry in text.stdout.split("\0") if entry)
+
+
+def _bump_outcome(
+    plan: BumpPlan,
+    version: str,
+    previous: str,
+    committed: list[str],
+    commit: str | None,
+    pushed: bool,
+    audit_note: str,
+    lockfile_note: str,
+    branch: str | None = None,
+) -> Outcome:
+    rows: list[list[str]] = []
+    for path in committed or sorted(plan.changed):
+        if path == plan.changelog_path:
+            what = "created from the template"
+        elif path == LOCKFILE:
+            what = "regenerated"
+        else:
+            what = f"version -> {version}"
+        rows.append([path, what])
+    lines = [
+        f"Version: {previous or '(none)'} -> {version}",
+        table(["file", "change"], rows) if rows else "Nothing to change: already at this version.",
+        f"Changelog: {plan.changelog_path}"
+        + (" (created: fill it in)" if plan.changelog_created else " (exists)"),
+        f"Lockfile: {lockfile_note}",
+        f"Audit: {audit_note}",
+    ]
+    if commit:
+        lines.append(f"Commit: {commit[:12]} chore: bump version to {version}")
+        lines.append(f"Pushed: {branch}" if pushed else "Pushed: no (--no-push)")
+    data: dict[str, Any] = {
+        "version": version,
+        "previous_version": previous,
+        "files": committed,
+        "changelog": plan.changelog_path,
+        "changelog_created": plan.changelog_created,
+        "lockfile": lockfile_note,
+        "audit": audit_note,
+        "commit": commit,
+        "pushed": pushed,
+        "branch": branch,
+    }
+    return Outcome("\n".join(lines), data)
+
+
+# -------------------------------------------------------------------- sync
+
+
+def cmd_sync(args: argparse.Namespace) -> Outcome:
+    progress = StderrProgress()
+
+    def confirm(paths: list[str]) -> bool:
+        return True if args.yes else ask_untracked(paths)
+
+    audit = None if args.skip_audit else npm_audit_hook(find_npm())
+
+    async def go() -> Outcome:
+        result = await sync_branches(
+            Path(args.source),
+            args.from_branch,
+            args.to_branch,
+            remote=args.remote,
+            confirm_untracked=confirm,
+            audit=audit,
+            progress=progress,
+        )
+        rows = [
+            ["sync", f"{result.source} -> {result.target} on {result.remote}"],
+            ["status", result.status],
+            [f"{result.target} before", result.target_before[:12]],
+            [f"{result.target} after", result.target_after[:12]],
+            ["commits moved", str(len(result.commits))],
+            [
+                "local fast-forwards",
+                ", ".join(f"{b} -> {s[:12]}" for b, s in result.local_fast_forwards.items())
+                or "none",
+            ],
+            ["audit", result.audit or ("skipped (--skip-audit)" if args.skip_audit else "n/a")],
+            ["back on", result.returned_to],
+        ]
+        text = table(["", ""], rows)
+        if result.commits:
+            text += "\n\n" + "\n".join(result.commits)
+        return Outcome(text, result.as_dict())
+
+    return anyio.run(go)
+
+
+def ask_untracked(paths: list[str]) -> bool:
+    """Ask whether to go ahead despite untracked files; no terminal means no."""
+    if not sys.stdin.isatty():
+        return False
+    print("Untracked files:", *(f"  {p}" for p in paths[:20]), sep="\n", file=sys.stderr)
+    print("Go ahead anyway? [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+# -------------------------------------------------------------- registration
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: given after the command it overrides, absent it keeps the global value.
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="Print one JSON document."
+    )
+
+
+def register(sub: Any) -> None:
+    """Add ``bump-version`` and ``sync`` to the ``metaboost-ci`` parser."""
+    text = (
+        "Set X.Y.Z in every package.json, create the changelog, regenerate the lockfile "
+        "through Dagger, commit and push."
+    )
+    p: argparse.ArgumentParser = sub.add_parser("bump-version", help=text, description=text)
+    p.add_argument("version", nargs="?", help="X.Y.Z (asked for when left out, on a terminal).")
+    p.add_argument("--source", default=".", help="The monorepo root (default: .).")
+    p.add_argument("--remote", default="origin", help="Push here (default: origin).")
+    p.add_argument("--no-push", action="store_true", help="Commit, but do not push.")
+    p.add_argument(
+        "--skip-lockfile", action="store_true", help="Do not regenerate package-lock.json."
+    )
+    p.add_argument("--skip-audit", action="store_true", help="Skip the npm audit gate.")
+    p.add_argument(
+        "--module",
+        help=f"The metaboost-ci Dagger module (path or Git address; default: ${MODULE_ENV}, "
+        "else this checkout).",
+    )
+    _json_option(p)
+    p.set_defaults(handler=cmd_bump_version)
+
+    text = "Fast-forward staging from develop, or main from staging, with every safeguard."
+    s: argparse.ArgumentParser = sub.add_parser("sync", help=text, description=text)
+    s.add_argument("from_branch", metavar="FROM", help="develop or staging.")
+    s.add_argument("to_branch", metavar="TO", help="staging or main.")
+    s.add_argument("--source", default=".", help="Your clone (default: .).")
+    s.add_argument("--remote", default="origin", help="The remote (default: origin).")
+    s.add_argument("--yes", "-y", action="store_true", help="Go ahead despite untracked files.")
+    s.add_argument("--skip-audit", action="store_true", help="Skip the npm audit gate.")
+    _json_option(s)
+    s.set_defaults(handler=cmd_sync)

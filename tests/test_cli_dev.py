@@ -1,0 +1,419 @@
+"""``metaboost-ci bump-version`` and ``sync`` end to end, against real Git remotes.
+
+The Dagger CLI cannot run here (no engine), so the lockfile step is checked
+with a stand-in ``dagger`` executable on PATH that records its arguments and
+writes the file where ``export --path`` says; the real call is covered by the
+engine tests. Everything else is real: files, git, a bare repository.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from metaboost_ci.cli.main import main
+from metaboost_ci.core.monorepo import changelog_template
+from tests.support.branches import BranchRepos
+
+ROOT = '{\n    "name": "metaboost",\n    "version": "0.1.0",\n    "private": true,\n    "workspaces": ["apps/*", "packages/**"]\n}\n'  # noqa: E501
+API = '{"version":"0.1.0","name":"api","scripts":{"start":"node ."}}'
+LIB = '{\r\n\t"name": "@mb/lib",\r\n\t"dependencies": {"version": "1.0.0"}\r\n}\r\n'
+LOCK = '{"lockfileVersion": 3, "packages": {}}\n'
+
+
+@pytest.fixture
+def mono(branch_repos: BranchRepos, monkeypatch: pytest.MonkeyPatch) -> BranchRepos:
+    """develop checked out, with workspaces in odd formats and a lockfile, all pushed."""
+    r = branch_repos
+    r.git("checkout", "-q", "develop")
+    files = {
+        "package.json": ROOT,
+        "apps/api/package.json": API,
+        "packages/util/lib/package.json": LIB,
+        "package-lock.json": LOCK,
+    }
+    for path, text in files.items():
+        (r.work / path).parent.mkdir(parents=True, exist_ok=True)
+        (r.work / path).write_bytes(text.encode())
+    r.git("add", *files)
+    r.git("commit", "-q", "-m", "workspaces")
+    r.git("push", "-q", "origin", "develop")
+    # No dagger, no npm unless a test puts a stand-in first on PATH.
+    path = [d for d in os.environ["PATH"].split(os.pathsep) if not _has(d, "dagger")]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))
+    return r
+
+
+def _has(directory: str, name: str) -> bool:
+    return os.access(os.path.join(directory, name), os.X_OK)
+
+
+def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / name
+    script.write_text(f"#!{sys.executable}\nimport json, os, sys, pathlib\n{body}")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return bin_dir / f"{name}.log"
+
+
+FAKE_DAGGER = """
+log = pathlib.Path(__file__).with_suffix(".log")
+args = sys.argv[1:]
+source = next(a.split("=", 1)[1] for a in args if a.startswith("--source="))
+seen = json.loads(pathlib.Path(source, "package.json").read_text())["version"]
+log.write_text(json.dumps({"args": args, "version_seen": seen}))
+path = next(a.split("=", 1)[1] for a in args if a.startswith("--path="))
+pathlib.Path(path).write_text('{"lockfileVersion": 3, "regenerated": true}\\n')
+sys.exit(int(os.environ.get("FAKE_DAGGER_EXIT", "0")))
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def committed_files(r: BranchRepos) -> set[str]:
+    return set(r.git("show", "--name-only", "--format=", "HEAD").splitlines())
+
+
+# ------------------------------------------------------------ bump-version
+
+
+def test_bump_version_edits_commits_exactly_those_files_and_pushes(
+    mono: BranchRepos,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    r = mono
+    log = stand_in(tmp_path, monkeypatch, "dagger", FAKE_DAGGER)
+    (r.work / "unrelated.txt").write_text("staged, not part of the bump\n")
+    r.git("add", "unrelated.txt")
+    (r.work / "scratch.txt").write_text("untracked\n")
+
+    code, out, err = run(
+        capsys, "bump-version", "1.0.0", "--source", str(r.work), "--skip-audit",
+        "--module", "github.com/example/metaboost-ci@v1",
+    )  # fmt: skip
+
+    assert code == 0, err
+    assert r.git("log", "-1", "--format=%s") == "chore: bump version to 1.0.0"
+    assert committed_files(r) == {
+        "package.json",
+        "apps/api/package.json",
+        "packages/util/lib/package.json",
+        "docs/development/CHANGELOGS/1.0.0.md",
+        "package-lock.json",
+    }
+    assert (r.work / "package.json").read_bytes() == ROOT.replace("0.1.0", "1.0.0").encode()
+    assert (r.work / "apps/api/package.json").read_bytes() == API.replace("0.1.0", "1.0.0").encode()
+    assert (r.work / "packages/util/lib/package.json").read_bytes() == (
+        b'{\r\n\t"name": "@mb/lib",\r\n\t"version": "1.0.0",\r\n'
+        b'\t"dependencies": {"version": "1.0.0"}\r\n}\r\n'
+    )
+    changelog = r.work / "docs/development/CHANGELOGS/1.0.0.md"
+    assert changelog.read_text() == changelog_template("1.0.0")
+    assert "regenerated" in (r.work / "package-lock.json").read_text()
+    called = json.loads(log.read_text())
+    assert called["version_seen"] == "1.0.0"  # the lockfile sees the new versions
+    assert called["args"] == [
+        "call", "-m", "github.com/example/metaboost-ci@v1",
+        "lockfile", f"--source={r.work.resolve()}",
+        "export", f"--path={r.work.resolve() / 'package-lock.json'}",
+    ]  # fmt: skip
+    assert r.remote_sha("develop") == r.local_sha("develop")
+    assert r.git("diff", "--cached", "--name-only") == "unrelated.txt"
+    assert "?? scratch.txt" in r.git("status", "--porcelain")
+    assert "created from the template" in out
+    assert "Pushed: develop" in out
+
+
+def test_no_push_commits_locally_only(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = mono
+    remote_before = r.remote_sha("develop")
+    code, out, err = run(
+        capsys, "--json", "bump-version", "0.2.0", "--source", str(r.work), "--skip-audit",
+        "--skip-lockfile", "--no-push",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["pushed"] is False
+    assert data["commit"] == r.local_sha("develop")
+    assert r.remote_sha("develop") == remote_before
+    assert "package-lock.json" not in committed_files(r)
+
+
+def test_skip_lockfile_says_so_and_needs_no_dagger(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys,
+        "bump-version",
+        "0.2.0",
+        "--source",
+        str(mono.work),
+        "--skip-audit",
+        "--skip-lockfile",
+    )
+    assert code == 0, err
+    assert "package-lock.json NOT regenerated (--skip-lockfile)" in err
+    assert "Lockfile: NOT regenerated (--skip-lockfile)" in out
+    assert mono.remote_sha("develop") == mono.local_sha("develop")
+
+
+def test_missing_dagger_is_refused_before_any_change(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = mono.snapshot()
+    code, _, err = run(capsys, "bump-version", "1.0.0", "--source", str(mono.work), "--skip-audit")
+    assert code == 2
+    assert "The Dagger CLI (dagger) is not on PATH" in err
+    assert "Install the Dagger CLI" in err
+    assert "--skip-lockfile" in err
+    assert mono.snapshot() == before
+
+
+def test_failed_lockfile_restores_the_files(
+    mono: BranchRepos,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stand_in(tmp_path, monkeypatch, "dagger", FAKE_DAGGER)
+    monkeypatch.setenv("FAKE_DAGGER_EXIT", "1")  # after clobbering the lockfile
+    before = mono.snapshot()
+    code, _, err = run(
+        capsys, "bump-version", "1.0.0", "--source", str(mono.work), "--skip-audit", "--module", "m"
+    )
+    assert code == 1
+    assert "the version edits were undone" in err
+    assert "package-lock.json" in err
+    assert mono.snapshot() == before
+    assert not (mono.work / "docs").exists()
+
+
+def test_prompts_for_the_version_on_a_terminal(
+    mono: BranchRepos, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal("0.3.0\n"))
+    code, _, err = run(
+        capsys,
+        "bump-version",
+        "--source",
+        str(mono.work),
+        "--skip-audit",
+        "--skip-lockfile",
+        "--no-push",
+    )
+    assert code == 0, err
+    assert "Current version: 0.1.0" in err
+    assert "New version (X.Y.Z)" in err
+    assert mono.git("log", "-1", "--format=%s") == "chore: bump version to 0.3.0"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_version_without_a_terminal_is_refused(
+    mono: BranchRepos, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("0.3.0\n"))
+    before = mono.snapshot()
+    code, _, err = run(capsys, "bump-version", "--source", str(mono.work), "--skip-lockfile")
+    assert code == 2
+    assert "stdin is not a terminal" in err
+    assert "metaboost-ci bump-version X.Y.Z" in err
+    assert mono.snapshot() == before
+
+
+@pytest.mark.parametrize("version", ["1.0", "v1.0.0", "1.0.0-rc.1", "01.0.0"])
+def test_invalid_versions_are_refused(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str], version: str
+) -> None:
+    before = mono.snapshot()
+    code, _, err = run(
+        capsys, "bump-version", version, "--source", str(mono.work), "--skip-lockfile"
+    )
+    assert code == 2
+    assert "not of the form X.Y.Z" in err
+    assert mono.snapshot() == before
+
+
+def test_a_version_not_greater_is_a_warning(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        capsys, "bump-version", "0.0.9", "--source", str(mono.work), "--skip-audit",
+        "--skip-lockfile", "--no-push",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "warning: 0.0.9 is not greater than the current version 0.1.0" in err
+
+
+def test_an_existing_changelog_is_kept_and_not_committed(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = mono
+    notes = r.work / "docs/development/CHANGELOGS/0.2.0.md"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("# 0.2.0\n\nwritten by hand\n")
+    r.git("add", str(notes))
+    r.git("commit", "-q", "-m", "notes")
+    code, out, err = run(
+        capsys, "bump-version", "0.2.0", "--source", str(r.work), "--skip-audit",
+        "--skip-lockfile", "--no-push",
+    )  # fmt: skip
+    assert code == 0, err
+    assert notes.read_text() == "# 0.2.0\n\nwritten by hand\n"
+    assert "docs/development/CHANGELOGS/0.2.0.md" not in committed_files(r)
+    assert "(exists)" in out
+
+
+def test_uncommitted_edits_to_the_files_are_refused(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (mono.work / "apps/api/package.json").write_text(API + "\n")
+    before = mono.snapshot()
+    code, _, err = run(
+        capsys,
+        "bump-version",
+        "1.0.0",
+        "--source",
+        str(mono.work),
+        "--skip-audit",
+        "--skip-lockfile",
+    )
+    assert code == 1
+    assert "apps/api/package.json" in err
+    assert mono.snapshot() == before
+
+
+def test_detached_head_cannot_be_pushed(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mono.git("checkout", "-q", "--detach")
+    before = mono.snapshot()
+    code, _, err = run(
+        capsys,
+        "bump-version",
+        "1.0.0",
+        "--source",
+        str(mono.work),
+        "--skip-audit",
+        "--skip-lockfile",
+    )
+    assert code == 2
+    assert "HEAD is detached" in err
+    assert mono.snapshot() == before
+
+
+def test_audit_gate_blocks_before_any_change(
+    mono: BranchRepos,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = {
+        "vulnerabilities": {
+            "semver": {
+                "via": [
+                    {
+                        "source": 1101088,
+                        "name": "semver",
+                        "title": "ReDoS",
+                        "url": "https://github.com/advisories/GHSA-c2qf-rxjj-qqgw",
+                        "severity": "high",
+                    }
+                ]
+            }
+        }
+    }
+    stand_in(tmp_path, monkeypatch, "npm", f"print(json.dumps({report!r}))\nsys.exit(1)\n")
+    before = mono.snapshot()
+    code, _, err = run(
+        capsys, "bump-version", "1.0.0", "--source", str(mono.work), "--skip-lockfile"
+    )
+    assert code == 1
+    assert "GHSA-c2qf-rxjj-qqgw high in semver" in err
+    assert "auditAllowlist" in err
+    assert mono.snapshot() == before
+
+
+# -------------------------------------------------------------------- sync
+
+
+def test_sync_prints_json(branch_repos: BranchRepos, capsys: pytest.CaptureFixture[str]) -> None:
+    r = branch_repos
+    code, out, err = run(
+        capsys, "sync", "develop", "staging", "--source", str(r.work), "--skip-audit", "--json"
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["status"] == "fast-forwarded"
+    assert data["target_after"] == r.remote_sha("develop") == r.remote_sha("staging")
+    assert len(data["commits"]) == 2
+    assert data["returned_to"] == "main"
+
+
+def test_sync_prints_a_table(branch_repos: BranchRepos, capsys: pytest.CaptureFixture[str]) -> None:
+    r = branch_repos
+    code, out, err = run(capsys, "sync", "staging", "main", "--source", str(r.work), "--skip-audit")
+    assert code == 0, err
+    assert "fast-forwarded" in out
+    assert "staging -> main on origin" in out
+    assert "staged feature" in out
+
+
+def test_sync_develop_main_is_refused(
+    branch_repos: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = branch_repos.snapshot()
+    code, _, err = run(capsys, "sync", "develop", "main", "--source", str(branch_repos.work))
+    assert code == 2
+    assert "main only advances from staging" in err
+    assert branch_repos.snapshot() == before
+
+
+def test_sync_untracked_needs_yes_without_a_terminal(
+    branch_repos: BranchRepos, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = branch_repos
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    (r.work / "scratch.txt").write_text("x\n")
+    before = r.snapshot()
+    argv = ["sync", "develop", "staging", "--source", str(r.work), "--skip-audit"]
+    code, _, err = run(capsys, *argv)
+    assert code == 1
+    assert "--yes" in err
+    assert r.snapshot() == before
+    code, out, err = run(capsys, *argv, "--yes")
+    assert code == 0, err
+    assert "fast-forwarded" in out
+
+
+def test_sync_untracked_asks_on_a_terminal(
+    branch_repos: BranchRepos, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = branch_repos
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    (r.work / "scratch.txt").write_text("x\n")
+    before = r.snapshot()
+    code, _, err = run(
+        capsys, "sync", "develop", "staging", "--source", str(r.work), "--skip-audit"
+    )
+    assert code == 1
+    assert "Go ahead anyway? [y/N]" in err
+    assert r.snapshot() == before
