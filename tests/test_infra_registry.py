@@ -182,7 +182,10 @@ def test_factory_starts_independent_registries(registry_factory: RegistryFactory
 
 
 def test_missing_tool_skips_locally_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    def which(_name: str) -> str | None:
+        return None
+
+    monkeypatch.setattr(shutil, "which", which)
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install docker-registry"):
         require_tool("docker-registry", "apt-get install docker-registry")

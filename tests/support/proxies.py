@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from .ports import LoopbackServer
@@ -256,7 +256,7 @@ def _make_handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 record = ProxyRecord(method, path, None, "drop")
             finally:
-                answer = cast(io.BytesIO, self.wfile).getvalue()
+                answer = self.wfile.getvalue()
                 self.wfile = socket_file
             proxy._record(record)  # pyright: ignore[reportPrivateUsage]
             if record.status is not None:

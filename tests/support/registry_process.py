@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import re
 import secrets
@@ -16,9 +17,11 @@ import shutil
 import signal
 import string
 import subprocess
+import sys
 import tempfile
+import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -39,6 +42,9 @@ _TEMPLATE_FOR: dict[str, str] = {
 }
 # Combined log format, as docker-registry writes its access log.
 _ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
+_PR_SET_PDEATHSIG = 1
+_TMP_PREFIX = "metaboost-registry-"
+_SWEPT: list[bool] = []
 # Requests that sync the access log; never counted.
 _BARRIER = "metaboost-log-barrier"
 # Processes still running if a test run is torn down abnormally.
@@ -160,7 +166,7 @@ def run_registry(
     htpasswd_line: str | None = None,
     token_server: TokenServer | None = None,
     realm: str | None = None,
-) -> Iterator[Registry]:
+) -> Generator[Registry]:
     """Run one registry for the duration of the ``with`` block.
 
     ``basic`` needs ``username`` and ``password`` (``htpasswd_line`` saves
@@ -172,7 +178,10 @@ def run_registry(
         raise ValueError("a basic-auth registry needs username and password")
     if auth == "token" and token_server is None:
         raise ValueError("a token-auth registry needs token_server")
-    with tempfile.TemporaryDirectory(prefix="metaboost-registry-", dir=_fast_tmp()) as tmp:
+    parent = _fast_tmp()
+    _sweep_leftovers(parent)
+    prefix = f"{_TMP_PREFIX}{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as tmp:
         root = Path(tmp)
         storage = root / "storage"
         storage.mkdir()
@@ -217,6 +226,47 @@ def run_registry(
             _stop(process)
 
 
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """Ask Linux to SIGTERM the registry when pytest dies, even by SIGKILL (a CI
+    timeout), so no registry outlives its run. The signal fires when the
+    *thread* that started the child ends, so only on the main thread."""
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    prctl = libc.prctl
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
+
+
+def _sweep_leftovers(parent: str | None) -> None:
+    """Remove directories left by runs that were killed (their pid is gone).
+
+    RAM-backed storage would otherwise pile up until reboot. Once per process."""
+    if _SWEPT:
+        return
+    _SWEPT.append(True)
+    for leftover in Path(parent or tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*-*"):
+        owner = leftover.name.removeprefix(_TMP_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _fast_tmp() -> str | None:
     """A RAM-backed directory when there is one: the registry's filesystem driver
     writes several small files per request, and on a VM disk that costs ~10 ms each."""
@@ -246,6 +296,7 @@ def _start(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent_hook(),
             )
         _RUNNING.add(process)
 
