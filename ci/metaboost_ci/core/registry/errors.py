@@ -7,7 +7,7 @@ digest (``MANIFEST_UNKNOWN``). Callers branch on the class, not on strings.
 
 from __future__ import annotations
 
-from ..errors import HttpStatusError, NotFound, RemoteError
+from ..errors import NotFound, RemoteError
 
 
 class NameUnknown(NotFound):
@@ -49,16 +49,4 @@ def refine_not_found(exc: NotFound, default: type[NotFound] = NotFound) -> NotFo
         url=exc.url,
         code=exc.code,
         fix=exc.fix,
-    )
-
-
-def same_error_with(exc: HttpStatusError, *, fix: str | None) -> HttpStatusError:
-    """A copy of ``exc`` (same class and fields) with another ``fix`` sentence."""
-    return type(exc)(
-        exc.message,
-        status=exc.status,
-        method=exc.method,
-        url=exc.url,
-        code=exc.code,
-        fix=fix,
     )

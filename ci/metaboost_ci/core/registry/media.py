@@ -23,8 +23,6 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
-IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
-MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
 # docker-registry 2.8.2 answers 404 even by digest when the stored manifest's
 # type is not acceptable to the client, so always offer all four.
 MANIFEST_ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
