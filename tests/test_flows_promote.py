@@ -1,0 +1,197 @@
+"""promote and plan_promotion: the cases the old "min of per-image max" got wrong."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from metaboost_ci.core.errors import CheckFailed, TransportError
+from metaboost_ci.core.flows import plan_promotion, promote
+from tests.support.proxies import Proxy
+from tests.support.registry_process import Registry
+from tests.support.release import APPS, ReleaseWorld, WorldFactory
+
+BASE = "3.1.0"
+
+
+def staging(n: int) -> str:
+    return f"{BASE}-staging.{n}"
+
+
+def git_tag(world: ReleaseWorld, n: int, commit: str) -> None:
+    world.github.repos.remote_tag_create(staging(n), commit)
+
+
+async def test_chooses_the_highest_n_every_app_has(world: ReleaseWorld) -> None:
+    commit = world.commit()
+    for n in (0, 1, 2):
+        git_tag(world, n, commit)
+    builds = {n: world.push_build(staging(n), commit, seed=10 + n) for n in (0,)}
+    # A run that failed half-way: staging.1 only on some apps, staging.2 on
+    # others. The old "min of maxima" would have picked 1, which web lacks.
+    builds[1] = world.push_build(staging(1), commit, apps=APPS[:2], seed=11)
+    builds[2] = world.push_build(staging(2), commit, apps=APPS[3:], seed=12)
+    async with world.context() as ctx:
+        plan = await plan_promotion(ctx, commit=commit, base=BASE)
+    assert plan.n == 0
+    assert {a: p.digest for a, p in plan.apps.items()} == {a: builds[0][a].digest for a in APPS}
+
+
+async def test_builds_of_other_commits_are_not_promoted(world: ReleaseWorld) -> None:
+    ours = world.commit("ours")
+    newer = world.commit("newer")
+    git_tag(world, 0, ours)
+    git_tag(world, 1, newer)
+    mine = world.push_build(staging(0), ours, seed=20)
+    world.push_build(staging(1), newer, seed=21)
+    async with world.context() as ctx:
+        promotion = await promote(ctx, commit=ours, base=BASE)
+    assert promotion.plan.n == 0
+    assert world.digests(BASE) == {a: mine[a].digest for a in APPS}
+
+
+async def test_a_revision_label_that_disagrees_passes_the_n_over(world: ReleaseWorld) -> None:
+    commit = world.commit()
+    elsewhere = world.commit()
+    git_tag(world, 0, commit)
+    git_tag(world, 1, commit)
+    good = world.push_build(staging(0), commit, seed=30)
+    # Git says staging.1 is ours, but one image was built from another commit.
+    world.push_build(staging(1), commit, apps=APPS[1:], seed=31)
+    world.push_build(staging(1), elsewhere, apps=APPS[:1], seed=32)
+    async with world.context() as ctx:
+        plan = await plan_promotion(ctx, commit=commit, base=BASE)
+    assert plan.n == 0
+    assert plan.apps[APPS[0]].digest == good[APPS[0]].digest
+    assert any(elsewhere in reason for reason in plan.passed_over)
+
+
+async def test_no_qualifying_n_lists_what_exists_and_writes_nothing(world: ReleaseWorld) -> None:
+    commit = world.commit("to promote")
+    other = world.commit("other")
+    git_tag(world, 0, other)
+    git_tag(world, 1, commit)
+    world.push_build(staging(0), other, seed=40)
+    world.push_build(staging(1), commit, apps=APPS[:3], seed=41)
+    before = world.snapshot()
+    async with world.context() as ctx:
+        with pytest.raises(CheckFailed) as failure:
+            await promote(ctx, commit=commit, base=BASE)
+    text = str(failure.value)
+    # Which N each app has, and which commit each was built from.
+    assert f"0 at {other[:12]}" in text
+    assert f"1 at {commit[:12]}" in text
+    assert re.search(rf"{APPS[0]} has N = 0 \(from {other[:12]}\), 1 \(from {commit[:12]}\)", text)
+    assert re.search(rf"{APPS[5]} has N = 0 \(from {other[:12]}\)\.", text)
+    assert world.snapshot() == before
+
+
+async def test_base_with_the_same_digest_is_a_no_op(world: ReleaseWorld) -> None:
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    build = world.push_build(staging(0), commit, seed=50)
+    for app in APPS[:3]:
+        world.retag(app, build[app], BASE)
+    puts_before = world.origin.count("PUT", rf"/manifests/{re.escape(BASE)}$")
+    async with world.context() as ctx:
+        promotion = await promote(ctx, commit=commit, base=BASE)
+    assert [a for a, p in promotion.plan.apps.items() if p.base_done] == list(APPS[:3])
+    # Only the three missing BASE tags were written.
+    assert world.origin.count("PUT", rf"/manifests/{re.escape(BASE)}$") == puts_before + 3
+    assert world.digests(BASE) == {a: build[a].digest for a in APPS}
+
+
+async def test_base_with_another_digest_is_refused_and_nothing_is_written(
+    world: ReleaseWorld,
+) -> None:
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, seed=60)
+    squatter = world.push_build(BASE, None, apps=(APPS[4],), seed=61)
+    before = world.snapshot()
+    async with world.context() as ctx:
+        with pytest.raises(CheckFailed) as failure:
+            await promote(ctx, commit=commit, base=BASE)
+    assert "immutable tags never move" in str(failure.value)
+    assert squatter[APPS[4]].digest in str(failure.value)
+    assert world.snapshot() == before
+    assert world.digest(APPS[4], BASE) == squatter[APPS[4]].digest
+    assert world.digest(APPS[0], "latest") is None
+
+
+async def test_git_tag_base_at_another_commit_is_refused_before_any_write(
+    world: ReleaseWorld,
+) -> None:
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, seed=70)
+    world.github.annotated_tag(BASE, world.commit("somewhere else"))
+    before = world.snapshot()
+    async with world.context() as ctx:
+        with pytest.raises(CheckFailed):
+            await promote(ctx, commit=commit, base=BASE)
+    assert world.snapshot() == before
+
+
+async def test_dry_run_plans_the_same_and_writes_nothing(any_world: ReleaseWorld) -> None:
+    commit = any_world.commit()
+    git_tag(any_world, 0, commit)
+    any_world.push_build(staging(0), commit, index_apps=("web",), seed=80)
+    before = any_world.snapshot()
+    async with any_world.context() as ctx:
+        dry = await promote(ctx, commit=commit, base=BASE, dry_run=True)
+        assert any_world.snapshot() == before
+        real = await promote(ctx, commit=commit, base=BASE)
+    assert dry.written == {}
+    assert dry.plan.to_dict() == real.plan.to_dict()
+    assert dry.git_tag == "planned"
+    assert real.git_tag == "created"
+
+
+async def test_crash_half_way_then_rerun_converges(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    proxy = proxy_factory(registry)
+    world = world_factory(via=proxy.registry)
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    build = world.push_build(staging(0), commit, index_apps=("web",), seed=90)
+    # The connection to the registry dies for good while BASE is being written
+    # for one app (every retry too); the others get BASE, nobody gets latest.
+    proxy.inject("drop", method="PUT", path=rf"/{APPS[1]}/manifests/{BASE}$", times=1000)
+    async with world.context() as ctx:
+        with pytest.raises(TransportError):
+            await promote(ctx, commit=commit, base=BASE)
+    assert world.digest(APPS[1], BASE) is None
+    assert world.digest(APPS[0], BASE) == build[APPS[0]].digest
+    assert world.digests("latest") == dict.fromkeys(APPS)
+    assert BASE not in world.git_tags()
+
+    # The network is back: the re-run reaches the registry directly.
+    async with world.context(registry_url=registry.url) as ctx:
+        promotion = await promote(ctx, commit=commit, base=BASE, notes="notes")
+    assert world.digests(BASE) == {a: build[a].digest for a in APPS}
+    assert world.digests("latest") == {a: build[a].digest for a in APPS}
+    assert world.git_tags()[BASE] == commit
+    assert promotion.release.action == "created"
+    assert [a for a, p in promotion.plan.apps.items() if not p.base_done] == [APPS[1]]
+
+
+async def test_requests_per_app_stay_within_budget(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    proxy = proxy_factory(registry)
+    world = world_factory(via=proxy.registry)
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, index_apps=("web",), seed=95)
+    proxy.clear()
+    async with world.context() as ctx:
+        await promote(ctx, commit=commit, base=BASE)
+    for app in APPS:
+        sent = proxy.count(path=rf"^/v2/[^?]*/{app}/")
+        # tag list, manifest, label reads (config; an index: its first child and
+        # that child's config), PUT BASE, PUT latest.
+        assert sent <= 6, (app, [r for r in proxy.records if f"/{app}/" in r.path])
