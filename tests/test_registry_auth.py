@@ -3,6 +3,7 @@ anonymous, htpasswd Basic, and Docker token auth through the test token server."
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from metaboost_ci.core.errors import AuthenticationRequired
@@ -178,3 +179,24 @@ async def test_token_without_push_cannot_write(
     assert caught.value.status == 401
     assert caught.value.fix is not None
     assert "write:packages" in caught.value.fix
+
+
+async def test_concurrent_requests_share_one_exchange(
+    token_registry: Registry, token_server: TokenServer
+) -> None:
+    for app in ("api", "web", "web-sidecar"):
+        push_image(token_registry, f"owner/repo/{app}", "1.0.0", layers=1)
+    token_server.clear()
+    async with client_for(token_registry) as client:
+        await client.authorize(pull=[f"owner/repo/{a}" for a in ("api", "web", "web-sidecar")])
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                for app in ("api", "web", "web-sidecar"):
+                    group.start_soon(client.list_tags, f"owner/repo/{app}")
+        # A repository no cached token covers: four concurrent requests need a
+        # new token, and only one of them exchanges; the others wait and reuse it.
+        async with anyio.create_task_group() as group:
+            for _ in range(4):
+                group.start_soon(client.head_manifest, "owner/repo/new", "1.0.0")
+    assert client.token_exchanges == 2
+    assert len(token_server.requests) == 2
