@@ -9,7 +9,9 @@ import hashlib
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +33,7 @@ from tests.support.images import (
     tag_image,
     write_oci_layout,
 )
-from tests.support.ports import port_open
+from tests.support.ports import LoopbackServer, port_open
 from tests.support.proxies import ALL_FAULTS, Proxy
 from tests.support.registry import Registry, RegistryFactory, TokenServer
 from tests.support.registry_process import require_tool, run_registry
@@ -440,3 +442,50 @@ def test_bad_proxy_options_are_refused(registry: Registry) -> None:
 
 def test_all_faults_are_known() -> None:
     assert set(ALL_FAULTS) == {"429", "429-date", "500", "502", "503", "504", "drop"}
+
+
+def test_one_token_can_cover_several_repositories(token_registry: Registry) -> None:
+    server = token_registry.token_server
+    assert server is not None
+    assert token_registry.credentials is not None
+    answer = _HTTP.get(
+        server.realm,
+        params=[
+            ("service", server.service),
+            ("scope", "repository:owner/source:pull"),
+            ("scope", "repository:owner/target:pull,push"),
+        ],
+        auth=httpx.BasicAuth(*token_registry.credentials),
+    )
+    access = decode_token(answer.json()["token"])["access"]
+    assert access == [
+        {"type": "repository", "name": "owner/source", "actions": ["pull"]},
+        {"type": "repository", "name": "owner/target", "actions": ["pull", "push"]},
+    ]
+
+
+def test_proxy_rewrites_the_upstreams_own_absolute_urls(
+    proxy_factory: Callable[..., Proxy],
+) -> None:
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", f"{upstream.url}/next")
+            self.send_header("Link", f'<{upstream.url}/page2>; rel="next"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    upstream = LoopbackServer(Upstream)
+    upstream.start()
+    try:
+        proxy = proxy_factory(upstream.url)
+        response = _HTTP.get(f"{proxy.url}/start")
+        assert response.headers["location"] == f"{proxy.url}/next"
+        assert response.headers["link"] == f'<{proxy.url}/page2>; rel="next"'
+    finally:
+        upstream.stop()
