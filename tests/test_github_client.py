@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from metaboost_ci.core.errors import ConfigError, InputError
+from metaboost_ci.core.errors import ConfigError, InputError, RemoteError
 from metaboost_ci.core.github import GitHubClient, GitHubTagStore, Release
 from metaboost_ci.core.tags import TagCreate, TagStore
 from tests.support.github import GitHubEmulator
@@ -243,3 +244,21 @@ async def test_github_tag_store_is_a_tag_store(
     assert await store.list_tags("3.0.0-") == {"3.0.0-staging.0": sha}
     assert "acme/metaboost" in store.description
     assert github_emulator.token not in store.description
+
+
+async def test_duplicate_of_a_draft_release_says_so(
+    github_client: GitHubClient, github_emulator: GitHubEmulator
+):
+    sha = github_emulator.commit()
+    await github_client.create_tag_ref("1.0.0", sha)
+    # Somebody made a draft by hand: GitHub does not find drafts by tag.
+    async with httpx.AsyncClient() as http:
+        made = await http.post(
+            f"{github_emulator.api_url}/repos/{github_emulator.repository}/releases",
+            json={"tag_name": "1.0.0", "draft": True},
+            headers={"Authorization": f"Bearer {github_emulator.token}"},
+        )
+    assert made.status_code == 201
+
+    with pytest.raises(RemoteError, match="probably a draft"):
+        await github_client.create_release(tag="1.0.0", name="1.0.0", body="", prerelease=False)
