@@ -139,16 +139,17 @@ async def test_dry_run_decides_the_same_and_writes_nothing(any_world: ReleaseWor
     assert planned.version == real.version
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
 @pytest.mark.parametrize("store", ["github", "git"])
 async def test_a_commit_the_remote_lacks_is_refused(
-    store: str, world_factory: WorldFactory
+    store: str, dry_run: bool, world_factory: WorldFactory
 ) -> None:
     world = world_factory(store)
     missing = "0123456789abcdef0123456789abcdef01234567"
     before = world.snapshot()
     async with world.context() as ctx:
         with pytest.raises(InputError) as failure:
-            await reserve(ctx, commit=missing, base=BASE)
+            await reserve(ctx, commit=missing, base=BASE, dry_run=dry_run)
     assert missing in str(failure.value)
     assert world.snapshot().git_tags == before.git_tags
 

@@ -21,10 +21,11 @@ Fixtures:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any, Literal
 
 import pytest
 
+from metaboost_ci.cli.main import main as cli_main
 from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.core.flows import ReleaseContext
 from metaboost_ci.core.net import RetryPolicy
@@ -104,6 +106,15 @@ class ReleaseWorld:
 
     def commit(self, message: str | None = None) -> str:
         return self.github.commit(message)
+
+    def commit_files(self, files: Mapping[str, str], message: str | None = None) -> str:
+        """A commit (pushed) that also writes ``files`` (path -> text) in the clone."""
+        for path, text in files.items():
+            target = self.work / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            self.github.repos.git("add", path)
+        return self.commit(message)
 
     # -- settings and contexts ------------------------------------------------
 
@@ -220,10 +231,17 @@ class ReleaseWorld:
         return self.github.tags()
 
     def snapshot(self) -> Snapshot:
+        """Writes that took effect so far (refused attempts write nothing)."""
         registry_writes = sum(
-            1 for e in self.origin.access_log() if e.method in ("PUT", "POST", "PATCH", "DELETE")
+            1
+            for e in self.origin.access_log()
+            if e.method in ("PUT", "POST", "PATCH", "DELETE") and 200 <= e.status < 300
         )
-        github_writes = sum(1 for r in self.github.requests if r.method in ("POST", "PATCH"))
+        github_writes = sum(
+            1
+            for r in self.github.requests
+            if r.method in ("POST", "PATCH") and r.status is not None and 200 <= r.status < 300
+        )
         return Snapshot(registry_writes, github_writes, self.git_tags(), len(self.github.releases))
 
 
@@ -326,11 +344,37 @@ def status_registry() -> Iterator[Callable[[int, str, str], StatusRegistry]]:
             stub.__exit__()
 
 
-@contextmanager
-def chdir(path: Path) -> Iterator[None]:
-    old = Path.cwd()
-    os.chdir(path)
+# -- the command line, in process ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    @property
+    def all_output(self) -> str:
+        return self.out + self.err
+
+
+def run_cli(args: list[str], *, env: Mapping[str, str], cwd: Path | None = None) -> CliResult:
+    """``metaboost-ci ARGS`` in this process with exactly ``env`` and ``cwd``."""
+    saved_env = dict(os.environ)
+    saved_cwd = Path.cwd()
+    out, err = io.StringIO(), io.StringIO()
     try:
-        yield
+        os.environ.clear()
+        os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            code = cli_main(args)
     finally:
-        os.chdir(old)
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return CliResult(code, out.getvalue(), err.getvalue())

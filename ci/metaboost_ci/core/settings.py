@@ -140,7 +140,8 @@ def check_registry_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
         raise InputError(
             f"Registry {url!r} is not a registry URL.",
-            fix="Give a URL such as https://ghcr.io or http://127.0.0.1:5000 (no path).",
+            fix="Give --registry as a URL such as https://ghcr.io or http://127.0.0.1:5000 "
+            "(no path).",
         )
     if parts.username or parts.password:
         raise InputError(

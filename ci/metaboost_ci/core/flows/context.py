@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import anyio
 
 from ..apps import DEFAULT_APPS
-from ..errors import MetaboostCiError
+from ..errors import InputError, MetaboostCiError
 from ..github import GitHubClient
 from ..progress import Progress, SilentProgress
 from ..registry import RegistryClient
@@ -57,6 +57,22 @@ class ReleaseContext:
 
     def image_ref(self, app: str, tag: str) -> str:
         return f"{self.image(app)}:{tag}"
+
+
+@runtime_checkable
+class CommitLookup(Protocol):
+    """A tag store that can also say whether a commit exists (both real stores can)."""
+
+    async def commit_exists(self, sha: str) -> bool: ...
+
+
+async def require_commit_exists(ctx: ReleaseContext, commit: str) -> None:
+    """For dry runs: a real create would refuse a missing commit; a plan must too."""
+    if isinstance(ctx.tags, CommitLookup) and not await ctx.tags.commit_exists(commit):
+        raise InputError(
+            f"{ctx.tags.description} has no commit {commit}.",
+            fix="Push the commit first, or check the SHA.",
+        )
 
 
 async def per_app(

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import CheckFailed, ConfigError, InputError
 from ..tags import TagCreate
 from ..versions import base_version, parse_staging_version, require_base_version
-from .context import ReleaseContext
+from .context import ReleaseContext, require_commit_exists
 
 CHANGELOG_DIR = "docs/development/CHANGELOGS"
 SKIPPED_NO_API = "skipped: the tag store is a Git remote, which has no release API"
@@ -133,6 +133,7 @@ async def ensure_tag(ctx: ReleaseContext, tag: str, commit: str, *, dry_run: boo
     existing = await ctx.tags.tag_commit(tag)
     if existing is None:
         if dry_run:
+            await require_commit_exists(ctx, commit)
             return "planned"
         if await ctx.tags.create_tag(tag, commit) is TagCreate.CREATED:
             ctx.progress.step(f"Created Git tag {tag} at {commit[:12]}.")

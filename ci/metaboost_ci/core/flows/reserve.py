@@ -21,7 +21,7 @@ from ..versions import (
     staging_tag,
     validate_override,
 )
-from .context import ReleaseContext
+from .context import ReleaseContext, require_commit_exists
 from .discover import discover
 
 # Far more than any real contention; a bound so a broken store cannot loop forever.
@@ -86,6 +86,8 @@ async def reserve(
     """Reserve the next ``BASE-staging.N`` (or exactly ``override``) at ``commit``."""
     commit = require_commit_sha(commit)
     require_base_version(base)
+    if dry_run:
+        await require_commit_exists(ctx, commit)
     if override is not None:
         return await _reserve_override(
             ctx,
