@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.support.github",
     "tests.support.branches",
     "tests.support.release",
+    # Sets DAGGER_MAIN_OBJECT before anything imports dagger.mod.
+    "tests.support.dagger_offline",
 ]

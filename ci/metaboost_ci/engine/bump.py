@@ -1,0 +1,76 @@
+"""bump-version: the version edits of ``core.monorepo`` applied to a Directory.
+
+``core.monorepo.plan_bump`` reads the monorepo through a ``Tree``;
+``DirectoryTree`` is that Tree over a ``dagger.Directory``, so the command line
+and the module make the same plan. The result holds only the changed files
+(package.json files, the new changelog, the regenerated lockfile), so that
+``dagger call bump-version --version X.Y.Z -o .`` writes exactly those.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+import dagger
+import semver
+from dagger import dag
+
+from ..core.errors import ConfigError
+from ..core.monorepo import ROOT_PACKAGE, BumpPlan, plan_bump
+from ..core.versions import base_version
+from .lockfile import LOCKFILE, regenerate_lockfile
+
+
+class DirectoryTree:
+    """``core.monorepo.Tree`` over a ``dagger.Directory``."""
+
+    def __init__(self, directory: dagger.Directory) -> None:
+        self.directory = directory
+
+    async def read(self, path: str) -> str | None:
+        if not await self.directory.exists(path, expected_type=dagger.ExistsType.REGULAR_TYPE):
+            return None
+        return await self.directory.file(path).contents()
+
+    async def glob(self, pattern: str) -> list[str]:
+        return sorted(await self.directory.glob(pattern))
+
+
+def apply_plan(directory: dagger.Directory, plan: BumpPlan) -> dagger.Directory:
+    """``directory`` with every changed file of ``plan`` written."""
+    for path, text in sorted(plan.changed.items()):
+        directory = directory.with_new_file(path, text)
+    return directory
+
+
+async def bump_version(source: dagger.Directory, version: str) -> tuple[BumpPlan, dagger.Directory]:
+    """The plan, and a Directory holding only what changes (lockfile included)."""
+    plan = await plan_bump(DirectoryTree(source), version)
+    lockfile = regenerate_lockfile(apply_plan(source, plan))
+    changes = apply_plan(dag.directory(), plan).with_file(LOCKFILE, lockfile)
+    return plan, changes
+
+
+async def read_base_version(source: dagger.Directory) -> str:
+    """X.Y.Z of the root package.json of ``source`` (prerelease stripped)."""
+    text = await DirectoryTree(source).read(ROOT_PACKAGE)
+    if text is None:
+        raise ConfigError(
+            "The source has no package.json at its root.",
+            fix="Pass --source with the monorepo root.",
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"package.json is not valid JSON (line {exc.lineno}: {exc.msg}).",
+            fix="Repair the file.",
+        ) from None
+    version = cast(dict[str, Any], data).get("version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not semver.Version.is_valid(version):
+        raise ConfigError(
+            f"package.json has version {version!r}, which is not SemVer.",
+            fix='Set "version" to X.Y.Z.',
+        )
+    return base_version(version)

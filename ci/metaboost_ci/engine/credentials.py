@@ -1,0 +1,78 @@
+"""From the module's arguments (Dagger secrets) to the core's ``Settings``.
+
+The command line reads credentials from environment variables; the module
+from ``dagger.Secret`` arguments. Both end in the same ``core.settings``
+``Settings`` and ``open_release_context``. Each plaintext is registered for
+redaction (``Credential`` does it) the moment it is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import dagger
+
+from ..core.settings import FALLBACK_USERNAME, Credential, Settings
+from .publish import RegistryAuth
+
+
+def registry_url(registry: str) -> str:
+    """``ghcr.io`` -> ``https://ghcr.io``; a URL with a scheme is kept as given."""
+    return registry if "://" in registry else f"https://{registry}"
+
+
+def registry_host(registry: str) -> str:
+    """``host[:port]`` as image references spell it."""
+    return urlsplit(registry_url(registry)).netloc
+
+
+@dataclass(frozen=True)
+class SecretArgs:
+    """The credential arguments of a module function."""
+
+    github_token: dagger.Secret | None = None
+    registry_token: dagger.Secret | None = None
+    registry_username: str = ""
+
+    @property
+    def push_secret(self) -> dagger.Secret | None:
+        """What pushes authenticate with: the registry token, else the GitHub token."""
+        return self.registry_token or self.github_token
+
+    def push_auth(self) -> RegistryAuth | None:
+        secret = self.push_secret
+        if secret is None:
+            return None
+        return RegistryAuth(self.registry_username or FALLBACK_USERNAME, secret)
+
+
+async def settings_for(
+    *, registry: str, repository: str, apps: tuple[str, ...], secrets: SecretArgs
+) -> Settings:
+    """``Settings`` with the secrets' plaintexts (registered for redaction as read)."""
+    github = (
+        Credential(await secrets.github_token.plaintext(), "--github-token")
+        if secrets.github_token is not None
+        else None
+    )
+    if secrets.registry_token is not None:
+        registry_token = Credential(await secrets.registry_token.plaintext(), "--registry-token")
+    elif github is not None:
+        # The seed's fallback: the Actions token also works for GHCR.
+        registry_token = Credential(github.value, "--github-token")
+    else:
+        registry_token = None
+    username = (
+        Credential(secrets.registry_username, "--registry-username")
+        if secrets.registry_username
+        else None
+    )
+    return Settings(
+        repository=repository,
+        registry_url=registry_url(registry),
+        apps=apps,
+        github_token=github,
+        registry_token=registry_token,
+        registry_username=username,
+    )

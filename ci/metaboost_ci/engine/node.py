@@ -1,0 +1,25 @@
+"""The Node.js container the npm steps run in (validate, lockfile)."""
+
+from __future__ import annotations
+
+import dagger
+from dagger import dag
+
+# The seed's workflows and scripts use node:24; so do the sample's Dockerfiles.
+NODE_IMAGE = "node:24"
+NPM_CACHE = "/root/.npm"
+WORKDIR = "/src"
+# One npm download cache for every npm step of every run on this engine.
+NPM_CACHE_VOLUME = "metaboost-ci-npm"
+
+
+def node_container(source: dagger.Directory, *, platform: str | None = None) -> dagger.Container:
+    """node:24 with the monorepo at /src and the shared npm cache mounted."""
+    base = dag.container(platform=dagger.Platform(platform)) if platform else dag.container()
+    return (
+        base.from_(NODE_IMAGE)
+        .with_mounted_cache(NPM_CACHE, dag.cache_volume(NPM_CACHE_VOLUME))
+        .with_env_variable("NPM_CONFIG_UPDATE_NOTIFIER", "false")
+        .with_directory(WORKDIR, source)
+        .with_workdir(WORKDIR)
+    )

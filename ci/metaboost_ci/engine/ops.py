@@ -1,0 +1,113 @@
+"""The release-core half of a publish, behind one small interface.
+
+``publish.publish_staging`` calls these operations in a fixed order; where
+they run is the implementation's business:
+
+- ``InProcessOps`` calls ``core.flows`` directly with a ``ReleaseContext``
+  (publish-staging, publish-main, verify, plan: the module's own Python
+  process reaches ghcr.io and api.github.com);
+- ``rehearse.CliOps`` runs the same flows through the ``metaboost-ci``
+  command line in a container bound to the rehearsal's registry service
+  (see ``rehearse`` for why).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import dagger
+
+from ..core.flows import (
+    PublishSummary,
+    ReleaseContext,
+    fallback_notes,
+    move_floating,
+    promote,
+    release,
+    reserve,
+    verify,
+)
+from ..core.flows.release import base_of_tag, changelog_path
+from ..core.flows.verify import read_tag_states
+from .bump import DirectoryTree
+
+
+class ReleaseOps(Protocol):
+    """Reserve, verify, move floating tags, release and promote; see ``core.flows``."""
+
+    async def reserve(self, *, commit: str, base: str, override: str | None, dry_run: bool) -> str:
+        """The reserved (or, in a dry run, the planned) ``BASE-staging.N``."""
+        ...
+
+    async def present(self, *, version: str) -> set[str]:
+        """The apps whose ``version`` tag already exists on the registry."""
+        ...
+
+    async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
+        """app -> digest, once every app has ``version`` (and ``float_tag`` on it)."""
+        ...
+
+    async def move_floating(self, *, version: str, float_tag: str) -> None: ...
+
+    async def release(self, *, tag: str, commit: str, prerelease: bool) -> str:
+        """The release step as one line for the summary."""
+        ...
+
+    async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary: ...
+
+
+async def changelog_notes(source: dagger.Directory, base: str) -> str:
+    """``docs/development/CHANGELOGS/BASE.md`` of ``source``, or the fallback sentence."""
+    text = await DirectoryTree(source).read(changelog_path(base))
+    return text if text is not None else fallback_notes(base)
+
+
+def release_line(action: str, tag: str, url: str | None, reason: str | None) -> str:
+    where = f" {url}" if url else ""
+    return {
+        "created": f"GitHub release {tag} created.{where}",
+        "exists": f"GitHub release {tag} already existed; left as it is.{where}",
+        "updated": f"GitHub release {tag} updated.{where}",
+        "skipped": f"GitHub release {tag} {reason or 'skipped'}.",
+        "planned": f"Dry run: GitHub release {tag} {reason or 'planned'}.",
+    }.get(action, f"GitHub release {tag}: {action}.")
+
+
+class InProcessOps:
+    """``core.flows`` called directly, in the module's own process."""
+
+    def __init__(self, ctx: ReleaseContext, source: dagger.Directory) -> None:
+        self.ctx = ctx
+        # The monorepo being published: the changelog is read from it.
+        self.source = source
+
+    async def reserve(self, *, commit: str, base: str, override: str | None, dry_run: bool) -> str:
+        result = await reserve(
+            self.ctx, commit=commit, base=base, override=override, dry_run=dry_run
+        )
+        return result.version
+
+    async def present(self, *, version: str) -> set[str]:
+        states = await read_tag_states(self.ctx, version, None)
+        return {app for app, state in states.items() if state.version_digest is not None}
+
+    async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
+        return (await verify(self.ctx, version=version, float_tag=float_tag)).digests
+
+    async def move_floating(self, *, version: str, float_tag: str) -> None:
+        await move_floating(self.ctx, version=version, float_tag=float_tag)
+
+    async def release(self, *, tag: str, commit: str, prerelease: bool) -> str:
+        notes = await changelog_notes(self.source, base_of_tag(tag))
+        outcome = await release(
+            self.ctx, tag=tag, commit=commit, notes=notes, prerelease=prerelease
+        )
+        return release_line(outcome.action, tag, outcome.url, outcome.reason)
+
+    async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary:
+        notes = await changelog_notes(self.source, base)
+        result = await promote(self.ctx, commit=commit, base=base, notes=notes, dry_run=dry_run)
+        summary = result.summary()
+        line = release_line(result.release.action, base, result.release.url, result.release.reason)
+        head = "Dry run: nothing was written." if dry_run else f"Git tag {base}: {result.git_tag}."
+        return PublishSummary(summary.version, summary.images, summary.float_tag, (head, line))

@@ -1,0 +1,49 @@
+"""The container steps of a staging publish, put together for one source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagger
+
+from .build import AppImage, ImageMeta, build_images, rfc3339_now, source_url, sync_all
+from .publish import StagingSteps
+from .smoke import SmokeOptions, smoke_test
+from .validate import choose_steps, run_validate
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What to build: the monorepo, its apps, the platforms, where the code lives."""
+
+    source: dagger.Directory
+    apps: tuple[str, ...]
+    platforms: list[str]
+    repository: str
+    validate_steps: list[str] | None = None
+    smoke: SmokeOptions = field(default_factory=SmokeOptions)
+
+    def meta(self, *, commit: str, version: str, created: str = "") -> ImageMeta:
+        return ImageMeta(
+            revision=commit,
+            version=version,
+            source=source_url(self.repository),
+            created=created or rfc3339_now(),
+        )
+
+
+def staging_steps(plan: BuildPlan, *, commit: str) -> StagingSteps:
+    """validate, build (all apps, one session) and smoke for ``plan``."""
+    steps = choose_steps(plan.validate_steps)  # bad step names fail before any work
+
+    async def validate() -> list[str]:
+        return await run_validate(plan.source, steps)
+
+    async def build(version: str) -> list[AppImage]:
+        meta = plan.meta(commit=commit, version=version)
+        return await sync_all(build_images(plan.source, plan.apps, plan.platforms, meta))
+
+    async def smoke(images: list[AppImage]) -> list[str]:
+        return await smoke_test(images, plan.smoke)
+
+    return StagingSteps(validate=validate, build=build, smoke=smoke)

@@ -1,0 +1,205 @@
+"""publish-staging and publish-main: the order of a release, written once.
+
+    validate -> reserve -> build -> smoke -> push every immutable tag
+    -> verify -> move the floating tag -> verify again -> prerelease -> summary
+
+The order is the point: the floating tag ``staging`` moves only after every
+app's immutable ``X.Y.Z-staging.N`` is pushed and verified, so it never names
+a mix of releases; nothing is pushed before the smoke test passed; an
+immutable tag that already exists (a re-run with ``--version-override``) is
+never pushed again, so it cannot move to other bytes.
+
+The steps come in as a ``StagingSteps`` (containers: validate, build, smoke),
+a ``Pusher`` (image pushes) and a ``ReleaseOps`` (tags and releases), so the
+same sequence runs for ``publish-staging`` (ghcr.io, the GitHub API) and for
+``rehearse`` (a registry service, a throwaway Git remote), and tests can
+record the order with fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+import dagger
+from dagger import dag
+
+from ..core.errors import CheckFailed, RemoteError
+from ..core.flows import ImageRow, PublishSummary
+from ..core.progress import Progress
+from ..core.versions import STAGING
+from .build import AppImage
+from .concurrent import run_all
+from .ops import ReleaseOps
+
+NOT_PUSHED = "(not pushed)"
+
+
+def image_name(repository: str, app: str) -> str:
+    """``owner/repo/app``, lower-cased as ``ReleaseContext.image_name`` does for the registry."""
+    return f"{repository.lower()}/{app}"
+
+
+def digest_of(published: str) -> str:
+    """The digest in ``host/name:tag@sha256:...`` as ``Container.publish`` returns it."""
+    _, at, digest = published.rpartition("@")
+    if not at or not digest.startswith("sha256:"):
+        raise RemoteError(f"The engine's publish answered {published!r}, which names no digest.")
+    return digest
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    username: str
+    secret: dagger.Secret
+
+
+class Pusher(Protocol):
+    """Pushes one app's image (all its platforms) under one tag."""
+
+    def image(self, app: str) -> str:
+        """``host/owner/repo/app``, as people pull it."""
+        ...
+
+    async def push(self, image: AppImage, tag: str) -> str:
+        """Push and return the digest the registry stored."""
+        ...
+
+
+class EnginePusher:
+    """``Container.publish`` by the engine: one manifest, or an index for several platforms.
+
+    With ``registry_service`` the engine dials that Dagger service for the
+    address's host (``Container.publish(registryService:)``, engine >= 0.21.6):
+    how ``rehearse`` pushes to the registry it runs inside the session.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        repository: str,
+        *,
+        auth: RegistryAuth | None = None,
+        registry_service: dagger.Service | None = None,
+    ) -> None:
+        self.host = host
+        self.repository = repository
+        self.auth = auth
+        self.registry_service = registry_service
+
+    def image(self, app: str) -> str:
+        return f"{self.host}/{image_name(self.repository, app)}"
+
+    def publisher(self, image: AppImage, address: str) -> dagger.Container:
+        """The container whose ``publish`` pushes ``image`` (auth attached)."""
+        # One platform: the image itself (a plain manifest). Several: an empty
+        # container publishing the variants as one index, as Dagger documents.
+        container = image.primary if len(image.variants) == 1 else dag.container()
+        if self.auth is not None:
+            container = container.with_registry_auth(address, self.auth.username, self.auth.secret)
+        return container
+
+    async def push(self, image: AppImage, tag: str) -> str:
+        address = f"{self.image(image.app)}:{tag}"
+        variants = list(image.variants) if len(image.variants) > 1 else None
+        published = await self.publisher(image, address).publish(
+            address, platform_variants=variants, registry_service=self.registry_service
+        )
+        return digest_of(published)
+
+
+@dataclass(frozen=True)
+class StagingSteps:
+    """The container work of a staging publish, as callables (fakes in tests)."""
+
+    validate: Callable[[], Awaitable[list[str]]]
+    # version -> the built (synced) images
+    build: Callable[[str], Awaitable[list[AppImage]]]
+    smoke: Callable[[list[AppImage]], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class StagingRequest:
+    commit: str
+    base: str
+    override: str | None = None
+    dry_run: bool = False
+    float_tag: str = STAGING
+
+
+async def push_immutable(
+    pusher: Pusher, images: list[AppImage], version: str, skip: set[str]
+) -> dict[str, str]:
+    """Push ``version`` for every app not in ``skip``, concurrently; app -> digest."""
+    todo = [image for image in images if image.app not in skip]
+    steps = [
+        (f"push {pusher.image(i.app)}:{version}", partial(pusher.push, i, version)) for i in todo
+    ]
+    digests = await run_all(f"Pushing {version}", steps)
+    return {image.app: digest for image, digest in zip(todo, digests, strict=True)}
+
+
+async def publish_staging(
+    request: StagingRequest,
+    *,
+    steps: StagingSteps,
+    pusher: Pusher,
+    ops: ReleaseOps,
+    progress: Progress,
+) -> PublishSummary:
+    """The staging publish, in the order the module docstring gives."""
+    for line in await steps.validate():
+        progress.step(f"validate {line}")
+    version = await ops.reserve(
+        commit=request.commit, base=request.base, override=request.override, dry_run=request.dry_run
+    )
+    progress.step(f"{'Would reserve' if request.dry_run else 'Reserved'} {version}; building.")
+    images = await steps.build(version)
+    for line in await steps.smoke(images):
+        progress.step(f"smoke {line}")
+    if request.dry_run:
+        rows = tuple(
+            ImageRow(i.app, pusher.image(i.app), (version, request.float_tag), NOT_PUSHED)
+            for i in images
+        )
+        note = "Dry run: validated, built and smoke-tested; nothing was tagged, pushed or released."
+        return PublishSummary(version, rows, request.float_tag, (note,))
+
+    # Immutable tags: never pushed over (a re-run keeps what is there).
+    existing = await ops.present(version=version)
+    if existing:
+        progress.step(
+            f"{version} already exists for {', '.join(sorted(existing))}: kept, not pushed again."
+        )
+    pushed = await push_immutable(pusher, images, version, existing)
+    verified = await ops.verify(version=version, float_tag=None)
+    mismatched = [
+        f"{pusher.image(app)}:{version} names {verified.get(app)}, the push stored {digest}."
+        for app, digest in pushed.items()
+        if verified.get(app) != digest
+    ]
+    if mismatched:
+        raise CheckFailed(f"{version} on the registry is not what was pushed.", mismatched)
+
+    # Only now, for all apps together: the floating tag.
+    await ops.move_floating(version=version, float_tag=request.float_tag)
+    digests = await ops.verify(version=version, float_tag=request.float_tag)
+    release = await ops.release(tag=version, commit=request.commit, prerelease=True)
+    rows = tuple(
+        ImageRow(i.app, pusher.image(i.app), (version, request.float_tag), digests[i.app])
+        for i in images
+    )
+    notes = [release]
+    if existing:
+        notes.append(f"Kept (already published, not pushed again): {', '.join(sorted(existing))}.")
+    return PublishSummary(version, rows, request.float_tag, tuple(notes))
+
+
+async def publish_main(
+    *, commit: str, base: str, dry_run: bool, ops: ReleaseOps, progress: Progress
+) -> PublishSummary:
+    """The main publish: promote the staging build of ``commit``; no rebuild."""
+    progress.step(f"Promoting the staging build of {commit[:12]} to {base}.")
+    return await ops.promote(commit=commit, base=base, dry_run=dry_run)

@@ -1,0 +1,297 @@
+"""rehearse: the whole staging then main release, inside one Dagger session.
+
+No credentials and nothing outside the session: a ``registry:2`` service
+stands in for ghcr.io and a bare Git repository stands in for GitHub's tags.
+The release runs the same ``publish.publish_staging`` and
+``publish.publish_main`` sequence as the real functions; only the three
+adapters differ.
+
+How the pieces reach the registry service (the design problem):
+
+- **Pushes** are made by the engine, not by a container, so a service
+  binding on some container does not help them. Since engine v0.21.6
+  ``Container.publish`` takes ``registryService``: the engine starts that
+  service for the push and dials it for the address's host name, keeping the
+  name in the request (PR dagger/dagger#13305, the "registryService" entry of
+  the v0.21.6 changelog, ``Container.publish`` in the v0.21.11 schema). We
+  publish to ``localhost:5000/...``: the engine's registry resolver treats
+  ``localhost`` as plain HTTP with no engine configuration
+  (``docker.MatchLocalhost``), which the ``registry:2`` service speaks; any
+  other host name would be tried over HTTPS first and fail.
+- **The release core** (reserve, verify, move ``staging``, release,
+  promote) needs HTTP to the registry and ``git`` for the tag store. The
+  module's own Python process cannot be bound to a service: service bindings
+  attach to containers (``Container.withServiceBinding``), and the module
+  runtime has no ``git``. ``Service.up`` could tunnel a port into the runtime
+  container, but it is meant for the CLI and blocks until cancelled. So the
+  core runs where bindings are documented to work: in a *tools container*
+  (python + git + this project, installed from ``dag.current_module().source()``)
+  bound to the registry as ``registry``, through the project's own command
+  line: ``metaboost-ci --registry http://registry:5000 --git-remote
+  /rehearsal/remote.git --json <command>``. ``CliOps`` is the ``ReleaseOps``
+  that does this; its answers are the command line's JSON documents.
+- **The throwaway Git remote** is a bare repository inside the tools
+  container. Every command runs on the container the previous one left
+  behind, so the remote's tags carry from step to step like a real remote's.
+
+The registry service is started explicitly (``Service.start``) so the same
+instance serves every push and every command, and is stopped at the end.
+A fresh ``run_id`` in the registry's and the tools container's environment
+gives each rehearsal its own registry and defeats the engine's cache for
+steps that must really run again.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+import dagger
+from dagger import dag
+
+from ..core.errors import CheckFailed
+from ..core.flows import ImageRow, PublishSummary
+from ..core.progress import Progress
+from ..core.versions import parse_staging_version
+from .bump import read_base_version
+from .pipeline import BuildPlan, staging_steps
+from .publish import EnginePusher, StagingRequest, publish_main, publish_staging
+
+REGISTRY_IMAGE = "registry:2"
+REGISTRY_PORT = 5000
+# The engine pushes here (plain HTTP because it is localhost; dialled to the service).
+PUSH_HOST = f"localhost:{REGISTRY_PORT}"
+# The tools container reaches the same service under this alias.
+REGISTRY_ALIAS = "registry"
+TOOLS_REGISTRY_URL = f"http://{REGISTRY_ALIAS}:{REGISTRY_PORT}"
+# requires-python's minimum, as the module runtime uses.
+PYTHON_IMAGE = "python:3.11-slim"
+PROJECT_DIR = "/opt/metaboost-ci"
+MONOREPO_DIR = "/rehearsal/monorepo"
+REMOTE_DIR = "/rehearsal/remote.git"
+DEFAULT_REPOSITORY = "rehearsal/metaboost"
+# What the tools container needs of this project to `pip install` it.
+PROJECT_FILES = ["pyproject.toml", "README.md", "ci/**"]
+GIT_IDENTITY = (
+    ("GIT_AUTHOR_NAME", "metaboost-ci rehearsal"),
+    ("GIT_AUTHOR_EMAIL", "rehearsal@metaboost-ci.invalid"),
+    ("GIT_COMMITTER_NAME", "metaboost-ci rehearsal"),
+    ("GIT_COMMITTER_EMAIL", "rehearsal@metaboost-ci.invalid"),
+)
+INIT_REPOSITORIES = (
+    f"git init -q -b main {MONOREPO_DIR} && cd {MONOREPO_DIR} && git add -A "
+    "&& git commit -q -m 'The rehearsed monorepo' "
+    f"&& git init -q --bare {REMOTE_DIR} && git push -q {REMOTE_DIR} main"
+)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def registry_service(run_id: str) -> dagger.Service:
+    """A fresh ``registry:2`` on port 5000 (the run id makes it this run's own)."""
+    return (
+        dag.container()
+        .from_(REGISTRY_IMAGE)
+        .with_env_variable("METABOOST_CI_REHEARSAL", run_id)
+        .with_exposed_port(REGISTRY_PORT)
+        .as_service(use_entrypoint=True)
+    )
+
+
+def tools_container(
+    module_source: dagger.Directory,
+    monorepo: dagger.Directory,
+    registry: dagger.Service,
+    run_id: str,
+) -> dagger.Container:
+    """python + git + metaboost-ci, the monorepo committed, a bare remote, the registry bound."""
+    container = (
+        dag.container()
+        .from_(PYTHON_IMAGE)
+        .with_exec(
+            [
+                "sh",
+                "-c",
+                "apt-get update -qq && apt-get install -y -qq --no-install-recommends git "
+                ">/dev/null && rm -rf /var/lib/apt/lists/*",
+            ]
+        )
+        .with_mounted_cache("/root/.cache/pip", dag.cache_volume("metaboost-ci-pip"))
+        .with_directory(PROJECT_DIR, module_source, include=PROJECT_FILES)
+        .with_exec(["pip", "install", "-q", "--disable-pip-version-check", PROJECT_DIR])
+    )
+    for name, value in GIT_IDENTITY:
+        container = container.with_env_variable(name, value)
+    return (
+        container
+        # From here on every step is this run's own (never a cached answer).
+        .with_env_variable("METABOOST_CI_REHEARSAL", run_id)
+        .with_directory(MONOREPO_DIR, monorepo)
+        .with_exec(["sh", "-c", INIT_REPOSITORIES])
+        .with_workdir(MONOREPO_DIR)
+        .with_service_binding(REGISTRY_ALIAS, registry)
+    )
+
+
+@dataclass(frozen=True)
+class CliSettings:
+    repository: str
+    apps: tuple[str, ...]
+
+    def global_args(self) -> list[str]:
+        return [
+            "--registry",
+            TOOLS_REGISTRY_URL,
+            "--repository",
+            self.repository,
+            "--apps",
+            ",".join(self.apps),
+            "--git-remote",
+            REMOTE_DIR,
+            "--json",
+        ]
+
+
+def summary_from_dict(data: dict[str, Any]) -> PublishSummary:
+    """A ``PublishSummary`` from its ``to_dict()`` (the command line's JSON)."""
+    rows = tuple(
+        ImageRow(str(row["app"]), str(row["image"]), tuple(row["tags"]), str(row["digest"]))
+        for row in cast(list[dict[str, Any]], data["images"])
+    )
+    float_tag = cast(str | None, data.get("float_tag"))
+    return PublishSummary(str(data["version"]), rows, float_tag, tuple(data.get("notes") or ()))
+
+
+class CliOps:
+    """``ReleaseOps`` through ``metaboost-ci`` in the tools container (see the module doc)."""
+
+    def __init__(self, tools: dagger.Container, settings: CliSettings) -> None:
+        self.tools = tools
+        self.settings = settings
+        self.commands: list[list[str]] = []
+
+    async def run(self, *args: str) -> dict[str, Any]:
+        """Run one command on the state the previous one left; its JSON document."""
+        argv = ["metaboost-ci", *self.settings.global_args(), *args]
+        self.commands.append(list(args))
+        step = self.tools.with_exec(argv)
+        try:
+            out = await step.stdout()
+        except dagger.ExecError as error:
+            lines = (error.stderr or error.stdout).strip().splitlines()[-10:]
+            raise CheckFailed(
+                f"metaboost-ci {args[0]} failed with exit code {error.exit_code}.", lines
+            ) from None
+        self.tools = step
+        return cast(dict[str, Any], json.loads(out))
+
+    async def reserve(self, *, commit: str, base: str, override: str | None, dry_run: bool) -> str:
+        args = ["reserve", "--commit", commit, "--base-version", base]
+        args += ["--version-override", override] if override else []
+        args += ["--dry-run"] if dry_run else []
+        return str((await self.run(*args))["version"])
+
+    async def present(self, *, version: str) -> set[str]:
+        staging = parse_staging_version(version)
+        if staging is None:
+            return set()
+        found = await self.run("discover", "--base-version", staging.base)
+        apps = cast(dict[str, dict[str, Any]], found["apps"])
+        return {app for app, tags in apps.items() if staging.n in tags["staging"]}
+
+    async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
+        args = ["verify", "--version", version] + (["--float-tag", float_tag] if float_tag else [])
+        return cast(dict[str, str], (await self.run(*args))["digests"])
+
+    async def move_floating(self, *, version: str, float_tag: str) -> None:
+        await self.run("move-floating", "--version", version, "--float-tag", float_tag)
+
+    async def release(self, *, tag: str, commit: str, prerelease: bool) -> str:
+        args = ["release", "--tag", tag, "--commit", commit] + (
+            ["--prerelease"] if prerelease else []
+        )
+        result = await self.run(*args)
+        reason = result.get("reason") or ""
+        return f"GitHub release {tag}: {result['action']}{f' ({reason})' if reason else ''}."
+
+    async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary:
+        args = ["promote", "--commit", commit, "--base-version", base]
+        result = await self.run(*args, *(["--dry-run"] if dry_run else []))
+        summary = summary_from_dict(cast(dict[str, Any], result["summary"]))
+        notes = (f"Git tag {base}: {result['git_tag']}.", *summary.notes)
+        return PublishSummary(summary.version, summary.images, summary.float_tag, notes)
+
+    async def remote_tags(self) -> str:
+        """``git ls-remote --tags`` of the throwaway remote, for the report."""
+        return await self.tools.with_exec(["git", "ls-remote", "--tags", REMOTE_DIR]).stdout()
+
+
+def rehearsal_report(
+    staging: PublishSummary, main: PublishSummary, *, commit: str, remote_tags: str
+) -> str:
+    """The Markdown a newcomer reads: both summaries and the Git tags made."""
+    tags = "\n".join(
+        line.split("\t", 1)[-1].removeprefix("refs/tags/") for line in remote_tags.splitlines()
+    )
+    return "\n".join(
+        [
+            "## Rehearsal: staging then main, inside one Dagger session",
+            "",
+            f"Commit `{commit}` of the rehearsed monorepo. The registry is a `registry:2` "
+            f"service (the engine pushed to it as `{PUSH_HOST}`, the release commands read it "
+            f"as `{REGISTRY_ALIAS}:{REGISTRY_PORT}`); the tags went to a throwaway Git remote, "
+            "so no GitHub release was made. Nothing left the session.",
+            "",
+            staging.markdown(),
+            main.markdown(),
+            "Git tags on the throwaway remote:",
+            "",
+            "```",
+            tags,
+            "```",
+            "",
+        ]
+    )
+
+
+async def stop_quietly(service: dagger.Service, progress: Progress) -> None:
+    try:
+        await service.stop()
+    except dagger.QueryError as error:  # the session ends soon anyway
+        progress.step(f"Stopping the rehearsal registry failed: {error}")
+
+
+async def run_rehearsal(
+    plan: BuildPlan,
+    *,
+    module_source: dagger.Directory,
+    progress: Progress,
+    run_id: str | None = None,
+) -> str:
+    """Staging then main against this session's registry; the Markdown report."""
+    run_id = run_id or new_run_id()
+    base = await read_base_version(plan.source)
+    progress.step(f"Rehearsal {run_id}: starting a registry:2 service.")
+    registry = await registry_service(run_id).start()
+    try:
+        tools = tools_container(module_source, plan.source, registry, run_id)
+        commit = (await tools.with_exec(["git", "rev-parse", "HEAD"]).stdout()).strip()
+        ops = CliOps(tools, CliSettings(plan.repository, plan.apps))
+        pusher = EnginePusher(PUSH_HOST, plan.repository, registry_service=registry)
+        staging = await publish_staging(
+            StagingRequest(commit=commit, base=base),
+            steps=staging_steps(plan, commit=commit),
+            pusher=pusher,
+            ops=ops,
+            progress=progress,
+        )
+        main = await publish_main(
+            commit=commit, base=base, dry_run=False, ops=ops, progress=progress
+        )
+        return rehearsal_report(staging, main, commit=commit, remote_tags=await ops.remote_tags())
+    finally:
+        await stop_quietly(registry, progress)

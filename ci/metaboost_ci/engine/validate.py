@@ -1,0 +1,96 @@
+"""validate: the old workflow's checks, step by step, in node:24.
+
+Each step is its own exec, evaluated before the next starts, so a failure
+names the step that failed and shows the tail of its output rather than a
+whole log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagger
+
+from ..core.errors import CheckFailed, InputError
+from ..core.redact import redact
+from .node import node_container
+
+TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    command: tuple[str, ...]
+
+    @property
+    def display(self) -> str:
+        return " ".join(self.command) if self.command[0] != "sh" else self.command[-1]
+
+
+# The seed's order: install, audit, packages, lint, types, web env, apps.
+STEPS: tuple[Step, ...] = (
+    Step("install", ("npm", "ci", "--include=optional")),
+    Step("audit", ("npm", "audit", "--omit=dev", "--audit-level=moderate")),
+    Step("build-packages", ("npm", "run", "build:packages")),
+    Step("lint", ("npm", "run", "lint")),
+    Step("type-check", ("npm", "run", "type-check")),
+    Step(
+        "web-env",
+        (
+            "sh",
+            "-c",
+            "[ -f apps/web/.env.local ] || cp apps/web/.env.example apps/web/.env.local",
+        ),
+    ),
+    Step("build-apps", ("npm", "run", "build:apps")),
+)
+STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
+
+
+def choose_steps(names: list[str] | None) -> list[Step]:
+    """The steps named (in the order given), or all of them; unknown names are errors."""
+    if not names:
+        return list(STEPS)
+    by_name = {step.name: step for step in STEPS}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise InputError(
+            f"Unknown validate step(s): {', '.join(unknown)}.",
+            fix=f"Choose from: {', '.join(STEP_NAMES)}.",
+        )
+    if len(set(names)) != len(names):
+        raise InputError("A validate step is named twice.", fix="Name each step once.")
+    return [by_name[n] for n in names]
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    kept = text.rstrip("\n").splitlines()[-lines:]
+    return "\n".join(kept)
+
+
+def step_failure(step: Step, error: dagger.ExecError) -> CheckFailed:
+    """The error for a failed step: its name, exit code and the tail of its output."""
+    output = "\n".join(part for part in (error.stdout, error.stderr) if part.strip())
+    last = tail(output) or "(the step printed nothing)"
+    return CheckFailed(
+        redact(
+            f"validate step {step.name!r} ({step.display}) failed with exit code "
+            f"{error.exit_code}. Last lines of its output:\n{last}"
+        ),
+        fix=f"Run `{step.display}` in the monorepo to reproduce.",
+    )
+
+
+async def run_validate(source: dagger.Directory, steps: list[Step]) -> list[str]:
+    """Run ``steps`` in order in one container; one line per passed step."""
+    container = node_container(source)
+    passed: list[str] = []
+    for step in steps:
+        container = container.with_exec(list(step.command))
+        try:
+            container = await container.sync()
+        except dagger.ExecError as error:
+            raise step_failure(step, error) from None
+        passed.append(f"ok  {step.name}: {step.display}")
+    return passed
