@@ -126,8 +126,8 @@ def test_bump_version_edits_commits_exactly_those_files_and_pushes(
     called = json.loads(log.read_text())
     assert called["version_seen"] == "1.0.0"  # the lockfile sees the new versions
     assert called["args"] == [
-        "call", "-m", "github.com/example/metaboost-ci@v1",
-        "lockfile", f"--source={r.work.resolve()}",
+        "call", "-m", "github.com/example/metaboost-ci@v1", f"--source={r.work.resolve()}",
+        "lockfile",
         "export", f"--path={r.work.resolve() / 'package-lock.json'}",
     ]  # fmt: skip
     assert r.remote_sha("develop") == r.local_sha("develop")

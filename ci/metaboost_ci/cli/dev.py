@@ -210,9 +210,11 @@ def _module_ref(explicit: str | None) -> str:
 
 def lockfile_command(dagger: str, module: str, source: Path) -> list[str]:
     """``dagger call`` that writes the regenerated lockfile into ``source``."""
+    # --source is the module object's (constructor) argument, so it comes
+    # before the function; `export` is the core API of the File returned.
     return [
-        dagger, "call", "-m", module,
-        "lockfile", f"--source={source}",
+        dagger, "call", "-m", module, f"--source={source}",
+        "lockfile",
         "export", f"--path={source / LOCKFILE}",
     ]  # fmt: skip
 
