@@ -1,0 +1,315 @@
+"""The GitHub Actions workflows: linted, locked down, and their scripts run for real.
+
+- actionlint and ``zizmor --offline`` report nothing (skipped when the tools
+  are missing, except in CI, where missing tools fail).
+- Structure: least privilege, every action pinned by commit SHA, no
+  ``${{ }}`` expression in any script, the triggers and concurrency asked for.
+- The publish steps' bash scripts run under bash with a stand-in ``dagger``
+  that records its arguments and prints a real ``PublishSummary``: the
+  arguments must exist on the module (its surface snapshot), secrets travel
+  only as ``env://`` references, the summary lands in ``$GITHUB_STEP_SUMMARY``
+  and the version in ``$GITHUB_OUTPUT``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import yaml
+
+from metaboost_ci.cli.dev import lockfile_command
+from metaboost_ci.core.flows import ImageRow, PublishSummary
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = REPO / ".github" / "workflows"
+SURFACE = REPO / "tests" / "snapshots" / "dagger_surface.json"
+DAGGER_ACTION = "dagger/dagger-for-github@27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77"  # v8.4.1
+DAGGER_VERSION = "0.21.11"
+README_TEST_COMMAND = (
+    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest"
+)
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as True.
+    if True in data:
+        data["on"] = data.pop(True)
+    return cast(dict[str, Any], data)
+
+
+def all_workflows() -> list[str]:
+    return sorted(p.name for p in WORKFLOWS.glob("*.yml"))
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def step(workflow: dict[str, Any], step_id: str) -> dict[str, Any]:
+    return next(s for s in steps(workflow) if s.get("id") == step_id)
+
+
+# ------------------------------------------------------------------- linters
+
+
+def linter(name: str) -> str:
+    """The tool next to this Python (the venv) or on PATH; skip or fail when absent."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.is_file() else shutil.which(name)
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{name} is not installed; it comes with the [test] extra.")
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]'); runs in CI")
+    return found
+
+
+def test_actionlint_reports_nothing() -> None:
+    tool = linter("actionlint")
+    files = [str(WORKFLOWS / name) for name in all_workflows()]
+    result = subprocess.run([tool, *files], capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_zizmor_reports_nothing() -> None:
+    tool = linter("zizmor")
+    result = subprocess.run(
+        [tool, "--offline", "--no-progress", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout, result.stdout
+
+
+# ----------------------------------------------------------------- structure
+
+
+def test_the_three_workflows_exist() -> None:
+    assert all_workflows() == ["ci.yml", "publish-main.yml", "publish-staging.yml"]
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "publish-main.yml", "publish-staging.yml"])
+def test_every_action_is_pinned_by_commit_sha_with_its_version(name: str) -> None:
+    text = (WORKFLOWS / name).read_text(encoding="utf-8")
+    uses = re.findall(r"uses:\s*(\S+)(.*)", text)
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
+        assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{ref}: say the version"
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "publish-main.yml", "publish-staging.yml"])
+def test_checkouts_keep_no_credentials_and_dagger_is_pinned(name: str) -> None:
+    workflow = load(name)
+    for s in steps(workflow):
+        uses = s.get("uses", "")
+        if uses.startswith("actions/checkout@"):
+            assert s["with"]["persist-credentials"] is False
+        if uses.startswith("dagger/dagger-for-github@"):
+            assert uses == DAGGER_ACTION
+            assert s["with"]["version"] == DAGGER_VERSION
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "publish-main.yml", "publish-staging.yml"])
+def test_no_expression_reaches_a_script(name: str) -> None:
+    # Values reach scripts through env: an expression expanded into a script
+    # is a script injection waiting for the right input.
+    for s in steps(load(name)):
+        assert "${{" not in s.get("run", ""), s.get("name")
+
+
+@pytest.mark.parametrize(
+    ("name", "job"), [("publish-staging.yml", "publish"), ("publish-main.yml", "promote")]
+)
+def test_publish_permissions_are_least_privilege(name: str, job: str) -> None:
+    workflow = load(name)
+    assert workflow["permissions"] == {}
+    assert workflow["jobs"][job]["permissions"] == {"contents": "write", "packages": "write"}
+    assert workflow["jobs"][job]["outputs"] == {"version": "${{ steps.publish.outputs.version }}"}
+    publish = step(workflow, "publish")
+    assert publish["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert publish["env"]["GHCR_REGISTRY_TOKEN"] == "${{ secrets.GHCR_REGISTRY_TOKEN }}"
+
+
+def test_staging_triggers_and_override_input() -> None:
+    workflow = load("publish-staging.yml")
+    assert workflow["on"]["push"] == {"branches": ["staging"]}
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"version_override"}
+    assert inputs["version_override"]["required"] is False
+    assert step(workflow, "publish")["env"]["VERSION_OVERRIDE"] == "${{ inputs.version_override }}"
+
+
+def test_main_runs_one_at_a_time_never_cancelled() -> None:
+    workflow = load("publish-main.yml")
+    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    assert workflow["concurrency"] == {
+        "group": "publish-main-${{ github.repository }}",
+        "cancel-in-progress": False,
+    }
+
+
+def test_ci_runs_the_readme_command_then_the_engine_tests() -> None:
+    workflow = load("ci.yml")
+    assert set(workflow["on"]) == {"pull_request", "push"}
+    tests = workflow["jobs"]["tests"]["steps"]
+    assert any(s.get("run") == README_TEST_COMMAND for s in tests)
+    assert any("docker-registry skopeo" in s.get("run", "") for s in tests)
+    python = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/setup-python@")]
+    assert python
+    assert all(s["with"]["python-version"] == "3.11" for s in python)
+    engine = workflow["jobs"]["engine"]
+    assert engine["needs"] == "tests"
+    assert any(s.get("uses") == DAGGER_ACTION for s in engine["steps"])
+    assert any("pytest -m engine" in s.get("run", "") for s in engine["steps"])
+
+
+# -------------------------------------------- the publish scripts, for real
+
+FAKE_DAGGER = """#!{python}
+import json, os, sys
+with open(os.environ["FAKE_DAGGER_LOG"], "w") as log:
+    json.dump(sys.argv[1:], log)
+sys.stdout.write(os.environ["FAKE_DAGGER_OUTPUT"])
+"""
+
+
+def surface() -> dict[str, set[str]]:
+    """Function (and "(constructor)") -> its flags, from the module's surface snapshot."""
+    data = json.loads(SURFACE.read_text(encoding="utf-8"))
+    functions = data["objects"][data["main_object"]]["functions"]
+    return {name: {a["flag"] for a in f["args"]} for name, f in functions.items()}
+
+
+def split_call(argv: list[str]) -> tuple[list[str], str, list[str]]:
+    """``[--progress=plain] call <constructor flags> <function> <flags>``."""
+    assert argv[:2] == ["--progress=plain", "call"], argv
+    rest = argv[2:]
+    at = next(i for i, a in enumerate(rest) if not a.startswith("--"))
+    return rest[:at], rest[at], rest[at + 1 :]
+
+
+def flags(args: list[str]) -> dict[str, str]:
+    return dict(a.split("=", 1) for a in args)
+
+
+def run_publish_step(
+    tmp_path: Path, name: str, env: dict[str, str], summary: PublishSummary
+) -> tuple[list[str], str, str]:
+    """Run the workflow's publish script; return (dagger argv, step summary, outputs)."""
+    script = step(load(name), "publish")["run"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dagger"
+    fake.write_text(FAKE_DAGGER.format(python=sys.executable))
+    fake.chmod(0o755)
+    files = {key: tmp_path / key.lower() for key in ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT")}
+    for path in files.values():
+        path.write_text("")
+    (tmp_path / "runner").mkdir()
+    full_env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_DAGGER_LOG": str(tmp_path / "argv.json"),
+        "FAKE_DAGGER_OUTPUT": summary.markdown(),
+        "RUNNER_TEMP": str(tmp_path / "runner"),
+        "GITHUB_REPOSITORY": "metaboost/metaboost",
+        "GITHUB_SHA": "a" * 40,
+        "GITHUB_ACTOR": "octocat",
+        **{key: str(path) for key, path in files.items()},
+        **env,
+    }
+    # As Actions runs a `run:` script: bash -e {0} (plus the script's own set -euo pipefail).
+    result = subprocess.run(
+        ["bash", "-e", "-c", script], env=full_env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    argv = json.loads((tmp_path / "argv.json").read_text())
+    return argv, files["GITHUB_STEP_SUMMARY"].read_text(), files["GITHUB_OUTPUT"].read_text()
+
+
+def summary_for(version: str) -> PublishSummary:
+    row = ImageRow("api", "ghcr.io/metaboost/metaboost/api", (version,), "sha256:" + "b" * 64)
+    return PublishSummary(version, (row,), "staging")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(
+    ("override", "registry_token"), [("", ""), ("1.2.0-staging.7", "ghcr-secret-value")]
+)
+def test_publish_staging_script(tmp_path: Path, override: str, registry_token: str) -> None:
+    version = override or "1.2.0-staging.3"
+    env = {
+        "GITHUB_TOKEN": "gh-secret-value",
+        "GHCR_REGISTRY_TOKEN": registry_token,
+        "VERSION_OVERRIDE": override,
+    }
+    argv, step_summary, outputs = run_publish_step(
+        tmp_path, "publish-staging.yml", env, summary_for(version)
+    )
+
+    constructor, function, args = split_call(argv)
+    assert function == "publish-staging"
+    assert flags(constructor) == {"--source": ".", "--repository": "metaboost/metaboost"}
+    expected = {
+        "--commit": "a" * 40,
+        "--github-token": "env://GITHUB_TOKEN",
+        "--registry-username": "octocat",
+    }
+    if registry_token:
+        expected["--registry-token"] = "env://GHCR_REGISTRY_TOKEN"
+    if override:
+        expected["--version-override"] = override
+    assert flags(args) == expected
+    assert "secret-value" not in json.dumps(argv)
+    known = surface()
+    assert set(flags(constructor)) <= known["(constructor)"]
+    assert set(flags(args)) <= known["publish-staging"]
+    assert step_summary == summary_for(version).markdown()
+    assert outputs == f"version={version}\n"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_publish_main_script(tmp_path: Path) -> None:
+    env = {"GITHUB_TOKEN": "gh-secret-value", "GHCR_REGISTRY_TOKEN": ""}
+    argv, step_summary, outputs = run_publish_step(
+        tmp_path, "publish-main.yml", env, summary_for("1.2.0")
+    )
+    constructor, function, args = split_call(argv)
+    assert function == "publish-main"
+    assert set(flags(constructor)) <= surface()["(constructor)"]
+    assert flags(args) == {
+        "--commit": "a" * 40,
+        "--github-token": "env://GITHUB_TOKEN",
+        "--registry-username": "octocat",
+    }
+    assert set(flags(args)) <= surface()["publish-main"]
+    assert "### Published 1.2.0" in step_summary
+    assert outputs == "version=1.2.0\n"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_publish_script_fails_on_a_summary_without_a_version(tmp_path: Path) -> None:
+    bad = PublishSummary("", (), None)
+    with pytest.raises(AssertionError, match="does not start with"):
+        run_publish_step(tmp_path, "publish-main.yml", {"GITHUB_TOKEN": "x" * 8}, bad)
+
+
+def test_bump_version_lockfile_call_matches_the_module() -> None:
+    argv = lockfile_command("dagger", "github.com/o/metaboost-ci@v1", Path("/repo"))
+    assert argv[:4] == ["dagger", "call", "-m", "github.com/o/metaboost-ci@v1"]
+    rest = argv[4:]
+    at = next(i for i, a in enumerate(rest) if not a.startswith("--"))
+    assert set(flags(rest[:at])) <= surface()["(constructor)"]
+    assert rest[at] == "lockfile"
+    assert "lockfile" in surface()
+    assert rest[at + 1 :] == ["export", "--path=/repo/package-lock.json"]
