@@ -68,7 +68,7 @@ log = pathlib.Path(__file__).with_suffix(".log")
 args = sys.argv[1:]
 source = next(a.split("=", 1)[1] for a in args if a.startswith("--source="))
 seen = json.loads(pathlib.Path(source, "package.json").read_text())["version"]
-log.write_text(json.dumps({"args": args, "version_seen": seen}))
+log.write_text(json.dumps({"args": args, "version_seen": seen, "cwd": os.getcwd()}))
 path = next(a.split("=", 1)[1] for a in args if a.startswith("--path="))
 pathlib.Path(path).write_text('{"lockfileVersion": 3, "regenerated": true}\\n')
 sys.exit(int(os.environ.get("FAKE_DAGGER_EXIT", "0")))
@@ -125,10 +125,11 @@ def test_bump_version_edits_commits_exactly_those_files_and_pushes(
     assert "regenerated" in (r.work / "package-lock.json").read_text()
     called = json.loads(log.read_text())
     assert called["version_seen"] == "1.0.0"  # the lockfile sees the new versions
+    assert Path(called["cwd"]).resolve() == r.work.resolve()
     assert called["args"] == [
-        "call", "-m", "github.com/example/metaboost-ci@v1", f"--source={r.work.resolve()}",
+        "call", "-m", "github.com/example/metaboost-ci@v1", "--source=.",
         "lockfile",
-        "export", f"--path={r.work.resolve() / 'package-lock.json'}",
+        "export", "--path=package-lock.json",
     ]  # fmt: skip
     assert r.remote_sha("develop") == r.local_sha("develop")
     assert r.git("diff", "--cached", "--name-only") == "unrelated.txt"

@@ -305,11 +305,11 @@ def test_publish_script_fails_on_a_summary_without_a_version(tmp_path: Path) -> 
 
 
 def test_bump_version_lockfile_call_matches_the_module() -> None:
-    argv = lockfile_command("dagger", "github.com/o/metaboost-ci@v1", Path("/repo"))
+    argv = lockfile_command("dagger", "github.com/o/metaboost-ci@v1")
     assert argv[:4] == ["dagger", "call", "-m", "github.com/o/metaboost-ci@v1"]
     rest = argv[4:]
     at = next(i for i, a in enumerate(rest) if not a.startswith("--"))
     assert set(flags(rest[:at])) <= surface()["(constructor)"]
     assert rest[at] == "lockfile"
     assert "lockfile" in surface()
-    assert rest[at + 1 :] == ["export", "--path=/repo/package-lock.json"]
+    assert rest[at + 1 :] == ["export", "--path=package-lock.json"]

@@ -208,14 +208,18 @@ def _module_ref(explicit: str | None) -> str:
     )
 
 
-def lockfile_command(dagger: str, module: str, source: Path) -> list[str]:
-    """``dagger call`` that writes the regenerated lockfile into ``source``."""
-    # --source is the module object's (constructor) argument, so it comes
-    # before the function; `export` is the core API of the File returned.
+def lockfile_command(dagger: str, module: str) -> list[str]:
+    """``dagger call`` that writes the regenerated lockfile; run it in the monorepo root.
+
+    ``--source`` is the module object's (constructor) argument, so it comes
+    before the function; ``export`` is the core API of the File returned.
+    Both paths are relative to the working directory, which Dagger's export
+    must not escape.
+    """
     return [
-        dagger, "call", "-m", module, f"--source={source}",
+        dagger, "call", "-m", module, "--source=.",
         "lockfile",
-        "export", f"--path={source / LOCKFILE}",
+        "export", f"--path={LOCKFILE}",
     ]  # fmt: skip
 
 
@@ -226,7 +230,7 @@ async def _regenerate_lockfile(
     # stdout is captured (the result is the exported path); stderr is Dagger's
     # progress, left on the terminal.
     result = await anyio.run_process(
-        lockfile_command(dagger, module, source), cwd=source, check=False, stderr=None
+        lockfile_command(dagger, module), cwd=source, check=False, stderr=None
     )
     if result.returncode == 0:
         return
