@@ -9,7 +9,8 @@
   the ``@expectedType`` of ID arguments: a ``Service`` argument must get a
   Service's ID), recorded, and answered with made-up values of the right
   types, or with what a test told it (``respond``). A responder can raise
-  ``ExecFailure`` to make the SDK raise ``dagger.ExecError``.
+  ``ExecFailure`` (the SDK raises ``dagger.ExecError``) or ``QueryFailure``
+  (``dagger.QueryError``).
 - fixture ``dagger_standin``: installs a fresh ``StandInSession`` as the SDK's
   shared connection for one test.
 - ``chain(obj)``: the call chain of a lazy Dagger object (field, arguments).
@@ -83,6 +84,13 @@ class ExecFailure(Exception):
     stderr: str = ""
 
 
+@dataclass
+class QueryFailure(Exception):
+    """Raised by a responder: the SDK will raise ``dagger.QueryError`` with this message."""
+
+    message: str
+
+
 Responder = Callable[[list[Call]], Any]
 
 
@@ -136,6 +144,10 @@ class StandInSession:
         operation = typing.cast(graphql.OperationDefinitionNode, document.definitions[0])
         try:
             return self._select(self.schema.query_type, operation.selection_set, [], record)
+        except QueryFailure as failure:
+            raise TransportQueryError(
+                failure.message, errors=[{"message": failure.message, "path": ["x"]}]
+            ) from None
         except ExecFailure as failure:
             message = f"process did not complete successfully: exit code: {failure.exit_code}"
             raise TransportQueryError(
@@ -160,6 +172,10 @@ class StandInSession:
     def respond(self, key: str, responder: Responder | Any) -> None:
         """Answer ``Type.field`` (e.g. ``Container.publish``) with a value or ``f(chain)``."""
         self.responders[key] = responder if callable(responder) else (lambda _chain: responder)
+
+    def origin(self, made_id: str) -> list[Call]:
+        """The chain that produced an ID the stand-in made (e.g. a bound Service)."""
+        return self.ids[made_id][1]
 
     def texts(self) -> list[str]:
         return [q.text for q in self.queries]
@@ -316,6 +332,21 @@ def chain(obj: Any) -> list[tuple[str, dict[str, Any]]]:
 def calls_named(obj: Any, name: str) -> list[dict[str, Any]]:
     """The arguments of every ``name`` call in ``obj``'s chain."""
     return [args for field_name, args in chain(obj) if field_name == name]
+
+
+def args_of(calls: list[Call], field_name: str) -> list[dict[str, Any]]:
+    """The arguments of every ``field_name`` call in an answered chain."""
+    return [c.args for c in calls if c.field == field_name]
+
+
+def execs(calls: list[Call]) -> list[list[str]]:
+    """The ``withExec`` argument lists of an answered chain, in order."""
+    return [list(a["args"]) for a in args_of(calls, "withExec")]
+
+
+def env_of(calls: list[Call]) -> dict[str, str]:
+    """The environment a chain's ``withEnvVariable`` calls leave."""
+    return {a["name"]: a["value"] for a in args_of(calls, "withEnvVariable")}
 
 
 # ------------------------------------------------------------------ surface

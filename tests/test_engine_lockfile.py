@@ -1,0 +1,45 @@
+"""lockfile: node:24 on linux/amd64, no node_modules, npm install, the right file back."""
+
+from __future__ import annotations
+
+from dagger import dag
+
+from metaboost_ci.engine.lockfile import regenerate_lockfile
+from metaboost_ci.engine.main import MetaboostCi
+from tests.support.dagger_offline import StandInSession, args_of, calls_named, chain, execs
+
+
+def test_the_lockfile_is_made_by_npm_install_in_node_24_on_linux_amd64() -> None:
+    source = dag.directory().with_new_file("package.json", "{}")
+    lockfile = regenerate_lockfile(source)
+    calls = chain(lockfile)
+    assert calls[0] == ("container", {"platform": "linux/amd64"})
+    assert calls_named(lockfile, "from") == [{"address": "node:24"}]
+    [mounted] = calls_named(lockfile, "withDirectory")
+    assert mounted["path"] == "/src"
+    assert mounted["source"] is source
+    assert calls_named(lockfile, "withWorkdir") == [{"path": "/src"}]
+    commands = [args["args"] for args in calls_named(lockfile, "withExec")]
+    assert commands == [
+        ["sh", "-c", "find . -name node_modules -type d -prune -exec rm -rf {} +"],
+        ["npm", "install", "--include=optional", "--no-audit", "--no-fund"],
+    ]
+    assert calls[-1] == ("file", {"path": "/src/package-lock.json"})
+
+
+def test_npm_downloads_go_to_the_shared_cache_volume() -> None:
+    lockfile = regenerate_lockfile(dag.directory())
+    [cache] = calls_named(lockfile, "withMountedCache")
+    assert cache["path"] == "/root/.npm"
+    assert chain(cache["cache"]) == [("cacheVolume", {"key": "metaboost-ci-npm"})]
+
+
+async def test_the_lockfile_function_renders_to_a_valid_query(
+    dagger_standin: StandInSession,
+) -> None:
+    dagger_standin.respond("File.contents", '{"lockfileVersion": 3}')
+    lockfile = MetaboostCi(source=dag.directory()).lockfile()
+    assert await lockfile.contents() == '{"lockfileVersion": 3}'
+    [answered] = dagger_standin.leaves("File.contents")
+    assert execs(answered)[-1][:2] == ["npm", "install"]
+    assert args_of(answered, "file") == [{"path": "/src/package-lock.json"}]

@@ -1,0 +1,72 @@
+"""validate: the seed's steps in order in node:24; a failure names its step and shows the tail."""
+
+from __future__ import annotations
+
+import pytest
+from dagger import dag
+
+from metaboost_ci.core.errors import CheckFailed, InputError
+from metaboost_ci.engine.main import MetaboostCi
+from metaboost_ci.engine.validate import STEP_NAMES, STEPS, choose_steps, run_validate
+from tests.support.dagger_offline import Call, ExecFailure, StandInSession, args_of, execs
+
+SEED_COMMANDS = [
+    ["npm", "ci", "--include=optional"],
+    ["npm", "audit", "--omit=dev", "--audit-level=moderate"],
+    ["npm", "run", "build:packages"],
+    ["npm", "run", "lint"],
+    ["npm", "run", "type-check"],
+    ["sh", "-c", "[ -f apps/web/.env.local ] || cp apps/web/.env.example apps/web/.env.local"],
+    ["npm", "run", "build:apps"],
+]
+
+
+def test_the_default_steps_are_the_seeds_in_its_order() -> None:
+    assert [list(step.command) for step in choose_steps(None)] == SEED_COMMANDS
+
+
+def test_steps_can_be_chosen_and_ordered() -> None:
+    assert [s.name for s in choose_steps(["lint", "install"])] == ["lint", "install"]
+    with pytest.raises(InputError, match="Choose from: " + ", ".join(STEP_NAMES)):
+        choose_steps(["lint", "tests"])
+    with pytest.raises(InputError, match="twice"):
+        choose_steps(["lint", "lint"])
+
+
+async def test_every_step_runs_in_node_24_with_the_npm_cache(
+    dagger_standin: StandInSession,
+) -> None:
+    passed = await run_validate(dag.directory(), list(STEPS))
+    assert [line.split(":")[0] for line in passed] == [f"ok  {name}" for name in STEP_NAMES]
+    synced = dagger_standin.leaves("Container.sync")
+    # One evaluation per step, each on the state the previous one left.
+    assert [execs(calls) for calls in synced] == [SEED_COMMANDS[: i + 1] for i in range(7)]
+    last = synced[-1]
+    assert args_of(last, "from") == [{"address": "node:24"}]
+    assert args_of(last, "withMountedCache")[0]["path"] == "/root/.npm"
+    assert args_of(last, "withWorkdir") == [{"path": "/src"}]
+
+
+async def test_a_failed_step_is_named_with_the_tail_of_its_output(
+    dagger_standin: StandInSession,
+) -> None:
+    output = "\n".join(f"lint line {i}" for i in range(1, 101))
+
+    def sync(calls: list[Call]) -> str:
+        if execs(calls)[-1] == ["npm", "run", "lint"]:
+            raise ExecFailure(["npm", "run", "lint"], 2, stdout=output, stderr="3 problems")
+        return dagger_standin._make_id("Container", calls)
+
+    dagger_standin.respond("Container.sync", sync)
+    with pytest.raises(CheckFailed) as failed:
+        await MetaboostCi(source=dag.directory()).validate()
+    message = str(failed.value)
+    assert "validate step 'lint' (npm run lint) failed with exit code 2" in message
+    assert "lint line 100" in message
+    assert "3 problems" in message
+    assert "lint line 60\n" not in message  # only the tail
+    # Nothing after the failed step ran.
+    assert all(
+        ["npm", "run", "type-check"] not in execs(c)
+        for c in dagger_standin.leaves("Container.sync")
+    )
