@@ -1,15 +1,11 @@
 """smoke: services on $PORT, probes bound to them, the runtime-config contract checked.
 
-The stand-in plays the apps: it reads each probed service's chain (its
+``PlayedApps`` answers the probes: it reads each probed service's chain (its
 environment, its service bindings) and answers as an app following the
 contract would, or, in the negative tests, as a broken one.
 """
 
 from __future__ import annotations
-
-import json
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from dagger import dag
@@ -17,11 +13,13 @@ from dagger import dag
 from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.core.errors import CheckFailed
 from metaboost_ci.engine.build import AppImage
-from metaboost_ci.engine.smoke import MARKER, SMOKE_PORT, SmokeOptions, smoke_test
+from metaboost_ci.engine.smoke import MARKER, SmokeOptions, smoke_test
 from tests.support.dagger_offline import (
     Call,
+    PlayedApps,
     QueryFailure,
     StandInSession,
+    app_of,
     args_of,
     env_of,
     execs,
@@ -37,49 +35,8 @@ def images() -> list[AppImage]:
     ]
 
 
-def app_of(service_chain: list[Call]) -> str:
-    return args_of(service_chain, "from")[0]["address"].removeprefix("example/")
-
-
-def public(env: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k.startswith("NEXT_PUBLIC_")}
-
-
-class Apps:
-    """Answers probes as the apps would; ``broken`` apps ignore their sidecar."""
-
-    def __init__(self, session: StandInSession, broken: frozenset[str] = frozenset()) -> None:
-        self.session = session
-        self.broken = broken
-        self.probed: list[tuple[str, str, list[Call]]] = []
-        session.respond("Container.stdout", self.stdout)
-
-    def stdout(self, calls: list[Call]) -> str:
-        _node, _e, _script, url, stay = execs(calls)[-1]
-        [binding] = args_of(calls, "withServiceBinding")
-        service = self.session.origin(binding["service"])
-        self.probed.append((binding["alias"], url, service))
-        assert urlsplit(url).hostname == binding["alias"]
-        assert urlsplit(url).port == SMOKE_PORT
-        if urlsplit(url).path == "/":
-            answer = {"status": 200, "body": "{}"}
-            return json.dumps({"first": answer, "second": answer, "stay": stay})
-        env = env_of(service)
-        bound = {
-            b["alias"]: self.session.origin(b["service"])
-            for b in args_of(service, "withServiceBinding")
-        }
-        host = urlsplit(env["RUNTIME_CONFIG_URL"]).hostname
-        if host in bound and app_of(service) not in self.broken:
-            used: dict[str, Any] = {"source": "sidecar", "config": public(env_of(bound[host]))}
-        else:
-            used = {"source": "env", "config": public(env)}
-        answer = {"status": 200, "body": json.dumps(used)}
-        return json.dumps({"first": answer, "second": answer})
-
-
 async def test_every_app_is_started_and_probed_twice(dagger_standin: StandInSession) -> None:
-    apps = Apps(dagger_standin)
+    apps = PlayedApps(dagger_standin)
     lines = await smoke_test(images(), OPTIONS)
     up = [(alias, url, service) for alias, url, service in apps.probed if url.endswith(":8080/")]
     assert sorted(alias for alias, _, _ in up) == sorted(DEFAULT_APPS)
@@ -98,7 +55,7 @@ async def test_every_app_is_started_and_probed_twice(dagger_standin: StandInSess
 async def test_web_apps_serve_their_sidecars_config_and_fall_back_without_it(
     dagger_standin: StandInSession,
 ) -> None:
-    apps = Apps(dagger_standin)
+    apps = PlayedApps(dagger_standin)
     lines = await smoke_test(images(), OPTIONS)
     config_probes = [(a, s) for a, url, s in apps.probed if url.endswith("/runtime-config")]
     assert sorted(a for a, _ in config_probes) == sorted(
@@ -128,7 +85,7 @@ async def test_web_apps_serve_their_sidecars_config_and_fall_back_without_it(
 async def test_an_app_ignoring_its_sidecar_fails_the_smoke_test(
     dagger_standin: StandInSession,
 ) -> None:
-    Apps(dagger_standin, broken=frozenset({"management-web"}))
+    PlayedApps(dagger_standin, broken=frozenset({"management-web"}))
     with pytest.raises(CheckFailed) as failed:
         await smoke_test(images(), OPTIONS)
     [problem] = failed.value.problems
@@ -139,7 +96,7 @@ async def test_an_app_ignoring_its_sidecar_fails_the_smoke_test(
 
 
 async def test_an_app_that_does_not_start_is_named(dagger_standin: StandInSession) -> None:
-    apps = Apps(dagger_standin)
+    apps = PlayedApps(dagger_standin)
 
     def stdout(calls: list[Call]) -> str:
         [binding] = args_of(calls, "withServiceBinding")
@@ -157,7 +114,7 @@ async def test_an_app_that_does_not_start_is_named(dagger_standin: StandInSessio
 async def test_without_both_halves_only_the_apps_themselves_are_checked(
     dagger_standin: StandInSession,
 ) -> None:
-    Apps(dagger_standin)
+    PlayedApps(dagger_standin)
     only_web = [i for i in images() if i.app in ("api", "web")]
     lines = await smoke_test(only_web, OPTIONS)
     assert [line.split(":")[0] for line in lines] == ["ok  api", "ok  web"]

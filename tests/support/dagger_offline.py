@@ -14,6 +14,7 @@
 - fixture ``dagger_standin``: installs a fresh ``StandInSession`` as the SDK's
   shared connection for one test.
 - ``chain(obj)``: the call chain of a lazy Dagger object (field, arguments).
+- ``PlayedApps``: answers the smoke test's probes as the sample apps would.
 - ``module_surface()``: what ``dagger call`` exposes, as JSON-able data.
 
 These read private SDK attributes (``_ctx.selections``, the shared
@@ -23,12 +24,14 @@ connection's ``_session``, ``Module._objects``); dagger-io is pinned exactly.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # dagger.mod reads the main object's name when it is first imported.
 os.environ.setdefault("DAGGER_MAIN_OBJECT", "MetaboostCi")
@@ -347,6 +350,62 @@ def execs(calls: list[Call]) -> list[list[str]]:
 def env_of(calls: list[Call]) -> dict[str, str]:
     """The environment a chain's ``withEnvVariable`` calls leave."""
     return {a["name"]: a["value"] for a in args_of(calls, "withEnvVariable")}
+
+
+# ------------------------------------------------------------------ the sample apps, played
+
+SMOKE_PORT = 8080
+
+
+def app_of(service_chain: list[Call]) -> str:
+    """The app a service runs: test images are ``example/<app>``, builds use their Dockerfile."""
+    froms = args_of(service_chain, "from")
+    if froms:
+        return froms[0]["address"].removeprefix("example/")
+    dockerfile = args_of(service_chain, "dockerBuild")[0]["dockerfile"]
+    return dockerfile.split("/")[-2]
+
+
+def public(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("NEXT_PUBLIC_")}
+
+
+class PlayedApps:
+    """Answers probes as the apps would; ``broken`` apps ignore their sidecar."""
+
+    def __init__(self, session: StandInSession, broken: frozenset[str] = frozenset()) -> None:
+        self.session = session
+        self.broken = broken
+        self.probed: list[tuple[str, str, list[Call]]] = []
+        session.respond("Container.stdout", self.stdout)
+
+    @staticmethod
+    def is_probe(calls: list[Call]) -> bool:
+        commands = execs(calls)
+        return bool(commands) and commands[-1][:2] == ["node", "-e"]
+
+    def stdout(self, calls: list[Call]) -> str:
+        _node, _e, _script, url, stay = execs(calls)[-1]
+        [binding] = args_of(calls, "withServiceBinding")
+        service = self.session.origin(binding["service"])
+        self.probed.append((binding["alias"], url, service))
+        assert urlsplit(url).hostname == binding["alias"]
+        assert urlsplit(url).port == SMOKE_PORT
+        if urlsplit(url).path == "/":
+            answer = {"status": 200, "body": "{}"}
+            return json.dumps({"first": answer, "second": answer, "stay": stay})
+        env = env_of(service)
+        bound = {
+            b["alias"]: self.session.origin(b["service"])
+            for b in args_of(service, "withServiceBinding")
+        }
+        host = urlsplit(env["RUNTIME_CONFIG_URL"]).hostname
+        if host in bound and app_of(service) not in self.broken:
+            used: dict[str, Any] = {"source": "sidecar", "config": public(env_of(bound[host]))}
+        else:
+            used = {"source": "env", "config": public(env)}
+        answer = {"status": 200, "body": json.dumps(used)}
+        return json.dumps({"first": answer, "second": answer})
 
 
 # ------------------------------------------------------------------ surface

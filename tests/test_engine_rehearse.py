@@ -1,0 +1,271 @@
+"""rehearse, run whole with no engine: every query valid, pushes to the service, CLI in order.
+
+The stand-in plays the world: the sample apps answer the smoke probes, the
+engine's pushes land in a dict that stands for the registry service, and the
+``metaboost-ci`` commands in the tools container answer as the command line
+does (the JSON of ``core.flows`` results), from that same dict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from dagger import dag
+
+from metaboost_ci.core.apps import DEFAULT_APPS
+from metaboost_ci.core.errors import CheckFailed
+from metaboost_ci.core.flows import ImageRow, PublishSummary
+from metaboost_ci.core.progress import RecordingProgress
+from metaboost_ci.engine.main import MetaboostCi
+from metaboost_ci.engine.pipeline import BuildPlan
+from metaboost_ci.engine.rehearse import (
+    PROJECT_FILES,
+    REMOTE_DIR,
+    CliOps,
+    CliSettings,
+    registry_service,
+    run_rehearsal,
+    summary_from_dict,
+    tools_container,
+)
+from metaboost_ci.engine.smoke import SmokeOptions
+from tests.support.dagger_offline import (
+    Call,
+    ExecFailure,
+    PlayedApps,
+    StandInSession,
+    args_of,
+    chain,
+    env_of,
+    execs,
+)
+from tests.test_engine_bump import SampleFiles
+
+SHA = "89abcdef0123456789abcdef0123456789abcdef"
+REPOSITORY = "rehearsal/metaboost"
+
+
+def digest(app: str) -> str:
+    return "sha256:" + (app.encode().hex() * 64)[:64]
+
+
+@dataclass
+class World:
+    session: StandInSession
+    # image name -> tag -> digest: the registry service's content
+    registry: dict[str, dict[str, str]] = field(default_factory=lambda: {})
+    git_tags: dict[str, str] = field(default_factory=lambda: {})
+    cli: list[list[str]] = field(default_factory=lambda: [])
+    pushes: list[list[Call]] = field(default_factory=lambda: [])
+
+    def __post_init__(self) -> None:
+        self.apps = PlayedApps(self.session)
+        self.files = SampleFiles(self.session)
+        self.session.respond("Container.stdout", self.stdout)
+        self.session.respond("Container.publish", self.publish)
+
+    def publish(self, calls: list[Call]) -> str:
+        self.pushes.append(calls)
+        address = calls[-1].args["address"]
+        name, _, tag = address.removeprefix("localhost:5000/").partition(":")
+        app = name.rsplit("/", 1)[1]
+        self.registry.setdefault(name, {})[tag] = digest(app)
+        return f"{address}@{digest(app)}"
+
+    def stdout(self, calls: list[Call]) -> str:
+        if self.apps.is_probe(calls):
+            return self.apps.stdout(calls)
+        command = execs(calls)[-1]
+        if command == ["git", "rev-parse", "HEAD"]:
+            return SHA + "\n"
+        if command[:3] == ["git", "ls-remote", "--tags"]:
+            return "".join(
+                f"{sha}\trefs/tags/{tag}\n" for tag, sha in sorted(self.git_tags.items())
+            )
+        assert command[0] == "metaboost-ci", command
+        return json.dumps(self.command(command[1:]))
+
+    def option(self, argv: list[str], name: str) -> str | None:
+        return argv[argv.index(name) + 1] if name in argv else None
+
+    def command(self, argv: list[str]) -> dict[str, Any]:
+        assert argv[:9] == [
+            "--registry",
+            "http://registry:5000",
+            "--repository",
+            REPOSITORY,
+            "--apps",
+            ",".join(DEFAULT_APPS),
+            "--git-remote",
+            REMOTE_DIR,
+            "--json",
+        ]
+        name, args = argv[9], argv[10:]
+        self.cli.append([name, *args])
+        version = self.option(args, "--version")
+        images = {app: self.registry.get(f"{REPOSITORY}/{app}", {}) for app in DEFAULT_APPS}
+        if name == "reserve":
+            tag = f"{self.option(args, '--base-version')}-staging.0"
+            self.git_tags[tag] = str(self.option(args, "--commit"))
+            return {"version": tag}
+        if name == "discover":
+            return {
+                "apps": {
+                    a: {"staging": [0] if "0.1.0-staging.0" in t else []} for a, t in images.items()
+                }
+            }
+        if name == "verify":
+            float_tag = self.option(args, "--float-tag")
+            for tags in images.values():
+                assert version in tags
+                assert float_tag is None or tags[float_tag] == tags[str(version)]
+            return {"digests": {a: t[str(version)] for a, t in images.items()}}
+        if name == "move-floating":
+            for tags in images.values():
+                tags[str(self.option(args, "--float-tag"))] = tags[str(version)]
+            return {}
+        if name == "release":
+            return {"action": "skipped", "reason": "skipped: no release API"}
+        if name == "promote":
+            base = str(self.option(args, "--base-version"))
+            for tags in images.values():
+                tags[base] = tags["latest"] = tags[f"{base}-staging.0"]
+            self.git_tags[base] = SHA
+            rows = tuple(
+                ImageRow(a, f"registry:5000/{REPOSITORY}/{a}", (base, "latest"), t[base])
+                for a, t in images.items()
+            )
+            return {"git_tag": "created", "summary": PublishSummary(base, rows, "latest").to_dict()}
+        raise AssertionError(f"unexpected command {name}")
+
+
+def plan() -> BuildPlan:
+    return BuildPlan(
+        source=dag.directory(),
+        apps=DEFAULT_APPS,
+        platforms=["linux/amd64"],
+        repository=REPOSITORY,
+        smoke=SmokeOptions(stay_seconds=1, run_id="r1"),
+    )
+
+
+async def test_rehearsal_runs_staging_then_main_against_the_session_registry(
+    dagger_standin: StandInSession,
+) -> None:
+    world = World(dagger_standin)
+    report = await run_rehearsal(
+        plan(), module_source=dag.directory(), progress=RecordingProgress(), run_id="r1"
+    )
+    # The release commands, in the order of a release.
+    assert [c[0] for c in world.cli] == [
+        "reserve",
+        "discover",
+        "verify",
+        "move-floating",
+        "verify",
+        "release",
+        "promote",
+    ]
+    assert world.cli[0] == ["reserve", "--commit", SHA, "--base-version", "0.1.0"]
+    # Every app pushed once, by the engine, to localhost:5000 dialled to the started service.
+    addresses = sorted(p[-1].args["address"] for p in world.pushes)
+    assert addresses == sorted(
+        f"localhost:5000/{REPOSITORY}/{a}:0.1.0-staging.0" for a in DEFAULT_APPS
+    )
+    ends = [{(c[-1].type_name, c[-1].field) for c in q.leaves} for q in dagger_standin.queries]
+    [started] = [i for i, e in enumerate(ends) if ("Service", "start") in e]
+    [stopped] = [i for i, e in enumerate(ends) if ("Service", "stop") in e]
+    pushed = [i for i, e in enumerate(ends) if ("Container", "publish") in e]
+    assert started < min(pushed) <= max(pushed) < stopped == len(ends) - 1
+    for push in world.pushes:
+        service = dagger_standin.origin(push[-1].args["registryService"])
+        assert args_of(service, "from") == [{"address": "registry:2"}]
+        assert env_of(service)["METABOOST_CI_REHEARSAL"] == "r1"
+    # The tag store saw both tags; the report says so and shows both summaries.
+    assert set(world.git_tags) == {"0.1.0-staging.0", "0.1.0"}
+    assert "### Published 0.1.0-staging.0" in report
+    assert "### Published 0.1.0\n" in report
+    assert "0.1.0-staging.0\n0.1.0" in report or "0.1.0\n0.1.0-staging.0" in report
+
+
+async def test_each_command_runs_on_the_state_the_previous_one_left(
+    dagger_standin: StandInSession,
+) -> None:
+    world = World(dagger_standin)
+    await run_rehearsal(
+        plan(), module_source=dag.directory(), progress=RecordingProgress(), run_id="r1"
+    )
+    cli_chains = [
+        c
+        for c in dagger_standin.leaves("Container.stdout")
+        if execs(c) and execs(c)[-1][0] == "metaboost-ci"
+    ]
+    commands = [[e[10] for e in execs(c) if e[0] == "metaboost-ci"] for c in cli_chains]
+    # The n-th command's container holds the n-1 before it: the Git remote's state carries.
+    assert commands == [[c[0] for c in world.cli[: i + 1]] for i in range(len(world.cli))]
+
+
+def test_the_tools_container_installs_this_project_and_binds_the_registry() -> None:
+    registry = registry_service("r2")
+    module_source = dag.directory().with_new_file("pyproject.toml", "")
+    calls = chain(tools_container(module_source, dag.directory(), registry, "r2"))
+    names = [name for name, _ in calls]
+    assert calls[1] == ("from", {"address": "python:3.11-slim"})
+    project, monorepo = [args for name, args in calls if name == "withDirectory"]
+    assert (project["path"], project["source"], project["include"]) == (
+        "/opt/metaboost-ci",
+        module_source,
+        PROJECT_FILES,
+    )
+    assert monorepo["path"] == "/rehearsal/monorepo"
+    installs = [args["args"] for name, args in calls if name == "withExec"]
+    assert "git" in installs[0][-1]
+    assert installs[1][:2] == ["pip", "install"]
+    assert installs[2][:2] == ["sh", "-c"]
+    assert f"git init -q --bare {REMOTE_DIR}" in installs[2][-1]
+    # The run id comes before the repositories are made: a new run never reuses them.
+    run_id = calls.index(("withEnvVariable", {"name": "METABOOST_CI_REHEARSAL", "value": "r2"}))
+    assert run_id < names.index("withExec", names.index("withDirectory", run_id))
+    assert ("withServiceBinding", {"alias": "registry", "service": registry}) in calls
+
+
+async def test_a_failing_command_is_reported_with_its_message(
+    dagger_standin: StandInSession,
+) -> None:
+    def stdout(calls: list[Call]) -> str:
+        raise ExecFailure(
+            execs(calls)[-1],
+            1,
+            stderr="error: Git tag 0.1.0-staging.0 already exists at commit abc.",
+        )
+
+    dagger_standin.respond("Container.stdout", stdout)
+    ops = CliOps(dag.container(), CliSettings(REPOSITORY, DEFAULT_APPS))
+    with pytest.raises(CheckFailed) as failed:
+        await ops.reserve(commit=SHA, base="0.1.0", override="0.1.0-staging.0", dry_run=False)
+    assert "metaboost-ci reserve failed with exit code 1" in str(failed.value)
+    assert failed.value.problems == ["error: Git tag 0.1.0-staging.0 already exists at commit abc."]
+
+
+def test_a_summary_survives_the_command_lines_json() -> None:
+    rows = (ImageRow("api", "registry:5000/r/m/api", ("1.0.0", "latest"), "sha256:" + "c" * 64),)
+    summary = PublishSummary("1.0.0", rows, "latest", ("a note",))
+    assert summary_from_dict(json.loads(json.dumps(summary.to_dict()))) == summary
+
+
+async def test_the_function_rehearses_the_sample_shipped_with_the_module(
+    dagger_standin: StandInSession,
+) -> None:
+    World(dagger_standin)
+    report = await MetaboostCi(source=dag.directory()).rehearse()
+    builds = [c for c in dagger_standin.leaves("Container.sync") if args_of(c, "dockerBuild")]
+    assert len(builds) == len(DEFAULT_APPS)
+    for calls in builds:
+        fields = [c.field for c in calls]
+        context = fields[: fields.index("dockerBuild")]
+        assert context == ["currentModule", "source", "directory"]
+        assert args_of(calls, "directory") == [{"path": "sample"}]
+    assert "rehearsal/metaboost" in report
