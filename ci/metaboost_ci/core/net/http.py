@@ -8,7 +8,9 @@ rate-limit headers.
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -75,6 +77,16 @@ def display_url(url: str | httpx.URL) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context for the process.
+
+    Loading the CA bundle costs ~50 ms; httpx would do it again for every
+    client, and a release run opens several (registry, GitHub).
+    """
+    return httpx.create_ssl_context()
+
+
 class HttpClient:
     """An ``httpx.AsyncClient`` with retries, error classification and redaction."""
 
@@ -96,6 +108,7 @@ class HttpClient:
         self._client = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
+            verify=default_ssl_context(),
             follow_redirects=False,
             headers=dict(headers or {}),
         )
