@@ -321,11 +321,14 @@ def _make_handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
         def _forward(
             self, method: str, path: str, body: bytes | None
         ) -> tuple[int, list[tuple[str, str]], bytes]:
-            headers = {
-                name: value
-                for name, value in self.headers.items()
-                if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length"
-            }
+            # A header sent several times (skopeo sends one Accept per media
+            # type) is joined into one comma-separated value, as RFC 9110
+            # allows; a dict of single values would keep only the last.
+            headers: dict[str, str] = {}
+            for name, value in self.headers.items():
+                if name.lower() in _HOP_BY_HOP or name.lower() == "content-length":
+                    continue
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
             if body is not None:
                 headers["Content-Length"] = str(len(body))
             for attempt in (1, 2):
