@@ -221,7 +221,8 @@ async def test_discover_fails_fast_on_403_and_unexpected_statuses(
     async with world.context(registry_url=stub.url) as ctx:
         with pytest.raises(error) as failure:
             await discover(ctx, base=BASE)
-    # One request per app: nothing retried.
-    assert len(stub.requests) == len(APPS)
+    # The API root, then one request per app: nothing retried.
+    assert stub.requests[0] == ("GET", "/v2/")
+    assert len(stub.requests) == 1 + len(APPS)
     if status == 403:
         assert "GHCR_REGISTRY_TOKEN" in str(failure.value)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -285,7 +287,8 @@ def any_world(request: pytest.FixtureRequest, world_factory: WorldFactory) -> Re
 
 
 class StatusRegistry:
-    """Answers every request with ``status`` and a distribution-style error body."""
+    """Answers every repository request with ``status`` and a distribution-style
+    error body; the API root (``GET /v2/``) answers 200, as an open registry's does."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status = status
@@ -312,8 +315,10 @@ def _status_handler(stub: StatusRegistry) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length") or 0)
             if length:
                 self.rfile.read(length)
-            body = json.dumps({"errors": [{"code": stub.code, "message": stub.message}]}).encode()
-            self.send_response(stub.status)
+            status = 200 if self.path == "/v2/" else stub.status
+            errors = [{"code": stub.code, "message": stub.message}]
+            body = b"{}" if status == 200 else json.dumps({"errors": errors}).encode()
+            self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
             self.end_headers()
@@ -378,3 +383,65 @@ def run_cli(args: list[str], *, env: Mapping[str, str], cwd: Path | None = None)
         os.environ.clear()
         os.environ.update(saved_env)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+# -- concurrent command-line processes ----------------------------------------------
+
+# Each process imports everything, then waits for the start file, so all eight
+# reach the tag store together (a condition, not a sleep, decides the start).
+_LAUNCHER = """
+import os, sys, time
+from metaboost_ci.cli.main import main
+go = sys.argv[1]
+deadline = time.monotonic() + 60
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit("start file never appeared")
+    time.sleep(0.002)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def reserve_concurrently(
+    world: ReleaseWorld, tmp_path: Path, *, base: str, processes: int = 8
+) -> list[dict[str, Any]]:
+    """Run ``processes`` ``metaboost-ci --json reserve`` at once (one commit each)."""
+    commits = [world.commit(f"push {i}") for i in range(processes)]
+    go = tmp_path / "go"
+    running = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _LAUNCHER,
+                str(go),
+                *world.cli_options(),
+                "--json",
+                "reserve",
+                "--commit",
+                commit,
+                "--base-version",
+                base,
+            ],
+            cwd=world.work,
+            env=world.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for commit in commits
+    ]
+    try:
+        go.touch()
+        results = [p.communicate(timeout=120) for p in running]
+    finally:
+        for p in running:
+            if p.poll() is None:
+                p.kill()
+    reservations: list[dict[str, Any]] = []
+    for process, (out, err) in zip(running, results, strict=True):
+        assert process.returncode == 0, err
+        reservations.append(json.loads(out))
+    for commit, reservation in zip(commits, reservations, strict=True):
+        assert reservation["commit"] == commit
+    return reservations

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import NotFound
 from ..versions import staging_numbers
-from .context import ReleaseContext, per_app
+from .context import ReleaseContext, authorize, per_app
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ async def discover(ctx: ReleaseContext, *, base: str) -> Discovery:
     async def one(app: str) -> AppTags:
         return await list_app_tags(ctx, app, base)
 
+    await authorize(ctx, write=False)
     apps = await per_app(ctx.apps, one, progress=ctx.progress)
     discovery = Discovery(base, apps)
     if discovery.first_publish:

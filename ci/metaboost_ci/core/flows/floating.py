@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import CheckFailed, RemoteError
 from ..registry import Manifest
-from .context import ReleaseContext, per_app
+from .context import ReleaseContext, authorize, per_app
 from .verify import read_tag_states, tag_problems
 
 
@@ -43,6 +43,8 @@ async def move_floating(
 ) -> FloatingMove:
     """Point ``float_tag`` at ``version``'s manifest on every app, after verifying them all."""
     ctx.progress.step(f"Checking {version} on every app before moving {float_tag}.")
+    if not dry_run:
+        await authorize(ctx, write=True)
     states = await read_tag_states(ctx, version, float_tag)
     problems = tag_problems(ctx, states, version, None)
     if problems:

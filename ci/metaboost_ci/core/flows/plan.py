@@ -24,7 +24,7 @@ from ..errors import CheckFailed, NotFound
 from ..registry import Manifest
 from ..tags import require_commit_sha
 from ..versions import parse_staging_n, require_base_version, staging_tag
-from .context import ReleaseContext, per_app, run_together
+from .context import ReleaseContext, authorize, per_app, run_together
 from .verify import head_digest
 
 REVISION_LABEL = "org.opencontainers.image.revision"
@@ -169,6 +169,7 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
 
         states.update(await per_app(ctx.apps, one, progress=ctx.progress))
 
+    await authorize(ctx, write=False)
     await run_together(read_store, read_registry)
 
     base_commit = store_tags.get(base)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context import ReleaseContext, per_app
+from .context import ReleaseContext, authorize, per_app
 from .plan import LATEST, PromotionPlan, plan_promotion
 from .release import ReleaseOutcome, ensure_tag, fallback_notes, release
 from .summary import ImageRow, PublishSummary
@@ -63,6 +63,9 @@ async def promote(
     update_release: bool = False,
 ) -> Promotion:
     """Promote the staging build of ``commit`` to ``base`` and ``latest``; see the module doc."""
+    if not dry_run:
+        # The plan's reads and the writes then share one token.
+        await authorize(ctx, write=True)
     plan = await plan_promotion(ctx, commit=commit, base=base)
     ctx.progress.step(
         f"Promoting {plan.source} to {base} and {LATEST} on {len(plan.apps)} apps"
@@ -103,7 +106,8 @@ async def promote(
     await per_app(pending, put_base, progress=ctx.progress)
     await per_app(plan.apps, put_latest, progress=ctx.progress)
     written = {app: ((base,) if app in pending else ()) + (LATEST,) for app in plan.apps}
-    git_tag = await ensure_tag(ctx, base, plan.commit)
+    ctx.progress.step(f"Images promoted: {base} on {len(pending)} app(s), {LATEST} on all.")
+    git_tag = await ensure_tag(ctx, base, plan.commit, known_absent=plan.git_tag == "create")
     outcome = await release(
         ctx,
         tag=base,

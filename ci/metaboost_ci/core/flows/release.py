@@ -125,12 +125,21 @@ class ReleaseOutcome:
         return asdict(self)
 
 
-async def ensure_tag(ctx: ReleaseContext, tag: str, commit: str, *, dry_run: bool = False) -> str:
+async def ensure_tag(
+    ctx: ReleaseContext,
+    tag: str,
+    commit: str,
+    *,
+    dry_run: bool = False,
+    known_absent: bool = False,
+) -> str:
     """Make the Git tag ``tag`` name ``commit``; an existing tag must already name it.
 
-    Returns ``created``, ``exists`` or ``planned`` (dry run).
+    ``known_absent``: the caller just listed the tags and ``tag`` was not among
+    them, so go straight to the (atomic) create. Returns ``created``,
+    ``exists`` or ``planned`` (dry run).
     """
-    existing = await ctx.tags.tag_commit(tag)
+    existing = None if known_absent else await ctx.tags.tag_commit(tag)
     if existing is None:
         if dry_run:
             await require_commit_exists(ctx, commit)

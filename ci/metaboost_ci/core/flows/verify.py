@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CheckFailed, NotFound
-from .context import ReleaseContext, per_app
+from .context import ReleaseContext, authorize, per_app
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ async def read_tag_states(
         float_digest = await head_digest(ctx, app, float_tag) if float_tag else None
         return TagState(app, version_digest, float_digest)
 
+    await authorize(ctx, write=False)
     return await per_app(ctx.apps, one, progress=ctx.progress)
 
 
