@@ -196,9 +196,10 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
             fix="Publish staging from this commit (every app), then promote again.",
         )
     passed_over: list[str] = []
+    conflicts: list[str] = []
     for n in candidates:
-        plan_apps, reasons = await _try_candidate(ctx, base, commit, n, states)
-        if not reasons:
+        plan_apps, revisions, clashes = await _try_candidate(ctx, base, commit, n, states)
+        if not revisions and not clashes:
             if passed_over:
                 ctx.progress.step(f"Chose {staging_tag(base, n)}; passed over: {passed_over}")
             return PromotionPlan(
@@ -209,9 +210,10 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
                 git_tag="exists" if base_commit else "create",
                 passed_over=tuple(passed_over),
             )
-        passed_over += reasons
-    conflicts = [r for r in passed_over if "never move" in r]
+        passed_over += revisions + clashes
+        conflicts += clashes
     if conflicts and len(conflicts) == len(passed_over):
+        # Every candidate failed only because BASE already names other images.
         raise CheckFailed(
             f"Refusing to promote to {base}: it already exists with other images "
             "(nothing was written):",
@@ -228,10 +230,12 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
 
 async def _try_candidate(
     ctx: ReleaseContext, base: str, commit: str, n: int, states: dict[str, AppState]
-) -> tuple[dict[str, AppPlan], list[str]]:
+) -> tuple[dict[str, AppPlan], list[str], list[str]]:
+    """Read every app's manifest of ``BASE-staging.n``; returns the plans, the
+    revision-label disagreements and the clashes with an existing ``BASE``."""
     source = staging_tag(base, n)
 
-    async def one(app: str) -> tuple[AppPlan, str | None]:
+    async def one(app: str) -> tuple[AppPlan, str | None, str | None]:
         manifest = await ctx.registry.get_manifest(ctx.image_name(app), source)
         revision = (await _runnable_labels(ctx, app, manifest)).get(REVISION_LABEL)
         state = states[app]
@@ -244,18 +248,20 @@ async def _try_candidate(
             revision=revision,
             manifest=manifest,
         )
+        disagreement = clash = None
         if revision and not revision_matches(revision, commit):
-            return plan, (
+            disagreement = (
                 f"{ctx.image_ref(app, source)} was built from {revision} "
                 f"(its {REVISION_LABEL} label), not {commit}."
             )
         if state.base_digest is not None and state.base_digest != manifest.digest:
-            return plan, (
+            clash = (
                 f"{ctx.image_ref(app, base)} already names {state.base_digest}, not "
                 f"{source}'s {manifest.digest}; immutable tags never move."
             )
-        return plan, None
+        return plan, disagreement, clash
 
     results = await per_app(ctx.apps, one, progress=ctx.progress)
-    reasons = [reason for _, reason in results.values() if reason]
-    return {app: plan for app, (plan, _) in results.items()}, reasons
+    revisions = [r for _, r, _ in results.values() if r]
+    clashes = [c for _, _, c in results.values() if c]
+    return {app: plan for app, (plan, _, _) in results.items()}, revisions, clashes
