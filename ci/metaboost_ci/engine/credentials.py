@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import dagger
 
-from ..core.settings import FALLBACK_USERNAME, Credential, Settings
+from ..core.settings import DEFAULT_GITHUB_API, FALLBACK_USERNAME, Credential, Settings
 from .publish import RegistryAuth
 
 
@@ -48,7 +48,12 @@ class SecretArgs:
 
 
 async def settings_for(
-    *, registry: str, repository: str, apps: tuple[str, ...], secrets: SecretArgs
+    *,
+    registry: str,
+    repository: str,
+    apps: tuple[str, ...],
+    secrets: SecretArgs,
+    github_api_url: str = DEFAULT_GITHUB_API,
 ) -> Settings:
     """``Settings`` with the secrets' plaintexts (registered for redaction as read)."""
     github = (
@@ -72,6 +77,7 @@ async def settings_for(
         repository=repository,
         registry_url=registry_url(registry),
         apps=apps,
+        github_api_url=github_api_url,
         github_token=github,
         registry_token=registry_token,
         registry_username=username,

@@ -17,7 +17,7 @@ from ..core.apps import DEFAULT_APPS, validate_app_names
 from ..core.errors import InputError
 from ..core.flows import plan_promotion, reserve, verify
 from ..core.progress import StderrProgress
-from ..core.settings import open_release_context
+from ..core.settings import DEFAULT_GITHUB_API, Settings, open_release_context
 from ..core.tags import require_commit_sha
 from ..core.versions import STAGING, require_base_version
 from .build import build_app, build_images, parse_platforms, sync_all
@@ -77,6 +77,9 @@ class MetaboostCi:
     repository: Annotated[
         str, Doc("OWNER/REPO: images are REGISTRY/OWNER/REPO/<app>; needed to publish")
     ] = ""
+    github_api_url: Annotated[
+        str, Doc("GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)")
+    ] = DEFAULT_GITHUB_API
     apps: Annotated[
         list[str] | None,
         Doc(
@@ -112,6 +115,15 @@ class MetaboostCi:
             platforms=parse_platforms(platforms),
             repository=self.repository if repository is None else repository,
             smoke=SmokeOptions(stay_seconds=stay_seconds),
+        )
+
+    async def settings(self, secrets: SecretArgs, apps: tuple[str, ...] | None = None) -> Settings:
+        return await settings_for(
+            registry=self.registry,
+            repository=self.require_repository(),
+            apps=apps or self.app_names(),
+            github_api_url=self.github_api_url,
+            secrets=secrets,
         )
 
     async def version_or_package(self, version: str) -> str:
@@ -195,9 +207,7 @@ class MetaboostCi:
         plan = self.build_plan(platforms)
         base = await read_base_version(self.source)
         secrets = SecretArgs(github_token, registry_token, registry_username)
-        settings = await settings_for(
-            registry=self.registry, repository=repository, apps=plan.apps, secrets=secrets
-        )
+        settings = await self.settings(secrets, plan.apps)
         progress = StderrProgress()
         progress.step(settings.describe_credentials())
         async with open_release_context(settings, progress=progress) as ctx:
@@ -225,12 +235,10 @@ class MetaboostCi:
     ) -> str:
         """Publish main: promote the staging build of the commit to X.Y.Z and latest, no rebuild."""
         commit = require_commit_sha(commit)
-        repository = self.require_repository()
+        self.require_repository()
         base = await read_base_version(self.source)
         secrets = SecretArgs(github_token, registry_token, registry_username)
-        settings = await settings_for(
-            registry=self.registry, repository=repository, apps=self.app_names(), secrets=secrets
-        )
+        settings = await self.settings(secrets)
         progress = StderrProgress()
         progress.step(settings.describe_credentials())
         async with open_release_context(settings, progress=progress) as ctx:
@@ -253,11 +261,9 @@ class MetaboostCi:
         github_token: OptionalGitHubToken = None,
     ) -> str:
         """Check every app has the version tag (and the floating tag, on the same digest)."""
-        repository = self.require_repository()
+        self.require_repository()
         secrets = SecretArgs(github_token, registry_token, registry_username)
-        settings = await settings_for(
-            registry=self.registry, repository=repository, apps=self.app_names(), secrets=secrets
-        )
+        settings = await self.settings(secrets)
         async with open_release_context(
             settings, progress=StderrProgress(), need_github_token=False
         ) as ctx:
@@ -279,12 +285,10 @@ class MetaboostCi:
     ) -> str:
         """Say what publish-main (or, with --staging, publish-staging) would do; write nothing."""
         commit = require_commit_sha(commit)
-        repository = self.require_repository()
+        self.require_repository()
         base = await read_base_version(self.source)
         secrets = SecretArgs(github_token, registry_token, registry_username)
-        settings = await settings_for(
-            registry=self.registry, repository=repository, apps=self.app_names(), secrets=secrets
-        )
+        settings = await self.settings(secrets)
         async with open_release_context(
             settings, progress=StderrProgress(), need_github_token=False
         ) as ctx:

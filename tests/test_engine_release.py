@@ -1,0 +1,120 @@
+"""publish-staging and publish-main through the module's functions, against real parts.
+
+The Dagger side is the stand-in (validate, builds and the smoke test are
+answered; a push is a real push of a small image, labelled with the commit,
+to a real docker-registry), while the release core runs for real: the
+GitHub emulator over a bare Git repository holds the tags and releases, and
+the registry holds the tags the flows read, move and copy. So this checks
+the module's thin layer (secrets to settings, the context, InProcessOps,
+the changelog read from the source Directory) with the same parts the
+command line's tests use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagger import dag
+
+from metaboost_ci.core.apps import DEFAULT_APPS
+from metaboost_ci.core.errors import InputError
+from metaboost_ci.engine.main import MetaboostCi
+from tests.support.dagger_offline import Call, PlayedApps, StandInSession, args_of
+from tests.support.images import REVISION_LABEL, push_image
+from tests.support.release import REPOSITORY, ReleaseWorld
+from tests.test_engine_bump import SampleFiles
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample"
+CHANGELOG = (SAMPLE / "docs/development/CHANGELOGS/0.1.0.md").read_text(encoding="utf-8")
+
+
+class Engine:
+    """The stand-in as the engine: pushes land on the world's real registry."""
+
+    def __init__(self, session: StandInSession, world: ReleaseWorld) -> None:
+        self.world = world
+        self.pushed: list[str] = []
+        PlayedApps(session)
+        SampleFiles(session)
+        session.respond("Container.publish", self.publish)
+
+    def publish(self, calls: list[Call]) -> str:
+        address = calls[-1].args["address"]
+        host, _, rest = address.partition("/")
+        assert host == self.world.via.url.removeprefix("http://")
+        name, _, tag = rest.partition(":")
+        revision = dict((a["name"], a["value"]) for a in args_of(calls, "withLabel"))[
+            REVISION_LABEL
+        ]
+        image = push_image(self.world.origin, name, tag, labels={REVISION_LABEL: revision})
+        self.pushed.append(address)
+        return f"{address}@{image.digest}"
+
+
+def module(world: ReleaseWorld) -> MetaboostCi:
+    return MetaboostCi(
+        source=dag.directory(),
+        registry=world.via.url,
+        repository=REPOSITORY,
+        github_api_url=world.github.api_url,
+    )
+
+
+async def test_publish_staging_then_main_through_the_module(
+    dagger_standin: StandInSession, world: ReleaseWorld
+) -> None:
+    engine = Engine(dagger_standin, world)
+    commit = world.commit()
+    token = dag.set_secret("github-token", world.github.token)
+
+    staging = await module(world).publish_staging(commit=commit, github_token=token)
+
+    assert sorted(a.rsplit("/", 1)[1] for a in engine.pushed) == sorted(
+        f"{app}:0.1.0-staging.0" for app in DEFAULT_APPS
+    )
+    assert world.git_tags()["0.1.0-staging.0"] == commit
+    assert world.digests("staging") == world.digests("0.1.0-staging.0")
+    [release] = world.github.releases.values()
+    assert (release["tag_name"], release["prerelease"]) == ("0.1.0-staging.0", True)
+    assert release["body"] == CHANGELOG  # read from the source Directory
+    assert "### Published 0.1.0-staging.0" in staging
+    for app, digest in world.digests("0.1.0-staging.0").items():
+        assert f"| {app} |" in staging
+        assert str(digest) in staging
+
+    main = await module(world).publish_main(commit=commit, github_token=token)
+
+    assert world.digests("0.1.0") == world.digests("0.1.0-staging.0") == world.digests("latest")
+    assert world.git_tags()["0.1.0"] == commit
+    assert {r["tag_name"]: r["prerelease"] for r in world.github.releases.values()} == {
+        "0.1.0-staging.0": True,
+        "0.1.0": False,
+    }
+    assert "### Published 0.1.0" in main
+    # No rebuild on main: the only pushes were staging's.
+    assert len(engine.pushed) == len(DEFAULT_APPS)
+
+
+async def test_a_dry_run_writes_nothing_anywhere(
+    dagger_standin: StandInSession, world: ReleaseWorld
+) -> None:
+    engine = Engine(dagger_standin, world)
+    commit = world.commit()
+    before = world.snapshot()
+    token = dag.set_secret("github-token", world.github.token)
+    summary = await module(world).publish_staging(commit=commit, github_token=token, dry_run=True)
+    assert engine.pushed == []
+    assert world.snapshot() == before
+    assert "Dry run" in summary
+    assert "0.1.0-staging.0" in summary
+
+
+async def test_without_a_repository_nothing_is_read_or_built(
+    dagger_standin: StandInSession,
+) -> None:
+    with pytest.raises(InputError, match="--repository"):
+        await MetaboostCi(source=dag.directory()).publish_staging(
+            commit="0" * 40, github_token=dag.set_secret("t", "token-value")
+        )
+    assert dagger_standin.queries == []
