@@ -16,14 +16,16 @@ import pytest
 from dagger import dag
 
 from metaboost_ci.core.apps import DEFAULT_APPS
-from metaboost_ci.core.errors import CheckFailed
+from metaboost_ci.core.errors import CheckFailed, InputError
 from metaboost_ci.core.flows import ImageRow, PublishSummary
 from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.engine.main import MetaboostCi
 from metaboost_ci.engine.pipeline import BuildPlan
 from metaboost_ci.engine.rehearse import (
+    DIGEST_FILE,
     PROJECT_FILES,
     REMOTE_DIR,
+    TARBALL,
     CliOps,
     CliSettings,
     registry_service,
@@ -270,3 +272,48 @@ async def test_the_function_rehearses_the_sample_shipped_with_the_module(
         assert context == ["currentModule", "source", "directory"]
         assert args_of(calls, "directory") == [{"path": "sample"}]
     assert "rehearsal/metaboost" in report
+
+
+async def test_the_skopeo_fallback_pushes_tarballs_from_the_tools_container(
+    dagger_standin: StandInSession,
+) -> None:
+    world = World(dagger_standin)
+    sample_contents = dagger_standin.responders["File.contents"]
+    copies: list[list[Call]] = []
+
+    def contents(calls: list[Call]) -> str:
+        if args_of(calls, "file")[-1]["path"] != DIGEST_FILE:
+            return sample_contents(calls)
+        copies.append(calls)
+        target = execs(calls)[-1][-1].removeprefix("docker://registry:5000/")
+        name, _, tag = target.partition(":")
+        world.registry.setdefault(name, {})[tag] = digest(name.rsplit("/", 1)[1])
+        return world.registry[name][tag] + "\n"
+
+    dagger_standin.respond("File.contents", contents)
+    report = await run_rehearsal(
+        plan(), module_source=dag.directory(), progress=RecordingProgress(), push_with="skopeo"
+    )
+    assert world.pushes == []  # nothing through Container.publish
+    assert len(copies) == len(DEFAULT_APPS)
+    for calls in copies:
+        skopeo = execs(calls)[-1]
+        assert skopeo[:3] == ["skopeo", "copy", "--all"]
+        assert skopeo[-2] == f"oci-archive:{TARBALL}"
+        assert skopeo[-1].startswith(f"docker://registry:5000/{REPOSITORY}/")
+        [mounted] = args_of(calls, "withMountedFile")
+        tarball = dagger_standin.origin(mounted["source"])
+        assert tarball[-1].field == "asTarball"
+        assert args_of(tarball, "dockerBuild"), "the tarball is the built image"
+        # The copy runs in the tools container, bound to the registry service.
+        assert [b["alias"] for b in args_of(calls, "withServiceBinding")] == ["registry"]
+    assert "skopeo pushed to it as `registry:5000`" in report
+    assert [c[0] for c in world.cli][-1] == "promote"
+
+
+async def test_an_unknown_push_method_is_refused_before_any_query(
+    dagger_standin: StandInSession,
+) -> None:
+    with pytest.raises(InputError, match="Choose from: engine, skopeo"):
+        await MetaboostCi(source=dag.directory()).rehearse(push_with="crane")
+    assert dagger_standin.queries == []

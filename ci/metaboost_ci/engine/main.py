@@ -19,7 +19,7 @@ from ..core.flows import plan_promotion, reserve, verify
 from ..core.progress import StderrProgress
 from ..core.settings import DEFAULT_GITHUB_API, Settings, open_release_context
 from ..core.tags import require_commit_sha
-from ..core.versions import STAGING, require_base_version
+from ..core.versions import require_base_version
 from .build import build_app, build_images, parse_platforms, sync_all
 from .bump import bump_version, read_base_version
 from .credentials import SecretArgs, registry_host, settings_for
@@ -27,7 +27,7 @@ from .lockfile import regenerate_lockfile
 from .ops import InProcessOps
 from .pipeline import BuildPlan, staging_steps
 from .publish import EnginePusher, StagingRequest, publish_main, publish_staging
-from .rehearse import DEFAULT_REPOSITORY, run_rehearsal
+from .rehearse import DEFAULT_REPOSITORY, check_push_with, run_rehearsal
 from .smoke import SmokeOptions, smoke_test
 from .validate import STEP_NAMES, choose_steps, run_validate
 
@@ -336,14 +336,24 @@ class MetaboostCi:
             Doc("The monorepo to rehearse with (default: the sample shipped with this module)"),
         ] = None,
         platforms: Platforms = None,
+        push_with: Annotated[
+            str,
+            Doc(
+                "How images reach the rehearsal registry: engine (Container.publish to the "
+                "service) or skopeo (OCI tarball, skopeo copy in a container bound to it)"
+            ),
+        ] = "engine",
     ) -> str:
         """Rehearse staging then main against a registry and Git remote inside the session."""
+        check_push_with(push_with)
         module_source = dag.current_module().source()
         source = monorepo if monorepo is not None else module_source.directory(SAMPLE_DIR)
         plan = self.build_plan(
             platforms, source=source, repository=self.repository or DEFAULT_REPOSITORY
         )
-        return await run_rehearsal(plan, module_source=module_source, progress=StderrProgress())
+        return await run_rehearsal(
+            plan, module_source=module_source, progress=StderrProgress(), push_with=push_with
+        )
 
 
-__all__ = ["STAGING", "MetaboostCi"]
+__all__ = ["MetaboostCi"]

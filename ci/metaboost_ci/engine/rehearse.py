@@ -30,6 +30,11 @@ How the pieces reach the registry service (the design problem):
   line: ``metaboost-ci --registry http://registry:5000 --git-remote
   /rehearsal/remote.git --json <command>``. ``CliOps`` is the ``ReleaseOps``
   that does this; its answers are the command line's JSON documents.
+- ``--push-with skopeo`` is the fallback should an engine not dial the
+  service for ``localhost`` as read above: the engine exports each image as
+  an OCI tarball (``Container.asTarball``) and ``skopeo copy`` in the tools
+  container, bound to the service, pushes it. Only long-standing, documented
+  features; the images are the same, the digests are the registry's.
 - **The throwaway Git remote** is a bare repository inside the tools
   container. Every command runs on the container the previous one left
   behind, so the remote's tags carry from step to step like a real remote's.
@@ -51,13 +56,21 @@ from typing import Any, cast
 import dagger
 from dagger import dag
 
-from ..core.errors import CheckFailed
+from ..core.errors import CheckFailed, InputError
 from ..core.flows import ImageRow, PublishSummary
 from ..core.progress import Progress
 from ..core.versions import parse_staging_version
+from .build import AppImage
 from .bump import read_base_version
 from .pipeline import BuildPlan, staging_steps
-from .publish import EnginePusher, StagingRequest, publish_main, publish_staging
+from .publish import (
+    EnginePusher,
+    Pusher,
+    StagingRequest,
+    image_name,
+    publish_main,
+    publish_staging,
+)
 
 REGISTRY_IMAGE = "registry:2"
 REGISTRY_PORT = 5000
@@ -80,6 +93,9 @@ GIT_IDENTITY = (
     ("GIT_COMMITTER_NAME", "metaboost-ci rehearsal"),
     ("GIT_COMMITTER_EMAIL", "rehearsal@metaboost-ci.invalid"),
 )
+PUSH_WITH = ("engine", "skopeo")
+TARBALL = "/rehearsal/image.tar"
+DIGEST_FILE = "/rehearsal/digest"
 INIT_REPOSITORIES = (
     f"git init -q -b main {MONOREPO_DIR} && cd {MONOREPO_DIR} && git add -A "
     "&& git commit -q -m 'The rehearsed monorepo' "
@@ -116,8 +132,8 @@ def tools_container(
             [
                 "sh",
                 "-c",
-                "apt-get update -qq && apt-get install -y -qq --no-install-recommends git "
-                ">/dev/null && rm -rf /var/lib/apt/lists/*",
+                "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                "git skopeo >/dev/null && rm -rf /var/lib/apt/lists/*",
             ]
         )
         .with_mounted_cache("/root/.cache/pip", dag.cache_volume("metaboost-ci-pip"))
@@ -135,6 +151,56 @@ def tools_container(
         .with_workdir(MONOREPO_DIR)
         .with_service_binding(REGISTRY_ALIAS, registry)
     )
+
+
+class SkopeoPusher:
+    """Pushes with ``skopeo copy`` from the tools container (see the module doc)."""
+
+    def __init__(self, tools: dagger.Container, repository: str) -> None:
+        self.tools = tools
+        self.repository = repository
+
+    def image(self, app: str) -> str:
+        return f"{REGISTRY_ALIAS}:{REGISTRY_PORT}/{image_name(self.repository, app)}"
+
+    def copy(self, image: AppImage, tag: str) -> dagger.Container:
+        """The container whose exec copies ``image``'s tarball to ``tag``."""
+        if len(image.variants) == 1:
+            tarball = image.primary.as_tarball()
+        else:
+            tarball = dag.container().as_tarball(platform_variants=list(image.variants))
+        return self.tools.with_mounted_file(TARBALL, tarball).with_exec(
+            [
+                "skopeo",
+                "copy",
+                "--all",
+                "--quiet",
+                "--dest-tls-verify=false",
+                "--digestfile",
+                DIGEST_FILE,
+                f"oci-archive:{TARBALL}",
+                f"docker://{self.image(image.app)}:{tag}",
+            ]
+        )
+
+    async def push(self, image: AppImage, tag: str) -> str:
+        return (await self.copy(image, tag).file(DIGEST_FILE).contents()).strip()
+
+
+def check_push_with(push_with: str) -> str:
+    if push_with not in PUSH_WITH:
+        raise InputError(
+            f"Unknown --push-with {push_with!r}.", fix=f"Choose from: {', '.join(PUSH_WITH)}."
+        )
+    return push_with
+
+
+def choose_pusher(
+    push_with: str, *, tools: dagger.Container, registry: dagger.Service, repository: str
+) -> Pusher:
+    if check_push_with(push_with) == "skopeo":
+        return SkopeoPusher(tools, repository)
+    return EnginePusher(PUSH_HOST, repository, registry_service=registry)
 
 
 @dataclass(frozen=True)
@@ -231,7 +297,12 @@ class CliOps:
 
 
 def rehearsal_report(
-    staging: PublishSummary, main: PublishSummary, *, commit: str, remote_tags: str
+    staging: PublishSummary,
+    main: PublishSummary,
+    *,
+    commit: str,
+    remote_tags: str,
+    pushed_by: str = f"the engine pushed to it as `{PUSH_HOST}`",
 ) -> str:
     """The Markdown a newcomer reads: both summaries and the Git tags made."""
     tags = "\n".join(
@@ -242,7 +313,7 @@ def rehearsal_report(
             "## Rehearsal: staging then main, inside one Dagger session",
             "",
             f"Commit `{commit}` of the rehearsed monorepo. The registry is a `registry:2` "
-            f"service (the engine pushed to it as `{PUSH_HOST}`, the release commands read it "
+            f"service ({pushed_by}, the release commands read it "
             f"as `{REGISTRY_ALIAS}:{REGISTRY_PORT}`); the tags went to a throwaway Git remote, "
             "so no GitHub release was made. Nothing left the session.",
             "",
@@ -271,8 +342,13 @@ async def run_rehearsal(
     module_source: dagger.Directory,
     progress: Progress,
     run_id: str | None = None,
+    push_with: str = "engine",
 ) -> str:
     """Staging then main against this session's registry; the Markdown report."""
+    if push_with not in PUSH_WITH:
+        choose_pusher(
+            push_with, tools=dag.container(), registry=dag.container().as_service(), repository=""
+        )
     run_id = run_id or new_run_id()
     base = await read_base_version(plan.source)
     progress.step(f"Rehearsal {run_id}: starting a registry:2 service.")
@@ -281,7 +357,9 @@ async def run_rehearsal(
         tools = tools_container(module_source, plan.source, registry, run_id)
         commit = (await tools.with_exec(["git", "rev-parse", "HEAD"]).stdout()).strip()
         ops = CliOps(tools, CliSettings(plan.repository, plan.apps))
-        pusher = EnginePusher(PUSH_HOST, plan.repository, registry_service=registry)
+        pusher = choose_pusher(
+            push_with, tools=tools, registry=registry, repository=plan.repository
+        )
         staging = await publish_staging(
             StagingRequest(commit=commit, base=base),
             steps=staging_steps(plan, commit=commit),
@@ -292,6 +370,13 @@ async def run_rehearsal(
         main = await publish_main(
             commit=commit, base=base, dry_run=False, ops=ops, progress=progress
         )
-        return rehearsal_report(staging, main, commit=commit, remote_tags=await ops.remote_tags())
+        pushed_by = (
+            f"skopeo pushed to it as `{REGISTRY_ALIAS}:{REGISTRY_PORT}`"
+            if push_with == "skopeo"
+            else f"the engine pushed to it as `{PUSH_HOST}`"
+        )
+        return rehearsal_report(
+            staging, main, commit=commit, remote_tags=await ops.remote_tags(), pushed_by=pushed_by
+        )
     finally:
         await stop_quietly(registry, progress)
