@@ -118,8 +118,10 @@ def test_settings_refuse_bad_values_before_any_request() -> None:
         settings_from_env(repository=None, env={})
     with pytest.raises(InputError, match="OWNER/REPO"):
         Settings(repository="acme")
-    with pytest.raises(InputError, match="carries credentials"):
+    with pytest.raises(InputError, match="contains credentials"):
         Settings(repository="acme/metaboost", registry_url="https://u:p@ghcr.io")
+    with pytest.raises(InputError, match="has a path"):
+        Settings(repository="acme/metaboost", registry_url="https://ghcr.io/acme")
     with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
         Settings(repository="acme/metaboost").require_github_token()
 
@@ -133,6 +135,14 @@ def test_registry_host_and_git_remote_without_credentials() -> None:
     assert settings.registry_host == "127.0.0.1:5000"
     assert "ghs_secretvalue" not in settings.describe_credentials()
     assert "no GitHub API" in settings.describe_credentials()
+
+
+def test_registry_without_scheme_defaults_to_https() -> None:
+    settings = Settings(repository="acme/metaboost", registry_url="ghcr.io")
+    assert settings.registry_url == "https://ghcr.io"
+    assert settings.registry_host == "ghcr.io"
+    local = Settings(repository="acme/metaboost", registry_url="http://127.0.0.1:5000/")
+    assert local.registry_url == "http://127.0.0.1:5000"
 
 
 # -- release notes ------------------------------------------------------------------

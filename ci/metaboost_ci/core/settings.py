@@ -29,7 +29,7 @@ from .gitstore import GitRemoteTagStore, safe_remote
 from .net import RetryPolicy
 from .progress import Progress, SilentProgress
 from .redact import register_secret
-from .registry import RegistryClient, RegistryCredentials
+from .registry import RegistryClient, RegistryCredentials, parse_registry_url
 from .tags import TagStore
 
 DEFAULT_REGISTRY = "https://ghcr.io"
@@ -71,7 +71,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_repository(self.repository)
-        check_registry_url(self.registry_url)
+        object.__setattr__(self, "registry_url", check_registry_url(self.registry_url))
 
     @property
     def registry_host(self) -> str:
@@ -136,19 +136,11 @@ def check_repository(repository: str) -> str:
 
 
 def check_registry_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise InputError(
-            f"Registry {url!r} is not a registry URL.",
-            fix="Give --registry as a URL such as https://ghcr.io or http://127.0.0.1:5000 "
-            "(no path).",
-        )
-    if parts.username or parts.password:
-        raise InputError(
-            "The registry URL carries credentials.",
-            fix="Remove them from the URL; set GHCR_REGISTRY_TOKEN and REGISTRY_USERNAME instead.",
-        )
-    return url
+    """The registry URL normalised (``ghcr.io`` -> ``https://ghcr.io``), or an input error.
+
+    The registry client's parser is the one authority on what a registry URL is.
+    """
+    return str(parse_registry_url(url)).rstrip("/")
 
 
 def credential_from_env(names: tuple[str, ...], env: Mapping[str, str]) -> Credential | None:
