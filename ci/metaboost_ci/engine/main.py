@@ -27,7 +27,7 @@ from .lockfile import regenerate_lockfile
 from .ops import InProcessOps
 from .pipeline import BuildPlan, staging_steps
 from .publish import EnginePusher, StagingRequest, publish_main, publish_staging
-from .rehearse import DEFAULT_REPOSITORY, check_push_with, run_rehearsal
+from .rehearse import DEFAULT_REPOSITORY, check_push_with, new_run_id, run_rehearsal
 from .smoke import SmokeOptions, smoke_test
 from .validate import STEP_NAMES, choose_steps, run_validate
 
@@ -114,7 +114,7 @@ class MetaboostCi:
             apps=self.app_names(),
             platforms=parse_platforms(platforms),
             repository=self.repository if repository is None else repository,
-            smoke=SmokeOptions(stay_seconds=stay_seconds),
+            smoke=SmokeOptions(stay_seconds=stay_seconds, run_id=new_run_id()),
         )
 
     async def settings(self, secrets: SecretArgs, apps: tuple[str, ...] | None = None) -> Settings:

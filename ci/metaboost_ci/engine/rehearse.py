@@ -62,6 +62,7 @@ from ..core.progress import Progress
 from ..core.versions import parse_staging_version
 from .build import AppImage
 from .bump import read_base_version
+from .ops import release_line
 from .pipeline import BuildPlan, staging_steps
 from .publish import (
     EnginePusher,
@@ -281,8 +282,7 @@ class CliOps:
             ["--prerelease"] if prerelease else []
         )
         result = await self.run(*args)
-        reason = result.get("reason") or ""
-        return f"GitHub release {tag}: {result['action']}{f' ({reason})' if reason else ''}."
+        return release_line(str(result["action"]), tag, result.get("url"), result.get("reason"))
 
     async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary:
         args = ["promote", "--commit", commit, "--base-version", base]
