@@ -12,13 +12,15 @@ command line's tests use.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import anyio
 import pytest
 from dagger import dag
 
 from metaboost_ci.core.apps import DEFAULT_APPS
-from metaboost_ci.core.errors import InputError
+from metaboost_ci.core.errors import CheckFailed, InputError
 from metaboost_ci.engine.main import MetaboostCi
 from tests.support.dagger_offline import Call, PlayedApps, StandInSession, args_of
 from tests.support.images import REVISION_LABEL, push_image
@@ -118,3 +120,38 @@ async def test_without_a_repository_nothing_is_read_or_built(
             commit="0" * 40, github_token=dag.set_secret("t", "token-value")
         )
     assert dagger_standin.queries == []
+
+
+async def test_verify_and_plan_read_the_registry_and_write_nothing(
+    dagger_standin: StandInSession, world: ReleaseWorld
+) -> None:
+    SampleFiles(dagger_standin)
+    commit = world.commit()
+    await anyio.run_process(["git", "--git-dir", str(world.bare), "tag", "0.1.0-staging.0", commit])
+    pushed = world.push_build("0.1.0-staging.0", commit)
+    for app, image in pushed.items():
+        world.retag(app, image, "staging")
+    token = dag.set_secret("github-token", world.github.token)
+    before = world.snapshot()
+
+    verified = await module(world).verify(version="0.1.0-staging.0", float_tag="staging")
+    assert verified.startswith("Verified 0.1.0-staging.0 and staging on 6 apps:")
+    for app, image in pushed.items():
+        assert f"/{REPOSITORY}/{app}@{image.digest}" in verified
+
+    staging = await module(world).plan(commit=commit, staging=True, github_token=token)
+    assert staging.startswith(f"publish-staging would reserve 0.1.0-staging.1 at {commit}")
+    main = await module(world).plan(commit=commit, github_token=token)
+    assert main.startswith("publish-main would promote 0.1.0-staging.0 to 0.1.0 and latest")
+    assert f"  web: {world.via.host}/{REPOSITORY}/web@{pushed['web'].digest} (copy)" in main
+    assert world.snapshot() == before
+
+
+async def test_verify_names_every_missing_tag(
+    dagger_standin: StandInSession, world: ReleaseWorld
+) -> None:
+    world.push_build("0.1.0-staging.0", world.commit(), apps=("api", "web"))
+    with pytest.raises(CheckFailed) as failed:
+        await module(world).verify(version="0.1.0-staging.0")
+    missing = sorted(re.findall(rf"/{REPOSITORY}/([a-z-]+):", "\n".join(failed.value.problems)))
+    assert missing == sorted(set(DEFAULT_APPS) - {"api", "web"})
