@@ -179,12 +179,19 @@ class MetaboostCi:
         stay_seconds: Annotated[int, Doc("How long each app must stay up")] = 2,
     ) -> str:
         """Build every app; check each starts, stays up and keeps the runtime-config contract."""
+        if stay_seconds < 0:
+            raise InputError(
+                f"--stay-seconds {stay_seconds} is negative.", fix="Give 0 or more seconds."
+            )
         plan = self.build_plan(None, stay_seconds=stay_seconds)
         meta = plan.meta(commit="", version=await self.version_or_package(""))
         images = await sync_all(build_images(self.source, plan.apps, plan.platforms, meta))
         return "\n".join(await smoke_test(images, plan.smoke))
 
     # ------------------------------------------------------------- publish
+    # Side effects and reads of remote state are never served from Dagger's
+    # function cache. `cache=` works at runtime; the SDK's type stubs omit it,
+    # hence the pyright ignores.
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
     async def publish_staging(
