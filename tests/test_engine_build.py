@@ -9,7 +9,7 @@ import dagger
 import pytest
 from dagger import dag
 
-from metaboost_ci.core.apps import DEFAULT_APPS
+from metaboost_ci.core.apps import DEFAULT_APPS, dockerfile_path
 from metaboost_ci.core.errors import CheckFailed, InputError
 from metaboost_ci.engine.build import (
     LABEL_CREATED,
@@ -171,3 +171,21 @@ async def test_build_all_returns_every_variant(dagger_standin: StandInSession) -
     containers = await module.build_all(platforms=["linux/amd64", "linux/arm64"], version="9.9.9")
     assert len(containers) == 4
     assert all(isinstance(c, dagger.Container) for c in containers)
+
+
+def test_the_sample_dockerfiles_share_their_prefix_up_to_the_package_build() -> None:
+    """What lets one session build the shared steps once: identical instructions."""
+
+    def instructions(app: str) -> list[str]:
+        text = (SAMPLE / dockerfile_path(app)).read_text(encoding="utf-8")
+        return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+    prefixes = set()
+    for app in DEFAULT_APPS:
+        lines = instructions(app)
+        end = lines.index("RUN npm run build:packages") + 1
+        prefixes.add(tuple(lines[:end]))
+        assert lines[0] == "FROM node:24"
+        assert f"COPY apps/{app}/ apps/{app}/" in lines[end:]
+    [prefix] = prefixes
+    assert "RUN npm ci --include=optional --no-audit --no-fund" in prefix

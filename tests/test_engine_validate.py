@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 from dagger import dag
 
@@ -10,6 +14,7 @@ from metaboost_ci.engine.main import MetaboostCi
 from metaboost_ci.engine.validate import STEP_NAMES, STEPS, choose_steps, run_validate
 from tests.support.dagger_offline import Call, ExecFailure, StandInSession, args_of, execs
 
+SAMPLE = Path(__file__).resolve().parents[1] / "sample"
 SEED_COMMANDS = [
     ["npm", "ci", "--include=optional"],
     ["npm", "audit", "--omit=dev", "--audit-level=moderate"],
@@ -70,3 +75,26 @@ async def test_a_failed_step_is_named_with_the_tail_of_its_output(
         ["npm", "run", "type-check"] not in execs(c)
         for c in dagger_standin.leaves("Container.sync")
     )
+
+
+def test_the_validate_steps_pass_on_the_sample_with_this_machines_npm(tmp_path: Path) -> None:
+    """The same commands, here on a copy of the sample (not audit: it needs the network)."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not on PATH")
+    root = tmp_path / "sample"
+    shutil.copytree(
+        SAMPLE, root, ignore=shutil.ignore_patterns("node_modules", "dist", ".env.local")
+    )
+    for step in STEPS:
+        if step.name == "audit":
+            continue
+        command = list(step.command)
+        if step.name == "install":
+            command.append("--offline")  # the sample has no registry dependencies
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{step.name}: {done.stdout}{done.stderr}"
+    assert (root / "apps/web/.env.local").read_text() == (
+        root / "apps/web/.env.example"
+    ).read_text()
+    assert (root / "packages/runtime-config/dist/index.js").is_file()
+    assert (root / "apps/api/dist/build-info.json").is_file()
