@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +55,17 @@ def engine_unreachable_reason() -> str | None:
         hint = f" (DAGGER_SESSION_PORT={port} is set, but the tests drive the CLI)" if port else ""
         return f"no dagger CLI on PATH{hint}; install dagger v{DAGGER_VERSION} and Docker"
     try:
+        # From a directory without dagger.json, so no module is loaded for the probe.
         probe = subprocess.run(
-            [path, "core", "version"], capture_output=True, text=True, timeout=PROBE_TIMEOUT
+            [path, "query"],
+            input="{ version }",
+            cwd=tempfile.gettempdir(),
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
-        return f"`dagger core version` did not answer within {PROBE_TIMEOUT}s"
+        return f"`dagger query {{ version }}` did not answer within {PROBE_TIMEOUT}s"
     if probe.returncode != 0:
         tail = (probe.stderr or probe.stdout).strip().splitlines()[-3:]
         return "the Dagger engine is not reachable: " + " | ".join(tail)
