@@ -6,7 +6,14 @@ from dagger import dag
 
 from metaboost_ci.engine.lockfile import regenerate_lockfile
 from metaboost_ci.engine.main import MetaboostCi
-from tests.support.dagger_offline import StandInSession, args_of, calls_named, chain, execs
+from tests.support.dagger_offline import (
+    StandInSession,
+    args_of,
+    calls_named,
+    chain,
+    execs,
+    render,
+)
 
 
 def test_the_lockfile_is_made_by_npm_install_in_node_24_on_linux_amd64() -> None:
@@ -43,3 +50,10 @@ async def test_the_lockfile_function_renders_to_a_valid_query(
     [answered] = dagger_standin.leaves("File.contents")
     assert execs(answered)[-1][:2] == ["npm", "install"]
     assert args_of(answered, "file") == [{"path": "/src/package-lock.json"}]
+
+
+async def test_the_lockfile_query_as_the_engine_receives_it(dagger_standin: StandInSession) -> None:
+    text = await render(dagger_standin, regenerate_lockfile(dag.directory()))
+    assert text.startswith('{\n  container(platform: "linux/amd64") {')
+    assert 'from: from(address: "node:24")' in text
+    assert 'file: file(path: "/src/package-lock.json")' in text

@@ -13,7 +13,8 @@
   (``dagger.QueryError``).
 - fixture ``dagger_standin``: installs a fresh ``StandInSession`` as the SDK's
   shared connection for one test.
-- ``chain(obj)``: the call chain of a lazy Dagger object (field, arguments).
+- ``chain(obj)``: the call chain of a lazy Dagger object (field, arguments);
+  ``render(session, obj)``: the GraphQL text that evaluates it.
 - ``PlayedApps``: answers the smoke test's probes as the sample apps would.
 - ``module_surface()``: what ``dagger call`` exposes, as JSON-able data.
 
@@ -338,6 +339,12 @@ def chain(obj: Any) -> list[tuple[str, dict[str, Any]]]:
 def calls_named(obj: Any, name: str) -> list[dict[str, Any]]:
     """The arguments of every ``name`` call in ``obj``'s chain."""
     return [args for field_name, args in chain(obj) if field_name == name]
+
+
+async def render(session: StandInSession, obj: Any) -> str:
+    """The GraphQL query that evaluates ``obj`` (sent to, and validated by, ``session``)."""
+    await obj.id()
+    return session.texts()[-1]
 
 
 def args_of(calls: list[Call], field_name: str) -> list[dict[str, Any]]:
