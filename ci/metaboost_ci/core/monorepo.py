@@ -16,7 +16,7 @@ from typing import Any, Protocol, cast
 import anyio
 
 from .errors import ConfigError
-from .versions import require_base_version
+from .versions import parse_package_json, require_base_version
 
 ROOT_PACKAGE = "package.json"
 CHANGELOG_DIR = "docs/development/CHANGELOGS"
@@ -104,7 +104,7 @@ async def plan_bump(tree: Tree, version: str) -> BumpPlan:
             "There is no package.json at the monorepo root.",
             fix="Run from the monorepo root (or pass --source DIR).",
         )
-    root = _parse_object(root_text, ROOT_PACKAGE)
+    root = parse_package_json(root_text, ROOT_PACKAGE)
     previous: Any = root.get("version")
     packages = [ROOT_PACKAGE, *await _workspace_packages(tree, root)]
     changed: dict[str, str] = {}
@@ -185,19 +185,6 @@ class _Member:
     value_end: int
 
 
-def _parse_object(text: str, path: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
-            fix="Repair the file; `npm pkg get name` shows what npm makes of it.",
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} does not hold a JSON object.", fix="Repair the file.")
-    return cast(dict[str, Any], data)
-
-
 def _skip_ws(text: str, i: int) -> int:
     while i < len(text) and text[i] in _WS:
         i += 1
@@ -229,7 +216,7 @@ def set_version(text: str, version: str, *, path: str = "package.json") -> str:
     A missing ``"version"`` is inserted after ``"name"`` (or first), in the
     file's own indentation and spacing.
     """
-    before = _parse_object(text, path)
+    before = parse_package_json(text, path)
     open_brace, close_brace, members = _members(text)
     value = json.dumps(version)
     versions = [m for m in members if m.key == "version"]
@@ -254,7 +241,7 @@ def set_version(text: str, version: str, *, path: str = "package.json") -> str:
         else:
             at = anchor.key_start
             edited = text[:at] + entry + "," + lead + text[at:]
-    after = _parse_object(edited, path)
+    after = parse_package_json(edited, path)
     others_before = {k: v for k, v in before.items() if k != "version"}
     others_after = {k: v for k, v in after.items() if k != "version"}
     if after.get("version") != version or others_after != others_before:

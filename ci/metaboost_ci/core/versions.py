@@ -49,8 +49,38 @@ def require_base_version(text: str, *, what: str = "base version") -> str:
     return text
 
 
+def parse_package_json(text: str, where: str) -> dict[str, Any]:
+    """The JSON object in a package.json's ``text``; ``where`` names the file in errors."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+            fix="Repair the file; `npm pkg get version` shows what npm makes of it.",
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} does not hold a JSON object.", fix="Repair the file.")
+    return cast(dict[str, Any], data)
+
+
+def package_version(text: str, where: str) -> str:
+    """The SemVer ``version`` field of a package.json's ``text``."""
+    version: Any = parse_package_json(text, where).get("version")
+    if version is None:
+        raise ConfigError(
+            f'{where} has no "version" field.',
+            fix='Add "version": "X.Y.Z" to the root package.json.',
+        )
+    if not isinstance(version, str) or not semver.Version.is_valid(version):
+        raise ConfigError(
+            f"{where} has version {version!r}, which is not SemVer.",
+            fix='Set "version" to X.Y.Z (optionally with a prerelease, e.g. 1.2.0-rc.1).',
+        )
+    return version
+
+
 def read_package_version(package_json: Path) -> str:
-    """The ``version`` field of a package.json, checked to be SemVer."""
+    """The ``version`` field of a package.json file, checked to be SemVer."""
     try:
         raw = package_json.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -60,26 +90,7 @@ def read_package_version(package_json: Path) -> str:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{package_json} cannot be read: {exc.strerror}.") from None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{package_json} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
-            fix="Repair the file; `npm pkg get version` shows what npm makes of it.",
-        ) from None
-    fields = cast(dict[str, Any], data) if isinstance(data, dict) else {}
-    version: Any = fields.get("version")
-    if version is None:
-        raise ConfigError(
-            f'{package_json} has no "version" field.',
-            fix='Add "version": "X.Y.Z" to the root package.json.',
-        )
-    if not isinstance(version, str) or not semver.Version.is_valid(version):
-        raise ConfigError(
-            f"{package_json} has version {version!r}, which is not SemVer.",
-            fix='Set "version" to X.Y.Z (optionally with a prerelease, e.g. 1.2.0-rc.1).',
-        )
-    return version
+    return package_version(raw, str(package_json))
 
 
 def base_version(version: str) -> str:

@@ -9,16 +9,12 @@ and the module make the same plan. The result holds only the changed files
 
 from __future__ import annotations
 
-import json
-from typing import Any, cast
-
 import dagger
-import semver
 from dagger import dag
 
 from ..core.errors import ConfigError
 from ..core.monorepo import ROOT_PACKAGE, BumpPlan, plan_bump
-from ..core.versions import base_version
+from ..core.versions import base_version, package_version
 from .lockfile import LOCKFILE, regenerate_lockfile
 
 
@@ -60,17 +56,4 @@ async def read_base_version(source: dagger.Directory) -> str:
             "The source has no package.json at its root.",
             fix="Pass --source with the monorepo root.",
         )
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"package.json is not valid JSON (line {exc.lineno}: {exc.msg}).",
-            fix="Repair the file.",
-        ) from None
-    version = cast(dict[str, Any], data).get("version") if isinstance(data, dict) else None
-    if not isinstance(version, str) or not semver.Version.is_valid(version):
-        raise ConfigError(
-            f"package.json has version {version!r}, which is not SemVer.",
-            fix='Set "version" to X.Y.Z.',
-        )
-    return base_version(version)
+    return base_version(package_version(text, ROOT_PACKAGE))

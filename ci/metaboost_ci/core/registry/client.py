@@ -65,7 +65,7 @@ def parse_registry_url(url: str) -> httpx.URL:
     if problem:
         raise InputError(
             f"Registry URL {url!r} is not usable: {problem}.",
-            fix="Give the registry as host[:port] or https://host[:port] "
+            fix="Give --registry as host[:port] or https://host[:port] "
             "(http://host:port for a local registry); credentials go in the token settings.",
         )
     return parsed.copy_with(path="/", query=None, fragment=None)
