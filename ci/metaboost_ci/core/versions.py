@@ -19,8 +19,10 @@ import semver
 from .errors import ConfigError, VersionError
 
 STAGING = "staging"
-_NUM = r"(?:0|[1-9]\d*)"
-_BASE_RE = re.compile(rf"^{_NUM}\.{_NUM}\.{_NUM}$")
+# ASCII digits only: ``\d`` would also take other scripts' digits ("1\u0661"),
+# which int() reads as 11.
+_NUM = r"(?:0|[1-9][0-9]*)"
+_BASE_RE = re.compile(rf"{_NUM}\.{_NUM}\.{_NUM}")
 
 
 @dataclass(frozen=True, order=True)
@@ -36,7 +38,8 @@ class StagingVersion:
 
 def is_base_version(text: str) -> bool:
     """True for a strict ``X.Y.Z`` (no prerelease, no leading zeros)."""
-    return bool(_BASE_RE.match(text))
+    # fullmatch, not ``$``: ``$`` also matches before a trailing newline.
+    return bool(_BASE_RE.fullmatch(text))
 
 
 def require_base_version(text: str, *, what: str = "base version") -> str:
