@@ -380,3 +380,15 @@ async def test_a_rate_limit_hook_turns_a_403_into_a_wait(fake_time: FakeTime) ->
     async with client:
         assert (await client.request("GET", URL)).status_code == 200
     assert fake_time.sleeps == [5.0]
+
+
+async def test_a_secret_cut_by_the_body_excerpt_leaves_no_head_behind(fake_time: FakeTime) -> None:
+    secret = "cut-secret-0123456789abcdef"
+    register_secret(secret)
+    # An HTML error page that echoes the secret across the 300-character excerpt.
+    page = "<html>" + "x" * 274 + secret + "</html>"
+    async with make_client([httpx.Response(400, text=page)], fake_time) as client:
+        with pytest.raises(UnexpectedStatus) as caught:
+            await client.request("GET", URL)
+    assert secret[:12] not in str(caught.value)
+    assert "***" in str(caught.value)

@@ -54,7 +54,7 @@ def error_code_and_detail(response: httpx.Response) -> tuple[str | None, str]:
     try:
         body: Any = json.loads(response.content or b"null")
     except ValueError:
-        return None, response.text[:300].strip()
+        return None, _excerpt(response.text)
     if isinstance(body, dict):
         fields = cast(dict[str, Any], body)
         errors: Any = fields.get("errors")
@@ -65,7 +65,16 @@ def error_code_and_detail(response: httpx.Response) -> tuple[str | None, str]:
             return (str(code) if code else None), str(detail)
         if "message" in fields:
             return None, str(fields["message"])
-    return None, response.text[:300].strip()
+    return None, _excerpt(response.text)
+
+
+def _excerpt(text: str) -> str:
+    """The start of a non-JSON body, redacted BEFORE it is cut.
+
+    Cutting first could keep the head of an echoed secret, which the
+    whole-secret match in ``redact`` would then no longer recognise.
+    """
+    return redact(text)[:300].strip()
 
 
 def display_url(url: str | httpx.URL) -> str:
