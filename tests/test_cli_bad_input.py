@@ -70,6 +70,31 @@ def wrong_github_token(case: Case) -> list[str]:
     return reserve(case, "--base-version", BASE)
 
 
+def output_file_unset(variable: str, flag: str) -> Callable[[Case], list[str]]:
+    """A results file that is not there: refused before the reservation or the promotion."""
+
+    def build(case: Case) -> list[str]:
+        case.world.github.repos.remote_tag_create(f"{BASE}-staging.0", case.commit)
+        case.world.push_build(f"{BASE}-staging.0", case.commit)
+        case.env.pop(variable, None)
+        return (
+            [*promote(case), flag]
+            if flag != "--github-output"
+            else [
+                *reserve(case, "--base-version", BASE),
+                flag,
+            ]
+        )
+
+    return build
+
+
+def kustomize_into_a_missing_directory(case: Case) -> list[str]:
+    case.world.push_build(f"{BASE}-staging.0", case.commit)
+    pins = str(case.tmp / "absent" / "pins.yaml")
+    return [*case.options, "summary", "--version", f"{BASE}-staging.0", "--kustomize", pins]
+
+
 CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
     "override not staging.N": (
         lambda c: reserve(c, "--base-version", BASE, "--version-override", f"{BASE}-beta.1"),
@@ -134,6 +159,21 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
     ),
     "registry answers 403": (registry_answering(403, "DENIED"), 1, "packages: write"),
     "registry has nothing (404)": (promote, 1, f"No {BASE}-staging.N can be promoted"),
+    "reserve --github-output without GITHUB_OUTPUT": (
+        output_file_unset("GITHUB_OUTPUT", "--github-output"),
+        2,
+        "GITHUB_OUTPUT is not set",
+    ),
+    "promote --github-step-summary without GITHUB_STEP_SUMMARY": (
+        output_file_unset("GITHUB_STEP_SUMMARY", "--github-step-summary"),
+        2,
+        "GITHUB_STEP_SUMMARY is not set",
+    ),
+    "summary --kustomize into a missing directory": (
+        kustomize_into_a_missing_directory,
+        2,
+        "cannot be written",
+    ),
     "move-floating of an incomplete version": (
         lambda c: [
             *c.options,
@@ -170,8 +210,11 @@ def test_bad_input_is_refused_clearly_without_writing(
         world.push_build("1.0.0-staging.0", None, apps=("api",))
     args = build(case)
     before = world.snapshot()
+    # Every other case asks for --json: a failure is then one JSON document on
+    # stdout; without it, stdout stays empty.
+    as_json = list(CASES).index(name) % 2 == 0
 
-    result = run_cli(args, env=case.env, cwd=world.work)
+    result = run_cli([*args, "--json"] if as_json else args, env=case.env, cwd=world.work)
 
     assert result.code == expected_code, result.all_output
     error = result.err.strip().splitlines()
@@ -180,7 +223,15 @@ def test_bad_input_is_refused_clearly_without_writing(
     if expected_code == 2 or "Fix: " in message:
         # One sentence (or a list under it) and the fix.
         assert "Fix: " in result.err
-    assert result.out == ""
+    if as_json:
+        error = result.json()["error"]
+        assert error["exit_code"] == expected_code
+        assert "\n" not in error["message"]
+        said = " ".join([error["message"], *error["problems"], error["fix"] or ""])
+        assert expected_text in said
+        assert error["fix"] or expected_code == 1
+    else:
+        assert result.out == ""
     for secret in secrets:
         assert secret not in result.all_output
     assert world.snapshot() == before

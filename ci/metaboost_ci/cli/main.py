@@ -2,9 +2,9 @@
 
 Commands live in small modules that each expose ``register(subparsers)``;
 every command handler returns an ``Outcome`` that is printed for people (a
-table) or, with ``--json``, as one JSON document on stdout. Progress goes to
-stderr. Exit codes: 0 success, 1 a remote refused or a check failed, 2 bad
-input or usage.
+table) or, with ``--json``, as one JSON document on stdout (a failure too:
+``{"error": {...}}``). Progress goes to stderr. Exit codes: 0 success, 1 a
+remote refused or a check failed, 2 bad input or usage.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ..core.errors import MetaboostCiError
 from ..core.redact import redact
@@ -32,6 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_document(exc: MetaboostCiError) -> dict[str, Any]:
+    """The ``--json`` form of a failure (the texts are redacted when the error is built)."""
+    return {
+        "error": {
+            "kind": type(exc).__name__,
+            "message": exc.message.split("\n", 1)[0],
+            "problems": list(getattr(exc, "problems", [])),
+            "fix": exc.fix,
+            "exit_code": exc.exit_code,
+        }
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -42,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome: Outcome = args.handler(args)
     except MetaboostCiError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if args.json:
+            # A machine reading stdout gets one document on failure too.
+            print(redact(json.dumps(error_document(exc), indent=2, sort_keys=True)))
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

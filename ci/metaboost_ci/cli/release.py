@@ -100,16 +100,43 @@ def source_dir(args: argparse.Namespace) -> Path | None:
     return Path(args.source) if getattr(args, "source", None) else None
 
 
-def append_to_env_file(variable: str, text: str) -> None:
-    """Append to the file GitHub Actions names in ``variable`` ($GITHUB_OUTPUT, ...)."""
+def env_file(variable: str) -> Path:
+    """The file GitHub Actions names in ``variable`` ($GITHUB_OUTPUT, ...), or an input error."""
     path = os.environ.get(variable)
     if not path:
         raise ConfigError(
             f"{variable} is not set, so there is nowhere to write.",
             fix=f"Run inside GitHub Actions, or set {variable} to a file path.",
         )
-    with open(path, "a", encoding="utf-8") as stream:
+    return Path(path)
+
+
+def append_to_env_file(variable: str, text: str) -> None:
+    with env_file(variable).open("a", encoding="utf-8") as stream:
         stream.write(text)
+
+
+def check_output_destinations(args: argparse.Namespace) -> None:
+    """Every file the command will write its results to must be writable.
+
+    Checked before the flow runs: a missing $GITHUB_OUTPUT found only after a
+    tag was reserved or images were promoted would fail a run whose writes
+    already happened (and exit 2, "bad input", after a side effect).
+    """
+    targets: list[tuple[Path, str]] = []
+    if getattr(args, "github_output", False):
+        targets.append((env_file("GITHUB_OUTPUT"), "$GITHUB_OUTPUT"))
+    if getattr(args, "github_step_summary", False):
+        targets.append((env_file("GITHUB_STEP_SUMMARY"), "$GITHUB_STEP_SUMMARY"))
+    if getattr(args, "kustomize", None):
+        targets.append((Path(args.kustomize), "--kustomize"))
+    for path, what in targets:
+        if not path.parent.is_dir() or path.is_dir():
+            raise ConfigError(
+                f"{what} names {path}, which cannot be written (its directory is missing, "
+                "or it is a directory).",
+                fix=f"Point {what} at a file in an existing directory.",
+            )
 
 
 def write_outputs(args: argparse.Namespace, summary: PublishSummary) -> None:
@@ -134,6 +161,7 @@ def digest_table(rows: tuple[ImageRow, ...]) -> str:
 def cmd_reserve(args: argparse.Namespace) -> Outcome:
     commit = require_commit_sha(args.commit)
     base = resolve_base(args)
+    check_output_destinations(args)
 
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         result = await reserve(
@@ -251,6 +279,7 @@ def _release_text(action: str, tag: str, url: str | None, reason: str | None) ->
 def cmd_promote(args: argparse.Namespace) -> Outcome:
     commit = require_commit_sha(args.commit)
     base = resolve_base(args)
+    check_output_destinations(args)
 
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         notes_text: str | None = None
@@ -285,6 +314,8 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_summary(args: argparse.Namespace) -> Outcome:
+    check_output_destinations(args)
+
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         result = await verify(ctx, version=args.version, float_tag=args.float_tag)
         tags = (args.version, args.float_tag) if args.float_tag else (args.version,)
