@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagger.mod
 import jsonschema
+from packaging.requirements import Requirement
 
 from tests.support.dagger_offline import (
     DAGGER_JSON_SCHEMA_FILE,
@@ -116,5 +117,32 @@ def test_the_entry_point_names_the_main_object() -> None:
     config = json.loads((REPO / "dagger.json").read_text(encoding="utf-8"))
     camel = "".join(part.capitalize() for part in config["name"].split("-"))
     assert entry.rsplit(":", 1)[1] == camel
-    pinned = [d for d in project["project"]["dependencies"] if d.startswith("dagger-io")]
-    assert pinned == [f"dagger-io=={config['engineVersion'].removeprefix('v')}"]
+
+
+# The engine's Python runtime vendors its own SDK into ./sdk with the version
+# its pyproject carries in the Dagger repository (0.0.0), then runs
+# `uv pip install -e ./sdk -e .` and `uv pip check` (sdk/python/runtime/main.go,
+# WithInstall). The module's runtime requirement must accept that version.
+ENGINE_VENDORED_SDK_VERSION = "0.0.0"
+
+
+def _dagger_io(requirements: list[str]) -> list[Requirement]:
+    parsed = [Requirement(r) for r in requirements]
+    return [r for r in parsed if r.name == "dagger-io"]
+
+
+def test_the_runtime_can_install_the_module_with_the_engines_own_sdk() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    engine = json.loads((REPO / "dagger.json").read_text(encoding="utf-8"))["engineVersion"]
+    (runtime,) = _dagger_io(project["dependencies"])
+    assert runtime.specifier.contains(ENGINE_VENDORED_SDK_VERSION), (
+        f"{runtime} rejects the engine's vendored SDK ({ENGINE_VENDORED_SDK_VERSION}): "
+        "`uv pip install -e ./sdk -e .` in the module runtime would fail"
+    )
+    assert runtime.specifier.contains(engine.removeprefix("v"))
+    # The offline checks read private SDK attributes: the extras pin it exactly.
+    for extra in ("test", "lint"):
+        (pinned,) = _dagger_io(project["optional-dependencies"][extra])
+        assert str(pinned.specifier) == f"=={engine.removeprefix('v')}", extra
