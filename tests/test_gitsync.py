@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from metaboost_ci.core.errors import CheckFailed, ConfigError, InputError
-from metaboost_ci.core.gitsync import Git, SyncResult, npm_audit_hook, sync_branches
+from metaboost_ci.core.gitsync import (
+    Git,
+    GitCommandError,
+    SyncResult,
+    npm_audit_hook,
+    sync_branches,
+)
 from metaboost_ci.core.progress import RecordingProgress
 from tests.support.branches import BranchRepos
 
@@ -50,6 +56,7 @@ async def test_develop_to_staging_fast_forwards_pushes_and_returns(
     assert [c.split(" ", 1)[1] for c in result.commits] == ["feature two", "feature one"]
     assert r.remote_sha("staging") == develop
     assert r.local_sha("staging") == develop
+    assert r.git("rev-parse", "refs/remotes/origin/staging") == develop
     assert r.remote_sha("main") != develop  # untouched
     assert r.current() == "main"
     assert result.returned_to == "main"
@@ -200,11 +207,24 @@ async def test_diverged_target_lists_the_commits_in_the_way(branch_repos: Branch
     r = branch_repos
     r.pull_other()
     r.commit("staging", "hotfix made on staging", cwd=r.other)
-    # The sync fetches before it checks; fetch first so the snapshot compares
-    # only what the sync itself might change.
-    r.git("fetch", "-q", "origin")
+    # The sync fetches the hotfix to find it, yet refs/remotes/origin/staging
+    # stays where it was (the snapshot compares every ref).
     text = await refused(r, CheckFailed, "cannot be fast-forwarded", "develop", "staging")
     assert "hotfix made on staging" in text
+
+
+async def test_refusal_after_a_colleague_pushed_moves_no_remote_tracking_ref(
+    branch_repos: BranchRepos,
+) -> None:
+    r = branch_repos
+    r.pull_other()
+    r.commit("develop", "pushed by a colleague", cwd=r.other)
+
+    async def audit(git: Git, commit: str) -> str:
+        raise CheckFailed("npm audit found 1 advisory(ies)", ["GHSA-x high in y: z"])
+
+    await refused(r, CheckFailed, "npm audit", "develop", "staging", audit=audit)
+    assert r.git("for-each-ref", "refs/metaboost-ci") == ""  # no scratch ref left behind
 
 
 async def test_local_commits_not_on_the_remote_are_refused(branch_repos: BranchRepos) -> None:
@@ -242,14 +262,33 @@ async def test_rejected_push_still_returns_to_the_original_branch(
     hook = r.bare / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'staging is protected' >&2\nexit 1\n")
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
-    staging_before = r.remote_sha("staging")
+    before = r.snapshot()
 
-    with pytest.raises(Exception, match="staging is protected") as info:
+    with pytest.raises(GitCommandError, match="staging is protected") as info:
         await sync(r, "develop", "staging")
 
-    assert "git branch -f staging origin/staging" in str(info.value)
+    assert "local staging was put back" in str(info.value)
     assert r.current() == "main"
-    assert r.remote_sha("staging") == staging_before
+    # The remote refused: the clone is as it was, local staging included.
+    assert r.snapshot() == before
+
+
+async def test_rejected_push_from_the_target_branch_puts_it_and_its_files_back(
+    branch_repos: BranchRepos,
+) -> None:
+    r = branch_repos
+    hook = r.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    r.git("checkout", "-q", "staging")
+    before = r.snapshot()
+
+    with pytest.raises(GitCommandError, match="put back"):
+        await sync(r, "develop", "staging")
+
+    assert r.current() == "staging"
+    assert not (r.work / "develop.txt").exists()
+    assert r.snapshot() == before
 
 
 # --- the npm audit hook over a commit's files --------------------------------

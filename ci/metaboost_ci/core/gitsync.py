@@ -4,9 +4,12 @@ Every safeguard of the old ``sync-*.sh`` scripts, in an order where every
 refusal comes before the first change: a clean tree (untracked files only
 with confirmation), both local branches and both remote branches present,
 each local branch no further than a fast-forward behind its remote, the
-target an ancestor of the source. Only then are the local branches
-fast-forwarded, the target merged ``--ff-only`` and pushed, and the remote
-checked. The original branch is checked out again whatever happens.
+target an ancestor of the source. The checks' fetch moves no ref (not even
+``refs/remotes/*``), so a refusal leaves the clone exactly as it was. Only
+then are the remote-tracking and local branches fast-forwarded, the target
+merged ``--ff-only`` and pushed (a push the remote refuses is undone locally),
+and the remote checked. The original branch is checked out again whatever
+happens.
 """
 
 from __future__ import annotations
@@ -147,6 +150,24 @@ class Git:
         specs = [f"+refs/heads/{b}:refs/remotes/{remote}/{b}" for b in branches]
         await self.run("fetch", "--quiet", "--no-tags", remote, *specs)
 
+    async def fetch_tips(self, remote: str, branches: Sequence[str]) -> dict[str, str]:
+        """Fetch ``branches``' commits and return their tips, leaving every ref as it was.
+
+        The checks of a sync need the remote's commits, but a refused sync must
+        not even move ``refs/remotes/*``: so the fetch lands in a scratch ref
+        namespace (``--refmap=`` stops git's opportunistic remote-tracking
+        update), which is read and deleted again.
+        """
+        scratch = {b: f"refs/metaboost-ci/sync/{b}" for b in branches}
+        specs = [f"+refs/heads/{b}:{ref}" for b, ref in scratch.items()]
+        try:
+            await self.run("fetch", "--quiet", "--no-tags", "--refmap=", remote, *specs)
+            return {b: await self.out("rev-parse", "--verify", ref) for b, ref in scratch.items()}
+        finally:
+            with anyio.CancelScope(shield=True):
+                for ref in scratch.values():
+                    await self.run("update-ref", "-d", ref, check=False)
+
 
 @dataclass(frozen=True)
 class SyncResult:
@@ -269,12 +290,12 @@ async def sync_branches(
             fix="Push the branch first, or pass --remote NAME if it lives elsewhere.",
         )
     progress.step(f"fetching {source} and {target} from {remote}")
-    await git.fetch(remote, (source, target))
+    tips = await git.fetch_tips(remote, (source, target))
 
     behind: dict[str, tuple[str, str]] = {}  # branch -> (local, remote)
     for branch in (source, target):
         local = await git.out("rev-parse", f"refs/heads/{branch}")
-        upstream = await git.out("rev-parse", f"refs/remotes/{remote}/{branch}")
+        upstream = tips[branch]
         if local == upstream:
             continue
         if await git.is_ancestor(local, upstream):
@@ -289,8 +310,8 @@ async def sync_branches(
             fix=f"Push or drop them (`git switch {branch} && git status`), then sync again.",
         )
 
-    src = heads[source]
-    tgt = heads[target]
+    src = tips[source]
+    tgt = tips[target]
     if not await git.is_ancestor(tgt, src):
         raise CheckFailed(
             f"{remote}/{target} has commits that {remote}/{source} does not have, "
@@ -337,10 +358,13 @@ async def _apply(
     git: Git, plan: _Plan, original_branch: str | None, returned_to: str, progress: Progress
 ) -> SyncResult:
     source, target, remote = plan.source, plan.target, plan.remote
+    # What the checks' fetch left out: the remote-tracking branches.
+    for branch, tip in ((source, plan.src), (target, plan.tgt)):
+        await git.run("update-ref", f"refs/remotes/{remote}/{branch}", tip)
     for branch, (local, upstream) in plan.behind.items():
         progress.step(f"fast-forwarding local {branch} to {remote}/{branch}")
         if branch == original_branch:
-            await git.run("merge", "--ff-only", "--quiet", f"refs/remotes/{remote}/{branch}")
+            await git.run("merge", "--ff-only", "--quiet", upstream)
         else:
             await git.run("update-ref", f"refs/heads/{branch}", upstream, local)
     forwarded = {b: u for b, (_, u) in plan.behind.items()}
@@ -351,14 +375,21 @@ async def _apply(
             local_fast_forwards=forwarded, returned_to=returned_to,
         )  # fmt: skip
     await git.run("checkout", "--quiet", target)
+    target_before = await git.out("rev-parse", "HEAD")
     progress.step(f"merging {source} into {target} (--ff-only): {len(plan.moving)} commit(s)")
     await git.run("merge", "--ff-only", "--quiet", f"refs/heads/{source}")
     progress.step(f"pushing {target} to {remote}")
-    await git.run(
-        "push", "--quiet", remote, f"refs/heads/{target}:refs/heads/{target}",
-        fix=f"{remote} refused the push (git's message above says why). Local {target} now "
-        f"equals {source}; to put it back: `git branch -f {target} {remote}/{target}`.",
-    )  # fmt: skip
+    try:
+        await git.run(
+            "push", "--quiet", remote, f"refs/heads/{target}:refs/heads/{target}",
+            fix=f"{remote} refused the push (git's message above says why); local {target} "
+            f"was put back where it was. Fix the cause, then sync again.",
+        )  # fmt: skip
+    except GitCommandError:
+        # The remote said no: undo the merge, so the refusal leaves nothing changed.
+        # --keep: the tree was clean, so this only moves the branch and its files back.
+        await git.run("reset", "--quiet", "--keep", target_before)
+        raise
     await git.fetch(remote, (source, target))
     after = {b: await git.rev(f"refs/remotes/{remote}/{b}") for b in (source, target)}
     if after[source] != after[target] or after[target] != plan.src:
