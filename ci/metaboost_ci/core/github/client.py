@@ -394,10 +394,15 @@ class GitHubClient:
         link = response.links.get("next", {}).get("url")
         if not link:
             return None
-        next_url = response.request.url.join(link)
-        if next_url.host != response.request.url.host:
+        here = response.request.url
+        next_url = here.join(link)
+        # The whole origin, not only the host: another port or plain http on
+        # the same host would also receive our token.
+        if (next_url.scheme, next_url.host, next_url.port) != (here.scheme, here.host, here.port):
             raise RemoteError(
-                f"GitHub's next page points at another host ({next_url.host}); not following."
+                f"GitHub's next page points at another origin ({display_url(next_url)}); "
+                "not following it with our token.",
+                fix="Check the GitHub API URL; a proxy in between may be rewriting links.",
             )
         return str(next_url)
 

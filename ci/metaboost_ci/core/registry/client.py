@@ -16,6 +16,7 @@ import httpx
 from ..errors import HttpStatusError, InputError, NotFound, TransportError
 from ..net import HttpClient, RetryPolicy
 from ..net.http import error_code_and_detail
+from ..redact import register_secret
 from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints, repository_scope
 from .copy import CopyResult, copy_image
 from .errors import (
@@ -53,6 +54,14 @@ def parse_registry_url(url: str) -> httpx.URL:
     if "://" not in text:
         text = "https://" + text
     parsed = httpx.URL(text)
+    shown = url
+    if parsed.userinfo:
+        # A token pasted into the URL is a credential: register it, and show
+        # the URL without it (``redact``'s URL shape needs a scheme and a
+        # password, which "TOKEN@ghcr.io" has neither of).
+        # With no password, the user part is the token ("TOKEN@ghcr.io").
+        register_secret(parsed.password or parsed.username)
+        shown = str(parsed.copy_with(username=None, password=None))
     problem = None
     if parsed.scheme not in ("http", "https"):
         problem = f"its scheme {parsed.scheme!r} is not http or https"
@@ -64,7 +73,7 @@ def parse_registry_url(url: str) -> httpx.URL:
         problem = "it has a path or query (the image name goes elsewhere)"
     if problem:
         raise InputError(
-            f"Registry URL {url!r} is not usable: {problem}.",
+            f"Registry URL {shown!r} is not usable: {problem}.",
             fix="Give --registry as host[:port] or https://host[:port] "
             "(http://host:port for a local registry); credentials go in the token settings.",
         )
