@@ -7,9 +7,11 @@ again, prerelease, summary; then promote, the Git tag and the full release.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from metaboost_ci.core.errors import CheckFailed
+from metaboost_ci.core.errors import CheckFailed, RemoteError
 from metaboost_ci.core.flows import (
     ImageRow,
     PublishSummary,
@@ -19,6 +21,7 @@ from metaboost_ci.core.flows import (
     reserve,
     verify,
 )
+from tests.support.proxies import Proxy
 from tests.support.registry_process import Registry
 from tests.support.release import APPS, REPOSITORY, ReleaseWorld, WorldFactory
 
@@ -142,3 +145,33 @@ async def test_verify_reports_every_problem_at_once(world: ReleaseWorld) -> None
     assert len(problems) == 2 + 1 + 4
     assert any(APPS[1] in p and "names" in p for p in problems)
     assert sum(APPS[5] in p for p in problems) == 2
+
+
+async def test_moving_staging_fails_half_way_then_again_converges(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    proxy = proxy_factory(registry)
+    world = world_factory(via=proxy.registry)
+    commit = world.commit()
+    old = world.push_build(f"{BASE}-staging.0", commit, seed=5)
+    for app, image in old.items():
+        world.retag(app, image, "staging")
+    new = world.push_build(f"{BASE}-staging.1", commit, seed=6)
+    # The registry connection dies for good while staging is written for one app.
+    proxy.inject("drop", method="PUT", path=rf"/{APPS[3]}/manifests/staging$", times=1000)
+    async with world.context() as ctx:
+        with pytest.raises(RemoteError) as failure:
+            await move_floating(ctx, version=f"{BASE}-staging.1", float_tag="staging")
+    # A registry cannot write six tags at once: the error names the state left.
+    assert f"but not for {APPS[3]}:" in failure.value.message
+    assert world.digest(APPS[3], "staging") == old[APPS[3]].digest
+    assert "again" in (failure.value.fix or "")
+
+    puts_before = world.origin.count("PUT", r"/manifests/staging$")
+    async with world.context(registry_url=registry.url) as ctx:
+        moved = await move_floating(ctx, version=f"{BASE}-staging.1", float_tag="staging")
+        await verify(ctx, version=f"{BASE}-staging.1", float_tag="staging")
+    # Only the app left behind is written again.
+    assert moved.moved == (APPS[3],)
+    assert world.origin.count("PUT", r"/manifests/staging$") == puts_before + 1
+    assert world.digests("staging") == {app: new[app].digest for app in APPS}

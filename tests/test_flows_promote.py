@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from metaboost_ci.core.errors import CheckFailed, TransportError
+from metaboost_ci.core.errors import CheckFailed, RemoteError, TransportError
 from metaboost_ci.core.flows import plan_promotion, promote
 from tests.support.proxies import Proxy
 from tests.support.registry_process import Registry
@@ -162,8 +162,13 @@ async def test_crash_half_way_then_rerun_converges(
     # for one app (every retry too); the others get BASE, nobody gets latest.
     proxy.inject("drop", method="PUT", path=rf"/{APPS[1]}/manifests/{BASE}$", times=1000)
     async with world.context() as ctx:
-        with pytest.raises(TransportError):
+        with pytest.raises(RemoteError) as failure:
             await promote(ctx, commit=commit, base=BASE)
+    # The error says what state the crash left and how to converge.
+    assert isinstance(failure.value.__cause__, TransportError)
+    assert f"not for {APPS[1]}:" in failure.value.message
+    assert "latest not moved on any app" in failure.value.message
+    assert "again" in (failure.value.fix or "")
     assert world.digest(APPS[1], BASE) is None
     assert world.digest(APPS[0], BASE) == build[APPS[0]].digest
     assert world.digests("latest") == dict.fromkeys(APPS)
@@ -177,6 +182,34 @@ async def test_crash_half_way_then_rerun_converges(
     assert world.git_tags()[BASE] == commit
     assert promotion.release.action == "created"
     assert [a for a, p in promotion.plan.apps.items() if not p.base_done] == [APPS[1]]
+
+
+async def test_crash_while_moving_latest_then_rerun_converges(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    proxy = proxy_factory(registry)
+    world = world_factory(via=proxy.registry)
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    old = world.push_build("3.0.0", commit, seed=96)
+    for app in APPS:
+        world.retag(app, old[app], "latest")
+    build = world.push_build(staging(0), commit, seed=97)
+    proxy.inject("drop", method="PUT", path=rf"/{APPS[2]}/manifests/latest$", times=1000)
+    async with world.context() as ctx:
+        with pytest.raises(RemoteError) as failure:
+            await promote(ctx, commit=commit, base=BASE)
+    assert f"not for {APPS[2]}:" in failure.value.message
+    # Every BASE was written and verified by its write before any latest moved.
+    assert world.digests(BASE) == {a: build[a].digest for a in APPS}
+    assert world.digest(APPS[2], "latest") == old[APPS[2]].digest
+    assert BASE not in world.git_tags()
+
+    async with world.context(registry_url=registry.url) as ctx:
+        promotion = await promote(ctx, commit=commit, base=BASE, notes="notes")
+    assert all(p.base_done for p in promotion.plan.apps.values())
+    assert world.digests("latest") == {a: build[a].digest for a in APPS}
+    assert world.git_tags()[BASE] == commit
 
 
 async def test_requests_per_app_stay_within_budget(

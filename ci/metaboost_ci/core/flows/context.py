@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 import anyio
 
 from ..apps import DEFAULT_APPS
-from ..errors import InputError, MetaboostCiError
+from ..errors import InputError, MetaboostCiError, RemoteError
 from ..github import GitHubClient
 from ..progress import Progress, SilentProgress
 from ..registry import RegistryClient
@@ -122,6 +122,40 @@ async def per_app(
                 progress.step(f"{app}: {errors[app]}")
         raise errors[failed[0]]
     return {app: results[app] for app in names}
+
+
+async def write_per_app(
+    ctx: ReleaseContext,
+    apps: Iterable[str],
+    work: Callable[[str], Awaitable[T]],
+    *,
+    what: str,
+    fix: str,
+) -> dict[str, T]:
+    """``per_app`` for writes: a failure says which apps were written and which not.
+
+    A registry cannot write several tags atomically, so a failure part-way
+    leaves some apps written; the error names them (``what`` on each) so
+    people know the state, and ``fix`` says how to converge (a re-run).
+    """
+    names = list(apps)
+    written: list[str] = []
+
+    async def one(app: str) -> T:
+        result = await work(app)
+        written.append(app)
+        return result
+
+    try:
+        return await per_app(names, one, progress=ctx.progress)
+    except MetaboostCiError as exc:
+        done = [app for app in names if app in written]
+        missing = [app for app in names if app not in written]
+        raise RemoteError(
+            f"{what} was written for {', '.join(done) or 'no app'} but not for "
+            f"{', '.join(missing)}: {exc.message}",
+            fix=fix,
+        ) from exc
 
 
 async def run_together(*tasks: Callable[[], Awaitable[None]]) -> None:

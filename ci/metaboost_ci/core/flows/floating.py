@@ -3,7 +3,9 @@
 The immutable version tags are verified on every app first; only then is any
 floating tag written, and then all of them at once. So a floating tag never
 names a mix of releases because one app's image was missing, and a failure
-before the writes leaves every floating tag where it was.
+before the writes leaves every floating tag where it was. A registry cannot
+write six tags atomically: if a write fails part-way, the error names the apps
+already moved, and moving again converges (only the apps behind are written).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CheckFailed, RemoteError
+from ..errors import CheckFailed
 from ..registry import Manifest
-from .context import ReleaseContext, authorize, per_app
+from .context import ReleaseContext, authorize, per_app, write_per_app
 from .verify import read_tag_states, tag_problems
 
 
@@ -71,12 +73,14 @@ async def move_floating(
     async def write(app: str) -> str:
         return await ctx.registry.put_manifest(ctx.image_name(app), float_tag, manifests[app])
 
-    written = await per_app(pending, write, progress=ctx.progress)
-    wrong = [app for app in pending if written[app] != digests[app]]
-    if wrong:
-        raise RemoteError(
-            f"The registry stored {float_tag} under another digest for: {', '.join(wrong)}.",
-            fix="The registry altered the manifest; check the registry, then move again.",
-        )
+    # put_manifest itself refuses a registry that stored other bytes.
+    await write_per_app(
+        ctx,
+        pending,
+        write,
+        what=f"{float_tag} -> {version}",
+        fix=f"Move {float_tag} to {version} again (move-floating): the version is verified, "
+        "and only the apps still behind are written.",
+    )
     ctx.progress.step(f"Moved {float_tag} to {version} on {len(pending)} app(s).")
     return FloatingMove(version, float_tag, digests, pending, unchanged)

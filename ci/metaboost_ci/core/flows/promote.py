@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context import ReleaseContext, authorize, per_app
+from .context import ReleaseContext, authorize, write_per_app
 from .plan import LATEST, PromotionPlan, plan_promotion
 from .release import ReleaseOutcome, ensure_tag, fallback_notes, release
 from .summary import ImageRow, PublishSummary
@@ -103,8 +103,11 @@ async def promote(
         return await ctx.registry.put_manifest(ctx.image_name(app), LATEST, p.manifest)
 
     # Every immutable tag first; only then the floating one (never a mix).
-    await per_app(pending, put_base, progress=ctx.progress)
-    await per_app(plan.apps, put_latest, progress=ctx.progress)
+    rerun = "Run the promotion again: it re-plans, keeps what was written, and converges."
+    await write_per_app(
+        ctx, pending, put_base, what=f"{base} (latest not moved on any app)", fix=rerun
+    )
+    await write_per_app(ctx, plan.apps, put_latest, what=f"{LATEST} -> {base}", fix=rerun)
     written = {app: ((base,) if app in pending else ()) + (LATEST,) for app in plan.apps}
     ctx.progress.step(f"Images promoted: {base} on {len(pending)} app(s), {LATEST} on all.")
     git_tag = await ensure_tag(ctx, base, plan.commit, known_absent=plan.git_tag == "create")
