@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from metaboost_ci.cli import commands
 from metaboost_ci.cli.main import build_parser
@@ -213,3 +214,68 @@ def test_command_modules_are_found_lazily(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(commands, "REGISTRARS", [release_commands.register])
     assert commands.registrars().count(release_commands.register) == 1
+
+
+@pytest.mark.parametrize("store", ["github", "git"])
+def test_dry_runs_write_nothing_and_every_command_prints_one_json_document(
+    store: str, world_factory: WorldFactory
+) -> None:
+    world = world_factory(store)
+    commit = monorepo_commit(world)
+    version = f"{BASE}-staging.0"
+    world.github.repos.remote_tag_create(version, commit)
+    world.push_build(version, commit, index_apps=("web",))
+    options = world.cli_options()
+    env = world.env()
+    dry_runs = [
+        ["reserve", "--commit", commit, "--dry-run"],
+        ["reserve", "--commit", commit, "--version-override", f"{BASE}-staging.7", "--dry-run"],
+        ["move-floating", "--version", version, "--float-tag", "staging", "--dry-run"],
+        ["release", "--tag", version, "--commit", commit, "--prerelease", "--dry-run"],
+        ["promote", "--commit", commit, "--dry-run"],
+    ]
+    reads = [
+        ["discover"],
+        ["verify", "--version", version],
+        ["summary", "--version", version, "--format", "kustomize"],
+    ]
+    before = world.snapshot()
+    documents: dict[str, dict[str, object]] = {}
+    for args in dry_runs + reads:
+        result = run_cli([*options, "--json", *args], env=env, cwd=world.work)
+        assert result.code == 0, (args, result.all_output)
+        documents[args[0] + ("-override" if "--version-override" in args else "")] = result.json()
+    # No write of any kind: registry access log, emulator requests, Git tags.
+    assert world.snapshot() == before
+    assert world.digests("staging") == dict.fromkeys(APPS)
+    assert documents["reserve"]["version"] == f"{BASE}-staging.1"
+    assert documents["reserve-override"]["action"] == "planned"
+    assert documents["move-floating"]["moved"] == list(APPS)
+    assert documents["promote"]["git_tag"] == "planned"
+    assert documents["discover"]["next_n"] == 1
+    if store == "git":
+        assert documents["release"]["action"] == "skipped"
+        assert world.github.requests == []
+    else:
+        assert documents["release"]["action"] == "planned"
+
+
+def test_kustomize_pins_are_valid_yaml_for_every_app(world: ReleaseWorld) -> None:
+    version = f"{BASE}-staging.4"
+    pushed = world.push_build(version, None, index_apps=("web",))
+    result = run_cli(
+        [*world.cli_options(), "summary", "--version", version, "--format", "kustomize"],
+        env=world.env(),
+    )
+    assert result.code == 0, result.all_output
+    pins = yaml.safe_load(result.out)
+    assert pins == {
+        "images": [
+            {
+                "name": f"{world.via.host}/{REPOSITORY}/{app}",
+                "newTag": version,
+                "digest": pushed[app].digest,
+            }
+            for app in APPS
+        ]
+    }
