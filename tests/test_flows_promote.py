@@ -8,10 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from metaboost_ci.core.errors import CheckFailed, RemoteError, TransportError
-from metaboost_ci.core.flows import plan_promotion, promote
+from metaboost_ci.core.flows import plan_promotion, promote, reserve
+from metaboost_ci.core.settings import open_release_context
 from tests.support.proxies import Proxy
 from tests.support.registry_process import Registry
-from tests.support.release import APPS, ReleaseWorld, WorldFactory
+from tests.support.release import APPS, FAST_POLICY, ReleaseWorld, WorldFactory
 
 BASE = "3.1.0"
 
@@ -228,3 +229,29 @@ async def test_requests_per_app_stay_within_budget(
         # tag list, manifest, label reads (config; an index: its first child and
         # that child's config), PUT BASE, PUT latest.
         assert sent <= 6, (app, [r for r in proxy.records if f"/{app}/" in r.path])
+
+
+async def test_tag_lists_are_read_past_the_first_page(
+    world_factory: WorldFactory, registry: Registry, paging_proxy: Callable[..., Proxy]
+) -> None:
+    # GHCR pages tag lists; the old workflow read only the first page.
+    proxy = paging_proxy(registry, page_tags=2)
+    world = world_factory(via=proxy.registry)
+    commit = world.commit()
+    builds = {n: world.push_build(staging(n), commit, layers=1, seed=200 + n) for n in range(5)}
+    # Git has only staging.0 and .1; the registry has up to .4 (Git tags deleted,
+    # say), so only a full listing keeps reserve off numbers with images.
+    for n in range(2):
+        git_tag(world, n, commit)
+    # Pages of two tags (GHCR's are 100): staging.4 sorts onto the third page.
+    settings = world.settings()
+    async with open_release_context(settings, policy=FAST_POLICY, page_size=2) as ctx:
+        reservation = await reserve(ctx, commit=commit, base=BASE, dry_run=True)
+    for n in range(2, 5):
+        git_tag(world, n, commit)
+    async with open_release_context(settings, policy=FAST_POLICY, page_size=2) as ctx:
+        plan = await plan_promotion(ctx, commit=commit, base=BASE)
+    assert reservation.n == 5
+    assert plan.n == 4
+    assert {a: p.digest for a, p in plan.apps.items()} == {a: builds[4][a].digest for a in APPS}
+    assert proxy.count("GET", path=rf"/{APPS[0]}/tags/list") >= 2 * 3
