@@ -43,6 +43,8 @@ async def test_every_app_is_started_and_probed_twice(dagger_standin: StandInSess
     for alias, _url, service in up:
         assert app_of(service) == alias
         assert env_of(service)["PORT"] == "8080"
+        # This run's own service, never a cached probe answer.
+        assert env_of(service)["METABOOST_CI_SMOKE_RUN"] == "run1"
         assert args_of(service, "withExposedPort") == [{"port": 8080}]
         assert args_of(service, "asService") == [{"useEntrypoint": True}]
     # The probe waits the stay time between its two requests.
@@ -50,6 +52,18 @@ async def test_every_app_is_started_and_probed_twice(dagger_standin: StandInSess
     assert {execs(c)[-1][4] for c in probes} == {"3000"}
     assert {args_of(c, "from")[0]["address"] for c in probes} == {"node:24"}
     assert len(lines) == 6 + 4
+
+
+async def test_web_apps_are_started_as_the_contract_requires(
+    dagger_standin: StandInSession,
+) -> None:
+    """A web app exits at start without RUNTIME_CONFIG_URL: the stays-up check must give one."""
+    apps = PlayedApps(dagger_standin)
+    await smoke_test(images(), OPTIONS)
+    up = {alias: service for alias, url, service in apps.probed if url.endswith(":8080/")}
+    for web in ("web", "management-web"):
+        assert env_of(up[web])["RUNTIME_CONFIG_URL"] == "http://127.0.0.1:9/runtime-config"
+    assert "RUNTIME_CONFIG_URL" not in env_of(up["api"])
 
 
 async def test_web_apps_serve_their_sidecars_config_and_fall_back_without_it(

@@ -365,6 +365,8 @@ def env_of(calls: list[Call]) -> dict[str, str]:
 # ------------------------------------------------------------------ the sample apps, played
 
 SMOKE_PORT = 8080
+# The apps that need RUNTIME_CONFIG_URL to start (sample/packages/runtime-config).
+WEB_APPS = frozenset({"web", "management-web"})
 
 
 def app_of(service_chain: list[Call]) -> str:
@@ -401,10 +403,13 @@ class PlayedApps:
         self.probed.append((binding["alias"], url, service))
         assert urlsplit(url).hostname == binding["alias"]
         assert urlsplit(url).port == SMOKE_PORT
+        env = env_of(service)
+        if app_of(service) in WEB_APPS and "RUNTIME_CONFIG_URL" not in env:
+            # The sample's web apps exit at start without it (the contract).
+            raise QueryFailure(f"service {app_of(service)} exited: exit code 1")
         if urlsplit(url).path == "/":
             answer = {"status": 200, "body": "{}"}
             return json.dumps({"first": answer, "second": answer, "stay": stay})
-        env = env_of(service)
         bound = {
             b["alias"]: self.session.origin(b["service"])
             for b in args_of(service, "withServiceBinding")

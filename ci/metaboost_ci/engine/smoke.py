@@ -3,7 +3,8 @@
 Each image runs as a Dagger service on ``$PORT`` (8080 here; the apps listen
 on ``$PORT``) and a probe container bound to it asks for ``/`` twice, a few
 seconds apart: any HTTP answer both times means the process started and did
-not die. The web apps are also checked against the seed's runtime-config
+not die (the web apps, which exit without ``RUNTIME_CONFIG_URL``, get one
+that points at nothing). The web apps are also checked against the seed's runtime-config
 contract:
 
 - started with ``RUNTIME_CONFIG_URL`` pointing at their sidecar, itself
@@ -37,6 +38,8 @@ SIDECARS: dict[str, str] = {
     "web": "web-sidecar",
     "management-web": "management-web-sidecar",
 }
+# In every smoke service's environment: this run's id (see SmokeOptions).
+RUN_ID_VARIABLE = "METABOOST_CI_SMOKE_RUN"
 # Port 9 (discard) has no listener in a service container: "unreachable".
 UNREACHABLE_CONFIG_URL = f"http://127.0.0.1:9{RUNTIME_CONFIG_PATH}"
 
@@ -114,8 +117,24 @@ def read_runtime_config(what: str, answer: dict[str, Any]) -> dict[str, Any]:
         raise CheckFailed(f"{what}: GET {RUNTIME_CONFIG_PATH} did not answer JSON.") from None
 
 
+def stay_up_env(app: str, options: SmokeOptions) -> dict[str, str]:
+    """What ``app`` needs to start at all, plus this run's id.
+
+    A web app exits at start without ``RUNTIME_CONFIG_URL`` (the contract's
+    one required variable), so it gets one; pointing at nothing, it must
+    still start and serve (the fallback). The run id makes the service, and
+    so the probe, this run's own rather than a cached answer.
+    """
+    env = {RUN_ID_VARIABLE: options.run_id or "smoke"}
+    if app in SIDECARS:
+        env["RUNTIME_CONFIG_URL"] = UNREACHABLE_CONFIG_URL
+    return env
+
+
 async def check_stays_up(image: AppImage, options: SmokeOptions) -> str:
-    service = app_service(image.primary).as_service(use_entrypoint=True)
+    service = app_service(image.primary, stay_up_env(image.app, options)).as_service(
+        use_entrypoint=True
+    )
     stay_ms = int(options.stay_seconds * 1000)
     answer = await run_probe(image.app, probe(image.app, service, "/", stay_ms))
     first = cast(dict[str, Any], answer["first"])["status"]
