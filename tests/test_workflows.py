@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,9 +34,18 @@ WORKFLOWS = REPO / ".github" / "workflows"
 SURFACE = REPO / "tests" / "snapshots" / "dagger_surface.json"
 DAGGER_ACTION = "dagger/dagger-for-github@27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77"  # v8.4.1
 DAGGER_VERSION = "0.21.11"
-README_TEST_COMMAND = (
-    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest"
-)
+README = REPO / "README.md"
+
+
+def readme_command(prefix: str) -> str:
+    """The README's one command line that starts with ``prefix`` (in a code block)."""
+    lines = [
+        line.split("  #")[0].strip()
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if line.startswith(prefix)
+    ]
+    assert len(set(lines)) == 1, f"README: expected one command starting {prefix!r}: {lines}"
+    return lines[0]
 
 
 def load(name: str) -> dict[str, Any]:
@@ -163,15 +173,23 @@ def test_ci_runs_the_readme_command_then_the_engine_tests() -> None:
     workflow = load("ci.yml")
     assert set(workflow["on"]) == {"pull_request", "push"}
     tests = workflow["jobs"]["tests"]["steps"]
-    assert any(s.get("run") == README_TEST_COMMAND for s in tests)
+    # Exactly the newcomer's test command, as the README writes it.
+    test_command = readme_command("python3 -m venv .venv && ")
+    assert test_command.endswith(".venv/bin/pytest")
+    assert [s["run"] for s in tests if "pytest" in s.get("run", "")] == [test_command]
     assert any("docker-registry skopeo" in s.get("run", "") for s in tests)
     python = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/setup-python@")]
     assert python
     assert all(s["with"]["python-version"] == "3.11" for s in python)
     engine = workflow["jobs"]["engine"]
     assert engine["needs"] == "tests"
-    assert any(s.get("uses") == DAGGER_ACTION for s in engine["steps"])
-    assert any("pytest -m engine" in s.get("run", "") for s in engine["steps"])
+    runs = [s.get("run", "") for s in engine["steps"]]
+    dagger_at = next(i for i, s in enumerate(engine["steps"]) if s.get("uses") == DAGGER_ACTION)
+    # The engine must answer before the tests (else they would skip and pass).
+    probe_at = next(i for i, run in enumerate(runs) if run.startswith("dagger query"))
+    engine_command = readme_command(".venv/bin/pytest -m engine")
+    tests_at = next(i for i, run in enumerate(runs) if run.endswith(engine_command + "\n"))
+    assert dagger_at < probe_at < tests_at
 
 
 # -------------------------------------------- the publish scripts, for real
@@ -313,3 +331,75 @@ def test_bump_version_lockfile_call_matches_the_module() -> None:
     assert rest[at] == "lockfile"
     assert "lockfile" in surface()
     assert rest[at + 1 :] == ["export", "--path=package-lock.json"]
+
+
+# ------------------------------------------------- the README's own examples
+
+
+def readme_snippets(prefix: str, *, inline: bool = True) -> list[str]:
+    """Commands in README.md starting with ``prefix``: code-block lines, and inline code.
+
+    Left out: bare mentions (``dagger call``) and elisions (``...``, ``FUNCTION``).
+    """
+    text = README.read_text(encoding="utf-8").replace("\\\n", " ")
+    found = [line.split("  #")[0].strip() for line in text.splitlines() if line.startswith(prefix)]
+    if inline:
+        found += [m.group(1) for m in re.finditer(rf"`({re.escape(prefix)}[^`]*)`", text)]
+    return [f for f in found if len(f.split()) > 2 and "..." not in f and "FUNCTION" not in f]
+
+
+def test_every_readme_dagger_call_names_real_functions_and_flags() -> None:
+    known = surface()
+    data = json.loads(SURFACE.read_text(encoding="utf-8"))
+    functions = data["objects"][data["main_object"]]["functions"]
+    calls = readme_snippets("dagger call")
+    assert len(calls) >= 15, calls
+    seen: set[str] = set()
+    for call in calls:
+        words = call.replace('"$(git rev-parse HEAD)"', "SHA").replace(
+            "$(git rev-parse HEAD)", "SHA"
+        )
+        argv = words.split()[2:]
+        if argv[:1] == ["-m"]:
+            argv = argv[2:]
+        at = next(i for i, a in enumerate(argv) if not a.startswith("-"))
+        constructor, function, rest = argv[:at], argv[at], argv[at + 1 :]
+        assert {a.split("=", 1)[0] for a in constructor} <= known["(constructor)"], call
+        assert function in known, f"README: no function {function!r}: {call}"
+        given: set[str] = set()
+        for word in rest:
+            if not word.startswith("--"):
+                break  # a chained call on the result (export) or -o's value
+            given.add(word.split("=", 1)[0])
+        assert given <= known[function], f"README: unknown flag in {call}"
+        required = {a["flag"] for a in functions[function]["args"] if not a["optional"]}
+        assert required <= given, f"README: {call} lacks {required - given}"
+        seen.add(function)
+    # Every function has at least one example.
+    assert seen == set(known) - {"(constructor)"}
+
+
+def test_every_readme_command_line_parses() -> None:
+    from metaboost_ci.cli.main import build_parser
+
+    # Full examples (code blocks); inline mentions name a command and a flag at most.
+    lines = readme_snippets("metaboost-ci ", inline=False)
+    assert len(lines) >= 12, lines
+    commands: set[str] = set()
+    for line in lines:
+        argv = shlex.split(line.replace('"$(git rev-parse HEAD)"', "SHA"))[1:]
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"README: metaboost-ci cannot parse: {line}")
+        commands.add(args.command)
+    assert {"reserve", "discover", "verify", "move-floating", "release", "promote"} <= commands
+    assert {"summary", "bump-version", "sync"} <= commands
+    # Inline mentions: the command named must exist (its --help exits 0, not 2).
+    for mention in readme_snippets("metaboost-ci "):
+        name = mention.split()[1]
+        if name.startswith("-"):
+            continue  # a full example, checked above
+        with pytest.raises(SystemExit) as done:
+            build_parser().parse_args([name, "--help"])
+        assert done.value.code == 0, f"README mentions an unknown command: {mention}"
