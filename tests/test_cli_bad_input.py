@@ -174,6 +174,15 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         2,
         "cannot be written",
     ),
+    "move-floating of an immutable tag": (
+        lambda c: [
+            *c.options,
+            "move-floating",
+            *("--version", f"{BASE}-staging.1", "--float-tag", BASE),
+        ],
+        2,
+        "version tags are immutable",
+    ),
     "move-floating of an incomplete version": (
         lambda c: [
             *c.options,

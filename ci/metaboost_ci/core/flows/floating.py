@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CheckFailed
+import semver
+
+from ..errors import CheckFailed, InputError
 from ..registry import Manifest
 from .context import ReleaseContext, authorize, per_app, write_per_app
 from .verify import read_tag_states, tag_problems
@@ -40,10 +42,25 @@ class FloatingMove:
         }
 
 
+def require_floating_tag(float_tag: str) -> str:
+    """A floating tag is a name (``staging``, ``latest``), never a version.
+
+    Moving ``1.2.0`` (or ``1.2.0-staging.3``) "to" another version would move
+    an immutable tag to other bytes, which nothing may do.
+    """
+    if semver.Version.is_valid(float_tag.removeprefix("v")):
+        raise InputError(
+            f"{float_tag!r} is a version, and version tags are immutable: it cannot float.",
+            fix="Move a floating tag such as staging or latest.",
+        )
+    return float_tag
+
+
 async def move_floating(
     ctx: ReleaseContext, *, version: str, float_tag: str, dry_run: bool = False
 ) -> FloatingMove:
     """Point ``float_tag`` at ``version``'s manifest on every app, after verifying them all."""
+    require_floating_tag(float_tag)
     ctx.progress.step(f"Checking {version} on every app before moving {float_tag}.")
     if not dry_run:
         await authorize(ctx, write=True)
