@@ -9,7 +9,13 @@ does (the JSON of ``core.flows`` results), from that same dict.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+import zipfile
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +41,7 @@ from metaboost_ci.engine.rehearse import (
 )
 from metaboost_ci.engine.smoke import SmokeOptions
 from tests.support.dagger_offline import (
+    REPO,
     Call,
     ExecFailure,
     PlayedApps,
@@ -317,3 +324,49 @@ async def test_an_unknown_push_method_is_refused_before_any_query(
     with pytest.raises(InputError, match="Choose from: engine, skopeo"):
         await MetaboostCi(source=dag.directory()).rehearse(push_with="crane")
     assert dagger_standin.queries == []
+
+
+def test_the_files_the_tools_container_gets_are_enough_to_install_this_project(
+    tmp_path: Path,
+) -> None:
+    """Build a wheel from only PROJECT_FILES, as `pip install` in the tools container does.
+
+    hatchling needs the readme pyproject names and the package folder; a file
+    missing from PROJECT_FILES fails the build here as it would in the engine.
+    """
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    chosen = [p for p in tracked if p and any(fnmatch(p, pattern) for pattern in PROJECT_FILES)]
+    assert project["readme"] in chosen
+    source = tmp_path / "project"
+    for path in chosen:
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / path, source / path)
+    # No network: the venv's hatchling (the build backend) builds it.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "out"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = (tmp_path / "out").glob("metaboost_ci-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        declared = archive.read(entry_points).decode()
+    assert {"metaboost_ci/cli/main.py", "metaboost_ci/engine/main.py"} <= names
+    assert "metaboost-ci = metaboost_ci.cli.main:main" in declared

@@ -345,10 +345,7 @@ async def run_rehearsal(
     push_with: str = "engine",
 ) -> str:
     """Staging then main against this session's registry; the Markdown report."""
-    if push_with not in PUSH_WITH:
-        choose_pusher(
-            push_with, tools=dag.container(), registry=dag.container().as_service(), repository=""
-        )
+    check_push_with(push_with)  # before any work
     run_id = run_id or new_run_id()
     base = await read_base_version(plan.source)
     progress.step(f"Rehearsal {run_id}: starting a registry:2 service.")
