@@ -170,6 +170,8 @@ def test_skip_lockfile_says_so_and_needs_no_dagger(
     assert code == 0, err
     assert "package-lock.json NOT regenerated (--skip-lockfile)" in err
     assert "Lockfile: NOT regenerated (--skip-lockfile)" in out
+    # The command it names is the one the module answers (see lockfile_command).
+    assert "`dagger call --source=. lockfile export --path=package-lock.json`" in out
     assert mono.remote_sha("develop") == mono.local_sha("develop")
 
 
@@ -318,6 +320,24 @@ def test_detached_head_cannot_be_pushed(
     )
     assert code == 2
     assert "HEAD is detached" in err
+    assert mono.snapshot() == before
+
+
+def test_a_branch_behind_its_remote_is_refused_before_any_change(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mono.git("fetch", "-q", "origin", cwd=mono.other)
+    mono.pull_other()
+    mono.commit("develop", "pushed by a colleague", cwd=mono.other)
+    mono.git("fetch", "-q", "origin")
+    before = mono.snapshot()
+    code, _, err = run(
+        capsys, "bump-version", "1.0.0", "--source", str(mono.work),
+        "--skip-audit", "--skip-lockfile",
+    )  # fmt: skip
+    assert code == 1
+    assert "develop cannot be pushed to origin" in err
+    assert "git pull --ff-only origin develop" in err
     assert mono.snapshot() == before
 
 

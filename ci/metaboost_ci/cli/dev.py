@@ -1,8 +1,8 @@
 """Developer commands: ``bump-version`` and ``sync``, replacing the old scripts.
 
-``bump-version`` checks everything (version, Git state, the Dagger CLI, the
-audit gate) before it writes anything; if regenerating the lockfile fails
-after the edits, the edited files are restored. ``sync`` is
+``bump-version`` checks everything (version, Git state, that the branch can be
+pushed, the Dagger CLI, the audit gate) before it writes anything; if
+regenerating the lockfile fails after the edits, the edited files are restored. ``sync`` is
 ``core.gitsync.sync_branches`` with prompts and a table.
 """
 
@@ -90,6 +90,7 @@ async def bump_version(options: BumpOptions) -> Outcome:
                 fix="Switch to the branch to bump (usually develop), or pass --no-push.",
             )
         await git.require_remote(options.remote)
+        await _require_pushable(git, options.remote, branch)
     dagger, module = _lockfile_tool(options) if options.lockfile else (None, None)
 
     plan = await plan_bump(LocalTree(source), version)
@@ -118,8 +119,8 @@ async def bump_version(options: BumpOptions) -> Outcome:
         lockfile_note = "regenerated through Dagger (lockfile)"
     else:
         lockfile_note = (
-            "NOT regenerated (--skip-lockfile): run `dagger call lockfile` and commit "
-            f"{LOCKFILE} before publishing"
+            "NOT regenerated (--skip-lockfile): run `dagger call --source=. lockfile "
+            f"export --path={LOCKFILE}` and commit {LOCKFILE} before publishing"
         )
         progress.step(f"{LOCKFILE} {lockfile_note}")
 
@@ -151,6 +152,24 @@ async def bump_version(options: BumpOptions) -> Outcome:
     return _bump_outcome(
         plan, version, current, to_commit, commit, pushed, audit_note, lockfile_note, branch
     )
+
+
+async def _require_pushable(git: Git, remote: str, branch: str) -> None:
+    """Refuse now what would refuse the push later: the remote branch has moved on.
+
+    ``push --dry-run`` asks the remote without changing it or any local ref; a
+    branch behind its remote would otherwise get a bump commit that cannot be pushed.
+    """
+    ref = f"refs/heads/{branch}"
+    result = await git.run("push", "--dry-run", "--quiet", remote, f"{ref}:{ref}", check=False)
+    if result.returncode != 0:
+        raise CheckFailed(
+            f"{branch} cannot be pushed to {remote} as it is, so the bump commit could not be "
+            "either (nothing was changed):",
+            [line for line in result.stderr.strip().splitlines() if line.strip()][-4:],
+            fix=f"Bring {branch} up to date (`git pull --ff-only {remote} {branch}`) and run "
+            "bump-version again, or pass --no-push.",
+        )
 
 
 def ask_version(current: str) -> str:
