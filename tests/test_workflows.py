@@ -160,6 +160,26 @@ def test_staging_triggers_and_override_input() -> None:
     assert step(workflow, "publish")["env"]["VERSION_OVERRIDE"] == "${{ inputs.version_override }}"
 
 
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(
+    ("ref", "ok"), [("refs/heads/staging", True), ("refs/heads/develop", False)]
+)
+def test_staging_publishes_only_from_the_staging_branch(ref: str, ok: bool) -> None:
+    job = load("publish-staging.yml")["jobs"]["publish"]
+    guard = job["steps"][0]
+    assert guard["name"] == "Only from the staging branch"  # before anything else runs
+    result = subprocess.run(
+        ["bash", "-e", "-c", guard["run"]],
+        env={"PATH": os.environ["PATH"], "GITHUB_REF": ref},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode == 0) is ok
+    if not ok:
+        assert "::error::Publish (staging) runs on the staging branch only" in result.stdout
+
+
 def test_main_runs_one_at_a_time_never_cancelled() -> None:
     workflow = load("publish-main.yml")
     assert workflow["on"] == {"push": {"branches": ["main"]}}
