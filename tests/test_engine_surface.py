@@ -15,6 +15,7 @@ import dagger.mod
 import jsonschema
 from packaging.requirements import Requirement
 
+from metaboost_ci.engine.rehearse import PYTHON_IMAGE
 from tests.support.dagger_offline import (
     DAGGER_JSON_SCHEMA_FILE,
     REPO,
@@ -142,6 +143,10 @@ def test_the_runtime_can_install_the_module_with_the_engines_own_sdk() -> None:
         "`uv pip install -e ./sdk -e .` in the module runtime would fail"
     )
     assert runtime.specifier.contains(engine.removeprefix("v"))
+    # The runtime's base image is python:<requires-python's minimum>-slim
+    # (sdk/python/runtime/discovery.go); the rehearsal's tools container uses the same.
+    minimum = project["requires-python"].removeprefix(">=")
+    assert f"python:{minimum}-slim" == PYTHON_IMAGE
     # The offline checks read private SDK attributes: the extras pin it exactly.
     for extra in ("test", "lint"):
         (pinned,) = _dagger_io(project["optional-dependencies"][extra])
