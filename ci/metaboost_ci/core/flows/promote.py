@@ -1,8 +1,8 @@
 """Promote a staging build to ``BASE`` and ``latest`` (the main branch's publish).
 
 Executes a ``PromotionPlan``: ``BASE`` for all apps concurrently (where absent),
-then ``latest`` for all apps, then the Git tag ``BASE`` at the commit, then the
-full release. Each write re-puts the exact manifest bytes read during planning,
+then ``latest`` for all apps and, meanwhile, the Git tag ``BASE`` at the
+commit, then the full release. Each write re-puts the exact manifest bytes read during planning,
 so digests (attestations included) are preserved. A run that failed half-way
 converges when run again: the plan then finds ``BASE`` already at the same
 digest, the Git tag at the same commit, the release present.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context import ReleaseContext, authorize, write_per_app
+from .context import ReleaseContext, authorize, run_together, write_per_app
 from .plan import LATEST, PromotionPlan, plan_promotion
 from .release import ReleaseOutcome, ensure_tag, fallback_notes, release
 from .summary import ImageRow, PublishSummary
@@ -107,10 +107,21 @@ async def promote(
     await write_per_app(
         ctx, pending, put_base, what=f"{base} (latest not moved on any app)", fix=rerun
     )
-    await write_per_app(ctx, plan.apps, put_latest, what=f"{LATEST} -> {base}", fix=rerun)
+    git_tag = plan.git_tag
+
+    async def move_latest() -> None:
+        await write_per_app(ctx, plan.apps, put_latest, what=f"{LATEST} -> {base}", fix=rerun)
+
+    async def tag_commit() -> None:
+        nonlocal git_tag
+        git_tag = await ensure_tag(ctx, base, plan.commit, known_absent=plan.git_tag == "create")
+
+    # BASE now names the same images on every app, so its Git tag is true
+    # already: create it while latest moves (a round trip saved); the release,
+    # which announces the version, waits for both.
+    await run_together(move_latest, tag_commit)
     written = {app: ((base,) if app in pending else ()) + (LATEST,) for app in plan.apps}
     ctx.progress.step(f"Images promoted: {base} on {len(pending)} app(s), {LATEST} on all.")
-    git_tag = await ensure_tag(ctx, base, plan.commit, known_absent=plan.git_tag == "create")
     outcome = await release(
         ctx,
         tag=base,
