@@ -255,13 +255,18 @@ async def test_not_a_repository_or_unknown_remote(
 # --- failure after changes began: back on the original branch --------------
 
 
+def refuse_pushes(r: BranchRepos, message: str) -> None:
+    """A pre-receive hook on the bare remote that refuses every push, saying ``message``."""
+    hook = r.bare / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\necho '{message}' >&2\nexit 1\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+
+
 async def test_rejected_push_still_returns_to_the_original_branch(
     branch_repos: BranchRepos,
 ) -> None:
     r = branch_repos
-    hook = r.bare / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'staging is protected' >&2\nexit 1\n")
-    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    refuse_pushes(r, "staging is protected")
     before = r.snapshot()
 
     with pytest.raises(GitCommandError, match="staging is protected") as info:
@@ -277,9 +282,7 @@ async def test_rejected_push_from_the_target_branch_puts_it_and_its_files_back(
     branch_repos: BranchRepos,
 ) -> None:
     r = branch_repos
-    hook = r.bare / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\nexit 1\n")
-    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    refuse_pushes(r, "no")
     r.git("checkout", "-q", "staging")
     before = r.snapshot()
 
