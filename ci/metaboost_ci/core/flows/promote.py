@@ -72,17 +72,22 @@ async def promote(
         + (" (dry run: nothing is written)." if dry_run else ".")
     )
     body = notes if notes is not None else fallback_notes(base)
-    if dry_run:
-        outcome = await release(
+
+    async def full_release() -> ReleaseOutcome:
+        # The Git tag is handled here (planned, or created with the images).
+        return await release(
             ctx,
             tag=base,
             commit=plan.commit,
             notes=body,
             prerelease=False,
             update_existing=update_release,
-            dry_run=True,
+            dry_run=dry_run,
             ensure_git_tag=False,
         )
+
+    if dry_run:
+        outcome = await full_release()
         return Promotion(
             plan,
             {},
@@ -122,15 +127,7 @@ async def promote(
     await run_together(move_latest, tag_commit)
     written = {app: ((base,) if app in pending else ()) + (LATEST,) for app in plan.apps}
     ctx.progress.step(f"Images promoted: {base} on {len(pending)} app(s), {LATEST} on all.")
-    outcome = await release(
-        ctx,
-        tag=base,
-        commit=plan.commit,
-        notes=body,
-        prerelease=False,
-        update_existing=update_release,
-        ensure_git_tag=False,
-    )
+    outcome = await full_release()
     return Promotion(plan, written, git_tag, outcome, notes=_notes(outcome))
 
 
