@@ -10,6 +10,7 @@ import pytest
 
 from metaboost_ci.core.errors import ConfigError, InputError, RemoteError
 from metaboost_ci.core.gitstore import GitRemoteTagStore, parse_ls_remote, parse_push_porcelain
+from metaboost_ci.core.net import RetryPolicy
 from metaboost_ci.core.tags import TagCreate, TagStore
 from tests.support.gitrepo import GitRepos
 
@@ -188,3 +189,50 @@ def test_option_like_remote_is_refused():
 def test_local_repo_defaults_to_the_working_directory(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert GitRemoteTagStore("origin").local_repo == Path(os.getcwd()).resolve()
+
+
+def _flaky_remote(git_repos: GitRepos, tmp_path: Path, *, lands: bool) -> str:
+    """A remote named ``flaky`` whose receive-pack hangs up without a verdict.
+
+    With ``lands`` it first writes the pushed ref itself (the push landed, the
+    answer was lost); without, it writes nothing (the push never arrived).
+    """
+    script = tmp_path / "flaky-receive-pack"
+    update = (
+        # The tag and commit come from the test's environment: simpler than
+        # speaking the receive-pack protocol, and the ref update is real.
+        'git --git-dir="$1" update-ref "refs/tags/$FLAKY_TAG" "$FLAKY_SHA" ""\n' if lands else ""
+    )
+    script.write_text(f"#!/bin/sh\n{update}echo 'connection reset by peer' >&2\nexit 1\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    git_repos.git("remote", "add", "flaky", str(git_repos.bare))
+    git_repos.git("config", "remote.flaky.receivepack", str(script))
+    return "flaky"
+
+
+async def test_push_without_verdict_that_landed_reads_back_created(
+    git_repos: GitRepos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    sha = git_repos.commit()
+    monkeypatch.setenv("FLAKY_TAG", "3.0.0-staging.0")
+    monkeypatch.setenv("FLAKY_SHA", sha)
+    remote = _flaky_remote(git_repos, tmp_path, lands=True)
+    store = GitRemoteTagStore(remote, local_repo=git_repos.work)
+    assert await store.create_tag("3.0.0-staging.0", sha) is TagCreate.CREATED
+    assert git_repos.remote_tag("3.0.0-staging.0") == sha
+
+
+async def test_push_without_verdict_that_did_not_land_is_an_error(
+    git_repos: GitRepos, tmp_path: Path
+):
+    async def no_wait(_: float) -> None:
+        return None
+
+    sha = git_repos.commit()
+    remote = _flaky_remote(git_repos, tmp_path, lands=False)
+    store = GitRemoteTagStore(
+        remote, local_repo=git_repos.work, policy=RetryPolicy(attempts=2, sleep=no_wait)
+    )
+    with pytest.raises(RemoteError, match="git push"):
+        await store.create_tag("3.0.0-staging.1", sha)
+    assert git_repos.remote_tag("3.0.0-staging.1") is None

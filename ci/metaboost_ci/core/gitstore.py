@@ -162,7 +162,18 @@ class GitRemoteTagStore:
             )
             line = parse_push_porcelain(result.stdout, ref)
             if line is None:
-                raise self._failure("push", result)
+                # No verdict from the remote (it hung up, the connection
+                # dropped): the push may have landed. Read back and decide, as
+                # the GitHub store does after a 5xx.
+                landed = await self.tag_commit(tag)
+                if landed == sha:
+                    return TagCreate.CREATED
+                if landed is not None:
+                    return TagCreate.EXISTS
+                if attempt >= self.policy.attempts:
+                    raise self._failure("push", result)
+                await self.policy.sleep(self.policy.backoff(attempt))
+                continue
             if line.flag in ("*", " ") and result.returncode == 0:
                 return TagCreate.CREATED
             if line.flag == "=":  # already there, at our commit: we did not create it
