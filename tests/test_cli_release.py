@@ -204,6 +204,15 @@ def test_usage_errors_exit_2(world: ReleaseWorld) -> None:
     result = run_cli(["reserve", "--base-version", BASE], env=world.env())
     assert result.code == 2
     assert "--commit" in result.err
+    assert "Fix: See '" in result.err
+    assert " reserve --help' for the options" in result.err
+    assert result.out == ""
+    as_json = run_cli(["reserve", "--commit", "a" * 40, "--json", "--frobnicate"], env=world.env())
+    assert as_json.code == 2
+    error = as_json.json()["error"]
+    assert "--frobnicate" in error["message"]
+    assert error["exit_code"] == 2
+    assert run_cli(["--help"], env=world.env()).code == 0
 
 
 def test_command_modules_are_found_lazily(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,16 +13,28 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from ..core.errors import MetaboostCiError
+from ..core.errors import InputError, MetaboostCiError
 from ..core.redact import redact
 from . import commands
 from .output import Outcome
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is an ``InputError`` like any other bad input:
+    one sentence, the fix, exit 2, and a JSON document with ``--json``.
+    (Subcommand parsers inherit the class.)"""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(
+            f"{self.prog}: {message}.",
+            fix=f"See '{self.prog} --help' for the options it takes.",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="metaboost-ci",
         description="Metaboost's release pipeline: reserve, verify, release, promote, sync.",
     )
@@ -48,22 +60,24 @@ def error_document(exc: MetaboostCiError) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in arguments
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: 2 for usage, 0 for --help
-        return int(exc.code or 0)
-    try:
+        args = parser.parse_args(arguments)
+        as_json = bool(args.json)
         outcome: Outcome = args.handler(args)
+    except SystemExit as exc:  # --help, --version
+        return int(exc.code or 0)
     except MetaboostCiError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if args.json:
+        if as_json:
             # A machine reading stdout gets one document on failure too.
             print(redact(json.dumps(error_document(exc), indent=2, sort_keys=True)))
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    if args.json:
+    if as_json:
         print(redact(json.dumps(outcome.data, indent=2, sort_keys=True)))
     else:
         print(redact(outcome.text))
