@@ -105,12 +105,27 @@ def test_credentials_come_from_the_seeds_variables(
     line = settings.describe_credentials()
     if token_from:
         assert token_from in line
-    for value in env.values():
+    for name, value in env.items():
         if len(value) >= 4:
             assert value not in line
             assert value not in repr(settings)
+        if len(value) >= 4 and name.endswith("TOKEN"):
             # Registered when read: masked wherever it would appear.
             assert redact(f"x {value} y") == "x *** y"
+
+
+def test_a_username_is_named_but_does_not_mask_image_names() -> None:
+    # In Actions GITHUB_ACTOR is often the repository's owner: masking it would
+    # turn every image name (summary, kustomize pins) into ***/repo/app.
+    owner = "actor-owner-7f3a"
+    settings = settings_from_env(
+        repository=f"{owner}/metaboost",
+        env={"GITHUB_TOKEN": "ghs_unit_token_7f3a", "GITHUB_ACTOR": owner},
+    )
+    assert settings.credential_sources()["registry_username"] == "GITHUB_ACTOR"
+    assert owner not in settings.describe_credentials()
+    assert redact(f"ghcr.io/{owner}/metaboost/api") == f"ghcr.io/{owner}/metaboost/api"
+    assert redact("x ghs_unit_token_7f3a y") == "x *** y"
 
 
 def test_settings_refuse_bad_values_before_any_request() -> None:

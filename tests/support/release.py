@@ -133,7 +133,7 @@ class ReleaseWorld:
         if self.origin.credentials is not None:
             user, password = self.origin.credentials
             values["registry_token"] = Credential(password, "GHCR_REGISTRY_TOKEN")
-            values["registry_username"] = Credential(user, "REGISTRY_USERNAME")
+            values["registry_username"] = Credential(user, "REGISTRY_USERNAME", secret=False)
         values.update(overrides)
         return Settings(**values)
 

@@ -45,13 +45,21 @@ _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{
 
 @dataclass(frozen=True)
 class Credential:
-    """A secret value and the name of where it came from (shown; the value never is)."""
+    """A secret value and the name of where it came from (shown; the value never is).
+
+    ``secret=False`` for a username: it is not a secret, and masking it would
+    mangle ordinary output. With ``GITHUB_ACTOR=acme`` pushing to
+    ``acme/metaboost``, every image name (the summary, the kustomize pins)
+    would read ``***/metaboost``. A Basic header still masks the pair.
+    """
 
     value: str = field(repr=False)
     source: str
+    secret: bool = True
 
     def __post_init__(self) -> None:
-        register_secret(self.value)
+        if self.secret:
+            register_secret(self.value)
 
 
 @dataclass(frozen=True)
@@ -143,12 +151,14 @@ def check_registry_url(url: str) -> str:
     return str(parse_registry_url(url)).rstrip("/")
 
 
-def credential_from_env(names: tuple[str, ...], env: Mapping[str, str]) -> Credential | None:
+def credential_from_env(
+    names: tuple[str, ...], env: Mapping[str, str], *, secret: bool = True
+) -> Credential | None:
     """The first of ``names`` set to a non-empty value, remembering which one it was."""
     for name in names:
         value = env.get(name, "")
         if value:
-            return Credential(value, name)
+            return Credential(value, name, secret=secret)
     return None
 
 
@@ -169,7 +179,7 @@ def settings_from_env(
             fix="Pass --repository OWNER/REPO.",
         )
     registry_token = credential_from_env(REGISTRY_TOKEN_VARS, env)
-    username = credential_from_env(REGISTRY_USERNAME_VARS, env)
+    username = credential_from_env(REGISTRY_USERNAME_VARS, env, secret=False)
     return Settings(
         repository=repository,
         registry_url=registry_url,
