@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from metaboost_ci.cli import commands
 from metaboost_ci.cli.main import build_parser
 from tests.support.registry_process import Registry
 from tests.support.release import APPS, REPOSITORY, ReleaseWorld, WorldFactory, run_cli
@@ -215,14 +215,19 @@ def test_usage_errors_exit_2(world: ReleaseWorld) -> None:
     assert run_cli(["--help"], env=world.env()).code == 0
 
 
-def test_command_modules_are_found_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands, "COMMAND_MODULES", ("release", "not_written_yet"))
+def test_every_command_is_registered() -> None:
     names = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    assert {"reserve", "verify", "move-floating", "release", "promote", "summary"} <= names
-    from metaboost_ci.cli import release as release_commands
-
-    monkeypatch.setattr(commands, "REGISTRARS", [release_commands.register])
-    assert commands.registrars().count(release_commands.register) == 1
+    assert {
+        "reserve",
+        "discover",
+        "verify",
+        "move-floating",
+        "release",
+        "promote",
+        "summary",
+        "bump-version",
+        "sync",
+    } == names
 
 
 @pytest.mark.parametrize("store", ["github", "git"])
@@ -288,3 +293,22 @@ def test_kustomize_pins_are_valid_yaml_for_every_app(world: ReleaseWorld) -> Non
             for app in APPS
         ]
     }
+
+
+def test_a_local_os_error_is_one_sentence_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from metaboost_ci.cli import main as cli_main
+
+    def unwritable(_: object) -> None:
+        raise PermissionError(13, "Permission denied", "/results/summary.md")
+
+    def register(sub: Any) -> None:
+        sub.add_parser("explode").set_defaults(handler=unwritable)
+
+    monkeypatch.setattr(cli_main.dev, "register", register)
+    assert cli_main.main(["--json", "explode"]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "error: /results/summary.md: Permission denied. Fix: Check that path" in captured.err
+    assert json.loads(captured.out)["error"]["kind"] == "MetaboostCiError"

@@ -1,9 +1,8 @@
-"""Which command modules exist, and the options every command shares."""
+"""What every command module shares: the registrar type and the global options."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -13,28 +12,6 @@ from typing import Any
 # returning an ``Outcome``.
 # argparse does not export the type of add_subparsers()' result.
 Registrar = Callable[[Any], None]
-
-REGISTRARS: list[Registrar] = []
-# Command modules found by name, so each can be written (and land) on its own:
-# a module that does not exist yet is skipped; one that fails to import is a bug.
-COMMAND_MODULES = ("release", "dev")
-
-
-def registrars() -> list[Registrar]:
-    """``REGISTRARS`` plus the ``register`` of every command module present, once each."""
-    found = list(REGISTRARS)
-    for name in COMMAND_MODULES:
-        qualified = f"{__package__}.{name}"
-        try:
-            module = importlib.import_module(qualified)
-        except ModuleNotFoundError as exc:
-            if exc.name != qualified:
-                raise
-            continue
-        register: Registrar | None = getattr(module, "register", None)
-        if register is not None and register not in found:
-            found.append(register)
-    return found
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:

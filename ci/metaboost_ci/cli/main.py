@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from ..core.errors import InputError, MetaboostCiError
 from ..core.redact import redact
-from . import commands
+from . import commands, dev, release
 from .output import Outcome
 
 
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in commands.registrars():
+    for register in (release.register, dev.register):
         register(sub)
     return parser
 
@@ -58,6 +58,15 @@ def error_document(exc: MetaboostCiError) -> dict[str, Any]:
     }
 
 
+def report_failure(exc: MetaboostCiError, *, as_json: bool) -> int:
+    """Say what failed on stderr (and as a JSON document on stdout with ``--json``)."""
+    print(f"error: {exc}", file=sys.stderr)
+    if as_json:
+        # A machine reading stdout gets one document on failure too.
+        print(redact(json.dumps(error_document(exc), indent=2, sort_keys=True)))
+    return exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -69,11 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
     except MetaboostCiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if as_json:
-            # A machine reading stdout gets one document on failure too.
-            print(redact(json.dumps(error_document(exc), indent=2, sort_keys=True)))
-        return exc.exit_code
+        return report_failure(exc, as_json=as_json)
+    except OSError as exc:
+        # A local file or process problem (a results file that cannot be
+        # written, a tool that cannot be started): one sentence, not a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        failure = MetaboostCiError(
+            f"{where}{exc.strerror or exc}.",
+            fix="Check that path (it exists, is writable, is not a directory), then run again.",
+        )
+        return report_failure(failure, as_json=as_json)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
