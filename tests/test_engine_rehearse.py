@@ -26,6 +26,7 @@ from metaboost_ci.core.errors import CheckFailed, InputError
 from metaboost_ci.core.flows import ImageRow, PublishSummary
 from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.engine.main import MetaboostCi
+from metaboost_ci.engine.ops import KeptImage
 from metaboost_ci.engine.pipeline import BuildPlan
 from metaboost_ci.engine.rehearse import (
     DIGEST_FILE,
@@ -255,9 +256,19 @@ async def test_a_failing_command_is_reported_with_its_message(
     ops = CliOps(dag.container(), CliSettings(REPOSITORY, DEFAULT_APPS))
     with pytest.raises(CheckFailed) as failed:
         await ops.reserve(commit=SHA, base="0.1.0", override="0.1.0-staging.0", dry_run=False)
-    # (not the program name: other tests register "metaboost-ci" as a username to mask)
-    assert "reserve failed with exit code 1" in str(failed.value)
+    assert "metaboost-ci reserve failed with exit code 1" in str(failed.value)
     assert failed.value.problems == ["error: Git tag 0.1.0-staging.0 already exists at commit abc."]
+
+
+async def test_cli_ops_name_the_kept_apps_but_cannot_read_their_revisions(
+    dagger_standin: StandInSession,
+) -> None:
+    # No command prints a revision label: unknown (None), which publish_staging refuses.
+    found = {"apps": {"api": {"staging": [0, 3]}, "web": {"staging": [0]}}}
+    dagger_standin.respond("Container.stdout", lambda calls: json.dumps(found))
+    ops = CliOps(dag.container(), CliSettings(REPOSITORY, ("api", "web")))
+    assert await ops.present(version="0.1.0-staging.3") == [KeptImage("api", None)]
+    assert ops.commands == [["discover", "--base-version", "0.1.0"]]
 
 
 def test_a_summary_survives_the_command_lines_json() -> None:

@@ -2,8 +2,9 @@
 
 The command line reads credentials from environment variables; the module
 from ``dagger.Secret`` arguments. Both end in the same ``core.settings``
-``Settings`` and ``open_release_context``. Each plaintext is registered for
-redaction (``Credential`` does it) the moment it is read.
+``Settings`` and ``open_release_context``. Each secret's plaintext is
+registered for redaction (``Credential`` does it) the moment it is read; the
+registry username is not a secret and is not masked.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ async def settings_for(
         registry_token = Credential(github.value, "--github-token")
     else:
         registry_token = None
+    # A username is named, not masked: it is often the repository's owner, and
+    # masking it would turn every image name into ***/repo/app.
     username = (
-        Credential(secrets.registry_username, "--registry-username")
+        Credential(secrets.registry_username, "--registry-username", secret=False)
         if secrets.registry_username
         else None
     )
