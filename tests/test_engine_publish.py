@@ -8,10 +8,11 @@ import dagger
 import pytest
 from dagger import dag
 
-from metaboost_ci.core.errors import CheckFailed, RemoteError
+from metaboost_ci.core.errors import CheckFailed, InputError, RemoteError
 from metaboost_ci.core.flows import ImageRow, PublishSummary
 from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.engine.build import AppImage
+from metaboost_ci.engine.ops import KeptImage
 from metaboost_ci.engine.publish import (
     EnginePusher,
     RegistryAuth,
@@ -38,6 +39,8 @@ class World:
 
     events: list[tuple[str, ...]] = field(default_factory=lambda: [])
     present_apps: set[str] = field(default_factory=lambda: set())
+    # The revision labels the present apps' images carry (None: unreadable).
+    present_revisions: tuple[str, ...] | None = (SHA,)
     failing_push: str | None = None
     failing_smoke: bool = False
     registry_digests: dict[str, str] = field(default_factory=lambda: {})
@@ -76,11 +79,11 @@ class World:
         self.events.append(("reserve", base, str(override), str(dry_run)))
         return override or VERSION
 
-    async def present(self, *, version: str) -> set[str]:
+    async def present(self, *, version: str) -> list[KeptImage]:
         self.events.append(("present", version))
         for app in self.present_apps:
             self.registry_digests[app] = digest(app)
-        return set(self.present_apps)
+        return [KeptImage(app, self.present_revisions) for app in sorted(self.present_apps)]
 
     async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
         self.events.append(("verify", version, str(float_tag)))
@@ -159,8 +162,55 @@ async def test_existing_immutable_tags_are_never_pushed_again() -> None:
     summary = await run(world, override=VERSION)
     pushed = {e[1] for e in world.events if e[0] == "push"}
     assert pushed == set(APPS) - {"api", "web"}
-    assert world.events[1] == ("reserve", "1.2.0", VERSION, "False")
+    # With an override the kept images are checked before the reservation, and again
+    # (the set the pushes skip) after the smoke test.
+    assert world.events[1:3] == [("present", VERSION), ("reserve", "1.2.0", VERSION, "False")]
+    assert world.names().count("present") == 2
     assert any("Kept" in note and "api, web" in note for note in summary.notes)
+
+
+@pytest.mark.parametrize(
+    ("revisions", "why"),
+    [
+        (("fedcba9876543210fedcba9876543210fedcba98",), "was built from fedcba98"),
+        ((SHA, "fedcba9"), "was built from fedcba9, not"),  # one platform of another commit
+        ((), "has no org.opencontainers.image.revision label"),
+        (("",), "has no org.opencontainers.image.revision label"),
+        (None, "cannot be read here"),
+    ],
+)
+async def test_kept_images_not_proven_this_commits_stop_everything_before_the_reservation(
+    revisions: tuple[str, ...] | None, why: str
+) -> None:
+    world = World(present_apps={"api", "web"}, present_revisions=revisions)
+    with pytest.raises(CheckFailed, match="refusing before any push") as failed:
+        await run(world, override=VERSION)
+    assert world.names() == ["validate", "present"]
+    assert len(failed.value.problems) == 2
+    for app, problem in zip(("api", "web"), failed.value.problems, strict=True):
+        assert problem.startswith(f"ghcr.io/acme/metaboost/{app}:{VERSION} ")
+        assert why in problem
+    assert failed.value.fix == "Choose another N with --version-override, or omit it."
+
+
+async def test_an_abbreviated_revision_of_this_commit_is_proof_enough() -> None:
+    world = World(present_apps={"api"}, present_revisions=(SHA[:7], SHA))
+    await run(world, override=VERSION)
+    assert {e[1] for e in world.events if e[0] == "push"} == set(APPS) - {"api"}
+
+
+async def test_a_bad_override_is_refused_before_the_registry_is_read() -> None:
+    world = World()
+    with pytest.raises(InputError, match=r"staging\.N"):
+        await run(world, override="1.2.0-rc.1")
+    assert world.names() == ["validate"]
+
+
+async def test_a_dry_run_with_an_override_checks_the_kept_images_too() -> None:
+    world = World(present_apps={"web"}, present_revisions=("0" * 40,))
+    with pytest.raises(CheckFailed, match="not proven"):
+        await run(world, override=VERSION, dry_run=True)
+    assert world.names() == ["validate", "present"]
 
 
 async def test_a_registry_holding_other_bytes_than_pushed_stops_before_floating_tags() -> None:

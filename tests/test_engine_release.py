@@ -21,6 +21,7 @@ from dagger import dag
 
 from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.core.errors import CheckFailed, InputError
+from metaboost_ci.core.redact import redact
 from metaboost_ci.engine.main import MetaboostCi
 from tests.support.dagger_offline import Call, PlayedApps, StandInSession, args_of
 from tests.support.images import REVISION_LABEL, push_image
@@ -155,3 +156,70 @@ async def test_verify_names_every_missing_tag(
         await module(world).verify(version="0.1.0-staging.0")
     missing = sorted(re.findall(rf"/{REPOSITORY}/([a-z-]+):", "\n".join(failed.value.problems)))
     assert missing == sorted(set(DEFAULT_APPS) - {"api", "web"})
+
+
+OVERRIDE = "0.1.0-staging.3"
+
+
+async def test_an_override_onto_another_commits_images_is_refused_before_any_write(
+    dagger_standin: StandInSession, world: ReleaseWorld
+) -> None:
+    engine = Engine(dagger_standin, world)
+    other = world.commit("an earlier build")
+    world.push_build(OVERRIDE, other, apps=("api", "web"))
+    world.push_build(OVERRIDE, None, apps=("management-api",))  # no revision label
+    commit = world.commit()
+    puts_before = [e for e in world.origin.access_log() if e.method == "PUT"]
+    before = world.snapshot()
+    token = dag.set_secret("github-token", world.github.token)
+
+    with pytest.raises(CheckFailed, match="refusing before any push") as failed:
+        await module(world).publish_staging(
+            commit=commit, github_token=token, version_override=OVERRIDE
+        )
+
+    problems = "\n".join(failed.value.problems)
+    for app in ("api", "web"):
+        assert f"/{REPOSITORY}/{app}:{OVERRIDE} was built from {other}, not {commit}." in problems
+    assert f"/{REPOSITORY}/management-api:{OVERRIDE} has no {REVISION_LABEL} label" in problems
+    assert failed.value.fix == "Choose another N with --version-override, or omit it."
+    assert engine.pushed == []
+    assert [e for e in world.origin.access_log() if e.method == "PUT"] == puts_before
+    # Nothing at all: not even the Git tag the reservation would have made.
+    assert world.snapshot() == before
+    assert OVERRIDE not in world.git_tags()
+
+
+async def test_an_override_onto_this_commits_images_keeps_them_and_publishes_the_rest(
+    dagger_standin: StandInSession, world: ReleaseWorld
+) -> None:
+    engine = Engine(dagger_standin, world)
+    commit = world.commit()
+    kept = world.push_build(OVERRIDE, commit, apps=("api", "web"))
+    token = dag.set_secret("github-token", world.github.token)
+
+    summary = await module(world).publish_staging(
+        commit=commit, github_token=token, version_override=OVERRIDE
+    )
+
+    assert sorted(a.rsplit("/", 1)[1] for a in engine.pushed) == sorted(
+        f"{app}:{OVERRIDE}" for app in DEFAULT_APPS if app not in kept
+    )
+    digests = world.digests(OVERRIDE)
+    assert {app: digests[app] for app in kept} == {a: i.digest for a, i in kept.items()}
+    assert world.digests("staging") == digests
+    assert world.git_tags()[OVERRIDE] == commit
+    assert "Kept (already published, not pushed again): api, web." in summary
+
+
+async def test_a_registry_username_equal_to_the_owner_does_not_mask_image_names(
+    dagger_standin: StandInSession, world: ReleaseWorld
+) -> None:
+    # In Actions GITHUB_ACTOR is often the owner: masked, it would turn every
+    # image name the module prints into ***/metaboost/app.
+    owner = REPOSITORY.split("/")[0]
+    world.push_build("0.1.0-staging.0", world.commit(), apps=("api",))
+    with pytest.raises(CheckFailed) as failed:
+        await module(world).verify(version="0.1.0-staging.0", registry_username=owner)
+    assert f"{world.via.host}/{REPOSITORY}/web:0.1.0-staging.0 does not exist." in str(failed.value)
+    assert redact(f"ghcr.io/{REPOSITORY}/api") == f"ghcr.io/{REPOSITORY}/api"

@@ -13,15 +13,18 @@ they run is the implementation's business:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import dagger
 
 from ..core.flows import (
+    REVISION_LABEL,
     PublishSummary,
     ReleaseContext,
     fallback_notes,
     move_floating,
+    per_app,
     promote,
     release,
     reserve,
@@ -32,6 +35,16 @@ from ..core.flows.verify import read_tag_states
 from .bump import DirectoryTree
 
 
+@dataclass(frozen=True)
+class KeptImage:
+    """An app whose immutable tag already exists: it is kept, never pushed again."""
+
+    app: str
+    # The revision label of each runnable image of the tag ("" for one without),
+    # or None when these operations have no way to read labels.
+    revisions: tuple[str, ...] | None
+
+
 class ReleaseOps(Protocol):
     """Reserve, verify, move floating tags, release and promote; see ``core.flows``."""
 
@@ -39,8 +52,8 @@ class ReleaseOps(Protocol):
         """The reserved (or, in a dry run, the planned) ``BASE-staging.N``."""
         ...
 
-    async def present(self, *, version: str) -> set[str]:
-        """The apps whose ``version`` tag already exists on the registry."""
+    async def present(self, *, version: str) -> list[KeptImage]:
+        """The apps whose ``version`` tag already exists on the registry, with its revisions."""
         ...
 
     async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
@@ -87,9 +100,17 @@ class InProcessOps:
         )
         return result.version
 
-    async def present(self, *, version: str) -> set[str]:
+    async def present(self, *, version: str) -> list[KeptImage]:
         states = await read_tag_states(self.ctx, version, None)
-        return {app for app, state in states.items() if state.version_digest is not None}
+        found = {app: s.version_digest for app, s in states.items() if s.version_digest}
+
+        async def revisions(app: str) -> tuple[str, ...]:
+            # By digest: the labels of exactly the image the tag was found naming.
+            labels = await self.ctx.registry.image_labels(self.ctx.image_name(app), found[app])
+            return tuple(each.get(REVISION_LABEL, "") for each in labels)
+
+        read = await per_app(found, revisions, progress=self.ctx.progress)
+        return [KeptImage(app, labels) for app, labels in read.items()]
 
     async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
         return (await verify(self.ctx, version=version, float_tag=float_tag)).digests

@@ -7,7 +7,11 @@ The order is the point: the floating tag ``staging`` moves only after every
 app's immutable ``X.Y.Z-staging.N`` is pushed and verified, so it never names
 a mix of releases; nothing is pushed before the smoke test passed; an
 immutable tag that already exists (a re-run with ``--version-override``) is
-never pushed again, so it cannot move to other bytes.
+never pushed again, so it cannot move to other bytes. Such a kept image must
+carry this commit in its ``org.opencontainers.image.revision`` label, else
+``staging`` would move to another commit's build: with an override this is
+checked before the reservation (which creates the Git tag), and again before
+the pushes; a kept image that is not provably this commit's stops the publish.
 
 The steps come in as a ``StagingSteps`` (containers: validate, build, smoke),
 a ``Pusher`` (image pushes) and a ``ReleaseOps`` (tags and releases), so the
@@ -27,12 +31,13 @@ import dagger
 from dagger import dag
 
 from ..core.errors import CheckFailed, RemoteError
-from ..core.flows import ImageRow, PublishSummary
+from ..core.flows import REVISION_LABEL, ImageRow, PublishSummary
+from ..core.flows.plan import revision_matches
 from ..core.progress import Progress
-from ..core.versions import STAGING
+from ..core.versions import STAGING, validate_override
 from .build import AppImage
 from .concurrent import run_all
-from .ops import ReleaseOps
+from .ops import KeptImage, ReleaseOps
 
 NOT_PUSHED = "(not pushed)"
 
@@ -141,6 +146,34 @@ async def push_immutable(
     return {image.app: digest for image, digest in zip(todo, digests, strict=True)}
 
 
+def provenance_problem(kept: KeptImage, ref: str, commit: str) -> str | None:
+    """Why ``kept`` is not provably a build of ``commit``, or None when it is."""
+    if kept.revisions is None:
+        return f"{ref} exists; its {REVISION_LABEL} label cannot be read here."
+    if not kept.revisions or "" in kept.revisions:
+        return f"{ref} has no {REVISION_LABEL} label: its commit cannot be proven."
+    others = sorted({r for r in kept.revisions if not revision_matches(r, commit)})
+    return f"{ref} was built from {', '.join(others)}, not {commit}." if others else None
+
+
+async def kept_images(ops: ReleaseOps, pusher: Pusher, *, version: str, commit: str) -> set[str]:
+    """The apps whose ``version`` already exists, once each is proven a build of ``commit``."""
+    kept = await ops.present(version=version)
+    problems = [
+        problem
+        for image in kept
+        if (problem := provenance_problem(image, f"{pusher.image(image.app)}:{version}", commit))
+    ]
+    if problems:
+        raise CheckFailed(
+            f"{version} already exists for {len(problems)} app(s) not proven to be built from "
+            f"{commit}; refusing before any push or tag move.",
+            problems,
+            fix="Choose another N with --version-override, or omit it.",
+        )
+    return {image.app for image in kept}
+
+
 async def publish_staging(
     request: StagingRequest,
     *,
@@ -152,6 +185,11 @@ async def publish_staging(
     """The staging publish, in the order the module docstring gives."""
     for line in await steps.validate():
         progress.step(f"validate {line}")
+    if request.override is not None:
+        # Before the reservation: it would create the Git tag at this commit
+        # even when the images under it are another commit's.
+        validate_override(request.override, request.base)
+        await kept_images(ops, pusher, version=request.override, commit=request.commit)
     version = await ops.reserve(
         commit=request.commit, base=request.base, override=request.override, dry_run=request.dry_run
     )
@@ -167,8 +205,9 @@ async def publish_staging(
         note = "Dry run: validated, built and smoke-tested; nothing was tagged, pushed or released."
         return PublishSummary(version, rows, request.float_tag, (note,))
 
-    # Immutable tags: never pushed over (a re-run keeps what is there).
-    existing = await ops.present(version=version)
+    # Immutable tags: never pushed over (a re-run keeps what is there, once
+    # proven this commit's; read again: this is the set the pushes skip).
+    existing = await kept_images(ops, pusher, version=version, commit=request.commit)
     if existing:
         progress.step(
             f"{version} already exists for {', '.join(sorted(existing))}: kept, not pushed again."

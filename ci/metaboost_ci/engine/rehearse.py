@@ -62,7 +62,7 @@ from ..core.progress import Progress
 from ..core.versions import parse_staging_version
 from .build import AppImage
 from .bump import read_base_version
-from .ops import release_line
+from .ops import KeptImage, release_line
 from .pipeline import BuildPlan, staging_steps
 from .publish import (
     EnginePusher,
@@ -262,13 +262,20 @@ class CliOps:
         args += ["--dry-run"] if dry_run else []
         return str((await self.run(*args))["version"])
 
-    async def present(self, *, version: str) -> set[str]:
+    async def present(self, *, version: str) -> list[KeptImage]:
+        """The apps that have ``version``; their revisions are unknown (``revisions=None``).
+
+        No command of ``metaboost-ci`` prints an image's revision label, so a
+        kept image cannot be proven this commit's here and ``publish_staging``
+        refuses it. A rehearsal never keeps one: its registry starts empty and
+        it takes no ``--version-override``.
+        """
         staging = parse_staging_version(version)
         if staging is None:
-            return set()
+            return []
         found = await self.run("discover", "--base-version", staging.base)
         apps = cast(dict[str, dict[str, Any]], found["apps"])
-        return {app for app, tags in apps.items() if staging.n in tags["staging"]}
+        return [KeptImage(app, None) for app, tags in apps.items() if staging.n in tags["staging"]]
 
     async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
         args = ["verify", "--version", version] + (["--float-tag", float_tag] if float_tag else [])
