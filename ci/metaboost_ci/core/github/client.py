@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 import anyio
@@ -42,6 +43,7 @@ _REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,10
 _MAX_PEEL = 8
 # Pages of matching refs we follow before deciding the server is looping.
 _MAX_PAGES = 200
+_T = TypeVar("_T")
 # Annotated tags peeled at once while listing.
 _PEEL_CONCURRENCY = 8
 
@@ -141,22 +143,23 @@ class GitHubClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # -- tags ---------------------------------------------------------------
+    async def _create(
+        self,
+        url: str,
+        payload: dict[str, object],
+        answered: Callable[[httpx.Response, bool], Awaitable[_T | None]],
+        read_back: Callable[[], Awaitable[_T | None]],
+    ) -> _T:
+        """POST ``payload`` to create something, converging when answers are lost.
 
-    async def create_tag_ref(self, tag: str, sha: str) -> TagCreate:
-        """Create ``refs/tags/<tag>`` at ``sha``; EXISTS when the tag was already there.
-
-        After an answer that leaves the outcome unknown (5xx, dropped
-        connection, the transient 422 "Reference update failed") the ref is
-        read back: at our commit means we made it (CREATED), at another commit
-        means somebody else did (EXISTS), absent means try again.
+        A 201 or 422 goes to ``answered`` (with whether an earlier attempt may
+        already have acted); it decides, or returns None when the outcome is
+        unknown. After a 5xx, a dropped connection or such a None, ``read_back``
+        looks for the thing: found decides, absent means try again within the
+        retry policy. (``HttpClient`` never re-sends a POST by itself.)
         """
-        require_tag_name(tag)
-        sha = require_commit_sha(sha)
-        url = f"{self._repo_url}/git/refs"
-        payload = {"ref": f"refs/tags/{tag}", "sha": sha}
         started = time.monotonic()
-        uncertain = False  # an earlier attempt may have created the tag
+        uncertain = False  # an earlier attempt may have created it
         attempt = 0
         while True:
             attempt += 1
@@ -170,32 +173,61 @@ class GitHubClient:
                     raise
                 failure = exc
             else:
-                if response.status_code == 201:
-                    return TagCreate.CREATED
-                message = _message(response).lower()
-                if "already exists" in message:
-                    if uncertain and await self._ref_object(tag) == GitObject(sha, "commit"):
-                        return TagCreate.CREATED
-                    return TagCreate.EXISTS
-                if "object does not exist" in message:
-                    raise InputError(
-                        f"GitHub repository {self.repository} has no commit {sha}, so tag "
-                        f"{tag} cannot point at it.",
-                        fix="Push the commit first (tags can only name commits GitHub has).",
-                    )
+                decided = await answered(response, uncertain)
+                if decided is not None:
+                    return decided
                 failure = self._unexpected(response)
-                if "reference update failed" not in message:
-                    raise failure
             uncertain = True
-            current = await self._ref_object(tag)
-            if current is not None:
-                ours = current == GitObject(sha, "commit")
-                return TagCreate.CREATED if ours else TagCreate.EXISTS
+            found = await read_back()
+            if found is not None:
+                return found
             wait = self.policy.backoff(attempt)
             out_of_time = time.monotonic() - started + wait > self.policy.total_seconds
             if attempt >= self.policy.attempts or out_of_time:
                 raise failure
             await self.policy.sleep(wait)
+
+    # -- tags ---------------------------------------------------------------
+
+    async def create_tag_ref(self, tag: str, sha: str) -> TagCreate:
+        """Create ``refs/tags/<tag>`` at ``sha``; EXISTS when the tag was already there.
+
+        After an answer that leaves the outcome unknown (5xx, dropped
+        connection, the transient 422 "Reference update failed") the ref is
+        read back: at our commit means we made it (CREATED), at another commit
+        means somebody else did (EXISTS), absent means try again.
+        """
+        require_tag_name(tag)
+        sha = require_commit_sha(sha)
+        ours = GitObject(sha, "commit")
+
+        async def answered(response: httpx.Response, uncertain: bool) -> TagCreate | None:
+            if response.status_code == 201:
+                return TagCreate.CREATED
+            message = _message(response).lower()
+            if "already exists" in message:
+                # After a lost answer, "already exists" at our commit is our own create.
+                if uncertain and await self._ref_object(tag) == ours:
+                    return TagCreate.CREATED
+                return TagCreate.EXISTS
+            if "object does not exist" in message:
+                raise InputError(
+                    f"GitHub repository {self.repository} has no commit {sha}, so tag "
+                    f"{tag} cannot point at it.",
+                    fix="Push the commit first (tags can only name commits GitHub has).",
+                )
+            if "reference update failed" in message:
+                return None  # transient: read back, then maybe try again
+            raise self._unexpected(response)
+
+        async def read_back() -> TagCreate | None:
+            current = await self._ref_object(tag)
+            if current is None:
+                return None
+            return TagCreate.CREATED if current == ours else TagCreate.EXISTS
+
+        payload: dict[str, object] = {"ref": f"refs/tags/{tag}", "sha": sha}
+        return await self._create(f"{self._repo_url}/git/refs", payload, answered, read_back)
 
     async def get_tag_commit(self, tag: str) -> str | None:
         """The commit ``tag`` names (annotated tags followed), or None when absent."""
@@ -280,42 +312,26 @@ class GitHubClient:
         }
         if make_latest is not None:
             payload["make_latest"] = "true" if make_latest else "false"
-        url = f"{self._repo_url}/releases"
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            failure: MetaboostCiError
-            try:
-                response = await self._http.request(
-                    "POST", url, json_body=payload, expect=(201, 422)
-                )
-            except (TransportError, HttpStatusError) as exc:
-                if isinstance(exc, HttpStatusError) and exc.status < 500:
-                    raise
-                failure = exc
-            else:
-                if response.status_code == 201:
-                    return Release.from_json(response.json())
-                if "already_exists" not in _error_codes(response):
-                    raise self._unexpected(response)
-                existing = await self.get_release(tag)
-                if existing is None:
-                    raise RemoteError(
-                        f"GitHub says a release for {tag} exists in {self.repository}, "
-                        "but no published one is found: it is probably a draft.",
-                        fix="Publish or delete the draft release for this tag, then run again.",
-                    )
-                return existing
-            # The release may have been made before the answer was lost.
+
+        async def answered(response: httpx.Response, uncertain: bool) -> Release:
+            if response.status_code == 201:
+                return Release.from_json(response.json())
+            if "already_exists" not in _error_codes(response):
+                raise self._unexpected(response)
             existing = await self.get_release(tag)
-            if existing is not None:
-                return existing
-            wait = self.policy.backoff(attempt)
-            out_of_time = time.monotonic() - started + wait > self.policy.total_seconds
-            if attempt >= self.policy.attempts or out_of_time:
-                raise failure
-            await self.policy.sleep(wait)
+            if existing is None:
+                raise RemoteError(
+                    f"GitHub says a release for {tag} exists in {self.repository}, "
+                    "but no published one is found: it is probably a draft.",
+                    fix="Publish or delete the draft release for this tag, then run again.",
+                )
+            return existing
+
+        async def read_back() -> Release | None:
+            # The release may have been made before the answer was lost.
+            return await self.get_release(tag)
+
+        return await self._create(f"{self._repo_url}/releases", payload, answered, read_back)
 
     async def update_release(
         self,
