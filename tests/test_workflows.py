@@ -423,3 +423,11 @@ def test_every_readme_command_line_parses() -> None:
         with pytest.raises(SystemExit) as done:
             build_parser().parse_args([name, "--help"])
         assert done.value.code == 0, f"README mentions an unknown command: {mention}"
+
+
+def test_ci_run_runs_the_readme_test_command_verbatim() -> None:
+    # CI runs `bash .ci/run`; it must run the newcomer's test command, not a cousin of it.
+    script = (REPO / ".ci" / "run").read_text()
+    test_command = readme_command("python3 -m venv .venv && ")
+    assert test_command in script.splitlines()
+    assert "exit 1" in script.split(test_command, 1)[1], "pytest's exit 5 must fail CI"
