@@ -28,6 +28,7 @@ from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.engine.main import MetaboostCi
 from metaboost_ci.engine.ops import KeptImage
 from metaboost_ci.engine.pipeline import BuildPlan
+from metaboost_ci.engine.publish import kept_images
 from metaboost_ci.engine.rehearse import (
     DIGEST_FILE,
     PROJECT_FILES,
@@ -35,6 +36,7 @@ from metaboost_ci.engine.rehearse import (
     TARBALL,
     CliOps,
     CliSettings,
+    SkopeoPusher,
     registry_service,
     run_rehearsal,
     summary_from_dict,
@@ -260,15 +262,70 @@ async def test_a_failing_command_is_reported_with_its_message(
     assert failed.value.problems == ["error: Git tag 0.1.0-staging.0 already exists at commit abc."]
 
 
-async def test_cli_ops_name_the_kept_apps_but_cannot_read_their_revisions(
+def kept_world(session: StandInSession, revisions: dict[str, list[str]]) -> list[list[str]]:
+    """The command line as CliOps.present sees it: api and web have staging.3 (with
+    ``revisions``), worker does not. Returns the argv of each command run."""
+    found = {
+        "apps": {"api": {"staging": [0, 3]}, "web": {"staging": [3]}, "worker": {"staging": [0]}}
+    }
+    seen: list[list[str]] = []
+
+    def stdout(calls: list[Call]) -> str:
+        argv = execs(calls)[-1][10:]
+        seen.append(argv)
+        if argv[0] == "discover":
+            return json.dumps(found)
+        assert argv[0] == "verify"
+        apps = str(argv[argv.index("--apps") + 1]).split(",")
+        digests = {a: digest(a) for a in apps}
+        return json.dumps({"digests": digests, "revisions": {a: revisions[a] for a in apps}})
+
+    session.respond("Container.stdout", stdout)
+    return seen
+
+
+async def test_cli_ops_read_the_revisions_of_the_kept_apps_only(
     dagger_standin: StandInSession,
 ) -> None:
-    # No command prints a revision label: unknown (None), which publish_staging refuses.
-    found = {"apps": {"api": {"staging": [0, 3]}, "web": {"staging": [0]}}}
-    dagger_standin.respond("Container.stdout", lambda calls: json.dumps(found))
-    ops = CliOps(dag.container(), CliSettings(REPOSITORY, ("api", "web")))
-    assert await ops.present(version="0.1.0-staging.3") == [KeptImage("api", None)]
+    seen = kept_world(dagger_standin, {"api": [SHA], "web": [SHA, ""]})
+    ops = CliOps(dag.container(), CliSettings(REPOSITORY, ("api", "web", "worker")))
+    assert await ops.present(version="0.1.0-staging.3") == [
+        KeptImage("api", (SHA,)),
+        KeptImage("web", (SHA, "")),
+    ]
+    # verify is asked about the apps that have the tag, not all of them (it would fail).
+    assert ops.commands == [
+        ["discover", "--base-version", "0.1.0"],
+        ["verify", "--apps", "api,web", "--version", "0.1.0-staging.3", "--revisions"],
+    ]
+    assert [argv[0] for argv in seen] == ["discover", "verify"]
+
+
+async def test_cli_ops_run_no_verify_when_no_app_has_the_version(
+    dagger_standin: StandInSession,
+) -> None:
+    kept_world(dagger_standin, {})
+    ops = CliOps(dag.container(), CliSettings(REPOSITORY, ("api", "web", "worker")))
+    assert await ops.present(version="0.1.0-staging.7") == []
     assert ops.commands == [["discover", "--base-version", "0.1.0"]]
+
+
+async def test_a_kept_image_from_another_commit_is_refused_through_the_command_line(
+    dagger_standin: StandInSession,
+) -> None:
+    other = "0123456789abcdef0123456789abcdef01234567"
+    kept_world(dagger_standin, {"api": [SHA], "web": [SHA, other]})
+    ops = CliOps(dag.container(), CliSettings(REPOSITORY, ("api", "web", "worker")))
+    pusher = SkopeoPusher(dag.container(), REPOSITORY)
+    with pytest.raises(CheckFailed) as refused:
+        await kept_images(ops, pusher, version="0.1.0-staging.3", commit=SHA)
+    # Only web is refused (one of its images is another commit's); api is proven.
+    assert refused.value.problems == [
+        f"registry:5000/{REPOSITORY}/web:0.1.0-staging.3 was built from {other}, not {SHA}."
+    ]
+    # The same answers with this commit everywhere: both kept, nothing refused.
+    kept_world(dagger_standin, {"api": [SHA], "web": [SHA, SHA]})
+    assert await kept_images(ops, pusher, version="0.1.0-staging.3", commit=SHA) == {"api", "web"}
 
 
 def test_a_summary_survives_the_command_lines_json() -> None:

@@ -211,13 +211,30 @@ def _numbers(values: tuple[int, ...]) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> Outcome:
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
-        result = await verify(ctx, version=args.version, float_tag=args.float_tag)
+        result = await verify(
+            ctx, version=args.version, float_tag=args.float_tag, revisions=args.revisions
+        )
         tags = (args.version, args.float_tag) if args.float_tag else (args.version,)
         rows = tuple(ImageRow(a, ctx.image(a), tags, d) for a, d in result.digests.items())
-        text = f"Verified {' and '.join(tags)} on {len(rows)} apps.\n" + digest_table(rows)
+        head = f"Verified {' and '.join(tags)} on {len(rows)} apps.\n"
+        if result.revisions is None:
+            return Outcome(head + digest_table(rows), result.to_dict())
+        revisions = result.revisions
+        text = head + table(
+            ["app", "image", "tags", "digest", "revision"],
+            [
+                (r.app, r.image, ", ".join(r.tags), r.digest, _revisions(revisions[r.app]))
+                for r in rows
+            ],
+        )
         return Outcome(text, result.to_dict())
 
     return run_flow(args, work, needs_tag_store=False)
+
+
+def _revisions(values: list[str]) -> str:
+    """One cell: each runnable image's revision once, "(none)" for an unlabelled image."""
+    return ", ".join(dict.fromkeys(value or "(none)" for value in values)) or "-"
 
 
 def cmd_move_floating(args: argparse.Namespace) -> Outcome:
@@ -372,6 +389,11 @@ def register(sub: Any) -> None:
     p = _new(sub, "verify", "Check every app has the version (and floating) tag.", cmd_verify)
     p.add_argument("--version", required=True, help="The immutable tag, e.g. 1.2.0-staging.3.")
     p.add_argument("--float-tag", help="Also check this floating tag names the same digest.")
+    p.add_argument(
+        "--revisions",
+        action="store_true",
+        help="Also read each image's org.opencontainers.image.revision label(s).",
+    )
 
     p = _new(
         sub,

@@ -19,13 +19,12 @@ from typing import Protocol
 import dagger
 
 from ..core.flows import (
-    REVISION_LABEL,
     PublishSummary,
     ReleaseContext,
     fallback_notes,
     move_floating,
-    per_app,
     promote,
+    read_revisions,
     release,
     reserve,
     verify,
@@ -103,14 +102,9 @@ class InProcessOps:
     async def present(self, *, version: str) -> list[KeptImage]:
         states = await read_tag_states(self.ctx, version, None)
         found = {app: s.version_digest for app, s in states.items() if s.version_digest}
-
-        async def revisions(app: str) -> tuple[str, ...]:
-            # By digest: the labels of exactly the image the tag was found naming.
-            labels = await self.ctx.registry.image_labels(self.ctx.image_name(app), found[app])
-            return tuple(each.get(REVISION_LABEL, "") for each in labels)
-
-        read = await per_app(found, revisions, progress=self.ctx.progress)
-        return [KeptImage(app, labels) for app, labels in read.items()]
+        # By digest: the labels of exactly the image the tag was found naming.
+        read = await read_revisions(self.ctx, found)
+        return [KeptImage(app, tuple(labels)) for app, labels in read.items()]
 
     async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
         return (await verify(self.ctx, version=version, float_tag=float_tag)).digests

@@ -263,19 +263,26 @@ class CliOps:
         return str((await self.run(*args))["version"])
 
     async def present(self, *, version: str) -> list[KeptImage]:
-        """The apps that have ``version``; their revisions are unknown (``revisions=None``).
+        """The apps that have ``version``, with their revisions, as ``InProcessOps`` gives them.
 
-        No command of ``metaboost-ci`` prints an image's revision label, so a
-        kept image cannot be proven this commit's here and ``publish_staging``
-        refuses it. A rehearsal never keeps one: its registry starts empty and
-        it takes no ``--version-override``.
+        ``discover`` names the apps whose tag list has it; ``verify --revisions``
+        restricted to those apps (``--apps``) reads the digest each tag names and
+        the revision labels of exactly that image. A rehearsal's registry starts
+        empty, so there this is one ``discover`` and nothing more.
         """
         staging = parse_staging_version(version)
         if staging is None:
             return []
         found = await self.run("discover", "--base-version", staging.base)
-        apps = cast(dict[str, dict[str, Any]], found["apps"])
-        return [KeptImage(app, None) for app, tags in apps.items() if staging.n in tags["staging"]]
+        listed = cast(dict[str, dict[str, Any]], found["apps"])
+        apps = [app for app, tags in listed.items() if staging.n in tags["staging"]]
+        if not apps:
+            return []
+        verified = await self.run(
+            "verify", "--apps", ",".join(apps), "--version", version, "--revisions"
+        )
+        revisions = cast(dict[str, list[str]], verified["revisions"])
+        return [KeptImage(app, tuple(revisions[app])) for app in apps]
 
     async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
         args = ["verify", "--version", version] + (["--float-tag", float_tag] if float_tag else [])

@@ -8,7 +8,7 @@ failures raise ``core.errors`` classes (``InputError`` before any write,
 from .context import ReleaseContext, per_app
 from .discover import AppTags, Discovery, discover
 from .floating import FloatingMove, move_floating
-from .plan import REVISION_LABEL, AppPlan, PromotionPlan, plan_promotion
+from .plan import AppPlan, PromotionPlan, plan_promotion
 from .promote import Promotion, promote
 from .release import (
     ReleaseNotes,
@@ -21,7 +21,7 @@ from .release import (
 )
 from .reserve import Reservation, reserve
 from .summary import ImageRow, PublishSummary
-from .verify import Verification, verify
+from .verify import REVISION_LABEL, Verification, read_revisions, verify
 
 __all__ = [
     "REVISION_LABEL",
@@ -47,6 +47,7 @@ __all__ = [
     "plan_promotion",
     "promote",
     "read_release_notes",
+    "read_revisions",
     "release",
     "reserve",
     "verify",

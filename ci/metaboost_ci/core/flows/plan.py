@@ -25,9 +25,8 @@ from ..registry import Manifest
 from ..tags import require_commit_sha
 from ..versions import parse_staging_n, require_base_version, staging_tag
 from .context import ReleaseContext, authorize, per_app, run_together
-from .verify import head_digest
+from .verify import REVISION_LABEL, head_digest
 
-REVISION_LABEL = "org.opencontainers.image.revision"
 LATEST = "latest"
 
 

@@ -12,6 +12,10 @@ from typing import Any
 from ..errors import CheckFailed, NotFound
 from .context import ReleaseContext, authorize, per_app
 
+# The commit an image was built from (the build sets it; promotions and kept
+# staging images are checked against it).
+REVISION_LABEL = "org.opencontainers.image.revision"
+
 
 @dataclass(frozen=True)
 class TagState:
@@ -28,9 +32,19 @@ class Verification:
     float_tag: str | None
     # app -> the digest both tags name.
     digests: dict[str, str]
+    # app -> the revision label of each runnable image of that digest ("" for an
+    # image without one); None when not asked for (``revisions=False``).
+    revisions: dict[str, list[str]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "float_tag": self.float_tag, "digests": self.digests}
+        data: dict[str, Any] = {
+            "version": self.version,
+            "float_tag": self.float_tag,
+            "digests": self.digests,
+        }
+        if self.revisions is not None:
+            data["revisions"] = self.revisions
+        return data
 
 
 async def head_digest(ctx: ReleaseContext, app: str, ref: str) -> str | None:
@@ -75,10 +89,28 @@ def tag_problems(
     return problems
 
 
+async def read_revisions(ctx: ReleaseContext, digests: dict[str, str]) -> dict[str, list[str]]:
+    """app -> the revision label of each runnable image of its digest (attestations skipped).
+
+    Read by digest, not by tag: the labels are those of exactly the image the
+    tag was found naming, even if the tag moves meanwhile.
+    """
+
+    async def one(app: str) -> list[str]:
+        labels = await ctx.registry.image_labels(ctx.image_name(app), digests[app])
+        return [each.get(REVISION_LABEL, "") for each in labels]
+
+    return await per_app(digests, one, progress=ctx.progress)
+
+
 async def verify(
-    ctx: ReleaseContext, *, version: str, float_tag: str | None = None
+    ctx: ReleaseContext, *, version: str, float_tag: str | None = None, revisions: bool = False
 ) -> Verification:
-    """Every app has ``version`` (and ``float_tag``, on the same digest), or ``CheckFailed``."""
+    """Every app has ``version`` (and ``float_tag``, on the same digest), or ``CheckFailed``.
+
+    ``revisions``: also read each app's revision labels (a manifest and a
+    config per runnable image; off by default, so a plain verify stays HEADs only).
+    """
     what = f"{version} and {float_tag}" if float_tag else version
     ctx.progress.step(f"Verifying {what} on {len(ctx.apps)} apps.")
     states = await read_tag_states(ctx, version, float_tag)
@@ -90,4 +122,5 @@ async def verify(
             fix="Push the missing images (re-run the publish), then verify again.",
         )
     digests = {app: state.version_digest for app, state in states.items() if state.version_digest}
-    return Verification(version, float_tag, digests)
+    read = await read_revisions(ctx, digests) if revisions else None
+    return Verification(version, float_tag, digests, read)
