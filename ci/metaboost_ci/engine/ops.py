@@ -39,9 +39,8 @@ class KeptImage:
     """An app whose immutable tag already exists: it is kept, never pushed again."""
 
     app: str
-    # The revision label of each runnable image of the tag ("" for one without),
-    # or None when these operations have no way to read labels.
-    revisions: tuple[str, ...] | None
+    # The revision label of each runnable image of the tag ("" for one without).
+    revisions: tuple[str, ...]
 
 
 class ReleaseOps(Protocol):

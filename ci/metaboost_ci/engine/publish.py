@@ -148,8 +148,6 @@ async def push_immutable(
 
 def provenance_problem(kept: KeptImage, ref: str, commit: str) -> str | None:
     """Why ``kept`` is not provably a build of ``commit``, or None when it is."""
-    if kept.revisions is None:
-        return f"{ref} exists; its {REVISION_LABEL} label cannot be read here."
     if not kept.revisions or "" in kept.revisions:
         return f"{ref} has no {REVISION_LABEL} label: its commit cannot be proven."
     others = sorted({r for r in kept.revisions if not revision_matches(r, commit)})
