@@ -209,3 +209,16 @@ def test_revision_labels_match_full_or_abbreviated_shas() -> None:
     assert revision_matches(commit[:7].upper(), commit)
     assert not revision_matches(commit[:6], commit)
     assert not revision_matches("f" * 40, commit)
+
+
+def test_release_outcomes_read_as_one_sentence_each() -> None:
+    from metaboost_ci.core.flows.release import SKIPPED_NO_API, ReleaseOutcome
+
+    url = "https://github.com/acme/metaboost/releases/tag/1.2.0"
+    assert ReleaseOutcome("1.2.0", "created", False, url).sentence() == (
+        f"GitHub release 1.2.0 created. {url}"
+    )
+    assert "already existed; left as it is" in ReleaseOutcome("1.2.0", "exists", False).sentence()
+    skipped = ReleaseOutcome("1.2.0", "skipped", False, reason=SKIPPED_NO_API).sentence()
+    assert skipped == f"GitHub release 1.2.0 {SKIPPED_NO_API}."
+    assert ReleaseOutcome("1.2.0", "planned", True).sentence().startswith("Dry run: ")

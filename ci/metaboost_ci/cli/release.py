@@ -276,21 +276,10 @@ def cmd_release(args: argparse.Namespace) -> Outcome:
             update_existing=args.update,
             dry_run=args.dry_run,
         )
-        text = _release_text(result.action, args.tag, result.url, result.reason)
+        text = result.sentence()
         return Outcome(text, {**result.to_dict(), "notes": notes_data})
 
     return run_flow(args, work)
-
-
-def _release_text(action: str, tag: str, url: str | None, reason: str | None) -> str:
-    where = f" {url}" if url else ""
-    return {
-        "created": f"Created release {tag}.{where}",
-        "exists": f"Release {tag} exists; left as it is.{where}",
-        "updated": f"Updated the body of release {tag}.{where}",
-        "skipped": f"Release {tag} {reason or SKIPPED_NO_API}.",
-        "planned": f"Dry run: release {tag} {reason or ''} (nothing was written).",
-    }.get(action, f"Release {tag}: {action}.")
 
 
 def cmd_promote(args: argparse.Namespace) -> Outcome:
@@ -319,9 +308,7 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
         )
         lines = [head, digest_table(summary.images)]
         lines.append(f"Git tag {base}: {result.git_tag}.")
-        lines.append(
-            _release_text(result.release.action, base, result.release.url, result.release.reason)
-        )
+        lines.append(result.release.sentence())
         if not result.dry_run:
             write_outputs(args, summary)
         data = {**result.to_dict(), "summary": summary.to_dict()}

@@ -73,17 +73,6 @@ async def changelog_notes(source: dagger.Directory, base: str) -> str:
     return text if text is not None else fallback_notes(base)
 
 
-def release_line(action: str, tag: str, url: str | None, reason: str | None) -> str:
-    where = f" {url}" if url else ""
-    return {
-        "created": f"GitHub release {tag} created.{where}",
-        "exists": f"GitHub release {tag} already existed; left as it is.{where}",
-        "updated": f"GitHub release {tag} updated.{where}",
-        "skipped": f"GitHub release {tag} {reason or 'skipped'}.",
-        "planned": f"Dry run: GitHub release {tag} {reason or 'planned'}.",
-    }.get(action, f"GitHub release {tag}: {action}.")
-
-
 class InProcessOps:
     """``core.flows`` called directly, in the module's own process."""
 
@@ -116,12 +105,12 @@ class InProcessOps:
         outcome = await release(
             self.ctx, tag=tag, commit=commit, notes=notes, prerelease=prerelease
         )
-        return release_line(outcome.action, tag, outcome.url, outcome.reason)
+        return outcome.sentence()
 
     async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary:
         notes = await changelog_notes(self.source, base)
         result = await promote(self.ctx, commit=commit, base=base, notes=notes, dry_run=dry_run)
         summary = result.summary()
-        line = release_line(result.release.action, base, result.release.url, result.release.reason)
+        line = result.release.sentence()
         head = "Dry run: nothing was written." if dry_run else f"Git tag {base}: {result.git_tag}."
         return PublishSummary(summary.version, summary.images, summary.float_tag, (head, line))

@@ -58,11 +58,12 @@ from dagger import dag
 
 from ..core.errors import CheckFailed, InputError
 from ..core.flows import ImageRow, PublishSummary
+from ..core.flows.release import release_sentence
 from ..core.progress import Progress
 from ..core.versions import parse_staging_version
 from .build import AppImage
 from .bump import read_base_version
-from .ops import KeptImage, release_line
+from .ops import KeptImage
 from .pipeline import BuildPlan, staging_steps
 from .publish import (
     EnginePusher,
@@ -296,7 +297,7 @@ class CliOps:
             ["--prerelease"] if prerelease else []
         )
         result = await self.run(*args)
-        return release_line(str(result["action"]), tag, result.get("url"), result.get("reason"))
+        return release_sentence(str(result["action"]), tag, result.get("url"), result.get("reason"))
 
     async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary:
         args = ["promote", "--commit", commit, "--base-version", base]

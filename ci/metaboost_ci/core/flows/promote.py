@@ -133,5 +133,5 @@ async def promote(
 
 def _notes(outcome: ReleaseOutcome) -> tuple[str, ...]:
     if outcome.action == "skipped":
-        return (f"GitHub release {outcome.tag} {outcome.reason}.",)
+        return (outcome.sentence(),)
     return ()

@@ -124,6 +124,22 @@ class ReleaseOutcome:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def sentence(self) -> str:
+        """What happened, for people (the command line and the publish summaries)."""
+        return release_sentence(self.action, self.tag, self.url, self.reason)
+
+
+def release_sentence(action: str, tag: str, url: str | None, reason: str | None) -> str:
+    """One sentence for a release outcome (also for outcomes read back from ``--json``)."""
+    where = f" {url}" if url else ""
+    return {
+        "created": f"GitHub release {tag} created.{where}",
+        "exists": f"GitHub release {tag} already existed; left as it is.{where}",
+        "updated": f"GitHub release {tag} updated.{where}",
+        "skipped": f"GitHub release {tag} {reason or 'skipped'}.",
+        "planned": f"Dry run: GitHub release {tag} {reason or 'planned'} (nothing was written).",
+    }.get(action, f"GitHub release {tag}: {action}.")
+
 
 async def ensure_tag(
     ctx: ReleaseContext,
