@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from .errors import InputError
 
@@ -22,20 +23,32 @@ def dockerfile_path(app: str) -> str:
     return f"infra/docker/local/{app}/Dockerfile"
 
 
+def choose_known(
+    names: Sequence[str], known: Sequence[str], *, what: str, given: str | None = None
+) -> tuple[str, ...]:
+    """``names`` checked against ``known``: unknown or repeated names are input errors.
+
+    ``what`` names the kind in messages ("app", "validate step"); ``given`` is
+    the text as typed, quoted when a name repeats.
+    """
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(
+            f"Unknown {what}(s): {', '.join(unknown)}.",
+            fix=f"Choose from: {', '.join(known)}.",
+        )
+    if len(set(names)) != len(names):
+        where = f" in {given!r}" if given is not None else ""
+        raise InputError(f"A {what} is named twice{where}.", fix="Name each once.")
+    return tuple(names)
+
+
 def parse_apps(text: str | None, known: tuple[str, ...] = DEFAULT_APPS) -> tuple[str, ...]:
     """Parse ``a,b,c`` (None or empty: every app); unknown or repeated names are errors."""
     if not text:
         return known
-    apps = tuple(a.strip() for a in text.split(",") if a.strip())
-    unknown = [a for a in apps if a not in known]
-    if unknown:
-        raise InputError(
-            f"Unknown app(s): {', '.join(unknown)}.",
-            fix=f"Choose from: {', '.join(known)}.",
-        )
-    if len(set(apps)) != len(apps):
-        raise InputError(f"An app is named twice in {text!r}.", fix="Name each app once.")
-    return apps
+    apps = [a.strip() for a in text.split(",") if a.strip()]
+    return choose_known(apps, known, what="app", given=text)
 
 
 def validate_app_names(apps: tuple[str, ...]) -> tuple[str, ...]:

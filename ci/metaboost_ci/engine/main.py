@@ -13,7 +13,7 @@ from typing import Annotated
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
-from ..core.apps import DEFAULT_APPS, validate_app_names
+from ..core.apps import DEFAULT_APPS, choose_known, validate_app_names
 from ..core.errors import InputError
 from ..core.flows import plan_promotion, reserve, verify
 from ..core.progress import StderrProgress
@@ -152,10 +152,7 @@ class MetaboostCi:
         commit: Annotated[str, Doc("Revision label (default: none)")] = "",
     ) -> dagger.Container:
         """Build one app's image (the first platform's) from the repository root."""
-        if app not in self.app_names():
-            raise InputError(
-                f"Unknown app {app!r}.", fix=f"Choose from: {', '.join(self.app_names())}."
-            )
+        choose_known([app], self.app_names(), what="app")
         plan = self.build_plan(platforms)
         meta = plan.meta(commit=commit, version=await self.version_or_package(version))
         return build_app(self.source, app, plan.platforms[0], meta)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import dagger
 
-from ..core.errors import CheckFailed, InputError
+from ..core.apps import choose_known
+from ..core.errors import CheckFailed
 from ..core.redact import redact
 from .node import node_container
 
@@ -53,15 +54,7 @@ def choose_steps(names: list[str] | None) -> list[Step]:
     if not names:
         return list(STEPS)
     by_name = {step.name: step for step in STEPS}
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise InputError(
-            f"Unknown validate step(s): {', '.join(unknown)}.",
-            fix=f"Choose from: {', '.join(STEP_NAMES)}.",
-        )
-    if len(set(names)) != len(names):
-        raise InputError("A validate step is named twice.", fix="Name each step once.")
-    return [by_name[n] for n in names]
+    return [by_name[n] for n in choose_known(names, STEP_NAMES, what="validate step")]
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:

@@ -1,0 +1,26 @@
+"""Picking apps (and other named things) from a known list."""
+
+import pytest
+
+from metaboost_ci.core.apps import DEFAULT_APPS, choose_known, parse_apps
+from metaboost_ci.core.errors import InputError
+
+
+def test_no_apps_given_means_all_six() -> None:
+    assert parse_apps(None) == DEFAULT_APPS
+    assert parse_apps("") == DEFAULT_APPS
+
+
+def test_apps_keep_the_order_given_and_ignore_blanks() -> None:
+    assert parse_apps(" web, api ,") == ("web", "api")
+
+
+def test_unknown_and_repeated_names_are_refused_naming_the_choices() -> None:
+    with pytest.raises(InputError) as unknown:
+        parse_apps("api,payments")
+    assert unknown.value.message == "Unknown app(s): payments."
+    assert unknown.value.fix == f"Choose from: {', '.join(DEFAULT_APPS)}."
+    with pytest.raises(InputError, match=r"An app is named twice in 'api,web,api'\."):
+        parse_apps("api,web,api")
+    with pytest.raises(InputError, match=r"Unknown validate step\(s\): tests\."):
+        choose_known(["lint", "tests"], ("install", "lint"), what="validate step")
