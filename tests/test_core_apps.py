@@ -20,7 +20,7 @@ def test_unknown_and_repeated_names_are_refused_naming_the_choices() -> None:
         parse_apps("api,payments")
     assert unknown.value.message == "Unknown app(s): payments."
     assert unknown.value.fix == f"Choose from: {', '.join(DEFAULT_APPS)}."
-    with pytest.raises(InputError, match=r"An app is named twice in 'api,web,api'\."):
+    with pytest.raises(InputError, match=r"App\(s\) named twice in 'api,web,api': api\."):
         parse_apps("api,web,api")
     with pytest.raises(InputError, match=r"Unknown validate step\(s\): tests\."):
         choose_known(["lint", "tests"], ("install", "lint"), what="validate step")

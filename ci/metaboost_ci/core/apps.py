@@ -37,9 +37,13 @@ def choose_known(
             f"Unknown {what}(s): {', '.join(unknown)}.",
             fix=f"Choose from: {', '.join(known)}.",
         )
-    if len(set(names)) != len(names):
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
         where = f" in {given!r}" if given is not None else ""
-        raise InputError(f"A {what} is named twice{where}.", fix="Name each once.")
+        raise InputError(
+            f"{what.capitalize()}(s) named twice{where}: {', '.join(repeated)}.",
+            fix="Name each once.",
+        )
     return tuple(names)
 
 
