@@ -117,6 +117,21 @@ def read_runtime_config(what: str, answer: dict[str, Any]) -> dict[str, Any]:
         raise CheckFailed(f"{what}: GET {RUNTIME_CONFIG_PATH} did not answer JSON.") from None
 
 
+async def expect_config_from(
+    app: str, service: dagger.Service, what: str, *, source: str, marker: str, failure: str
+) -> None:
+    """The app's runtime configuration came from ``source`` and carries ``marker``."""
+    used = read_runtime_config(
+        what, await run_probe(what, probe(app, service, RUNTIME_CONFIG_PATH, 0))
+    )
+    config = cast(dict[str, Any], used.get("config") or {})
+    if used.get("source") != source or config.get(MARKER) != marker:
+        raise CheckFailed(
+            f"{what}: {failure}.",
+            [f"GET {RUNTIME_CONFIG_PATH} answered {json.dumps(used, sort_keys=True)}"],
+        )
+
+
 def stay_up_env(app: str, options: SmokeOptions) -> dict[str, str]:
     """What ``app`` needs to start at all, plus this run's id.
 
@@ -158,15 +173,14 @@ async def check_with_sidecar(web: AppImage, sidecar: AppImage, options: SmokeOpt
         .as_service(use_entrypoint=True)
     )
     what = f"{web.app} with {sidecar.app}"
-    used = read_runtime_config(
-        what, await run_probe(what, probe(web.app, web_service, RUNTIME_CONFIG_PATH, 0))
+    await expect_config_from(
+        web.app,
+        web_service,
+        what,
+        source="sidecar",
+        marker=options.marker("sidecar"),
+        failure="the app does not serve its sidecar's configuration",
     )
-    config = cast(dict[str, Any], used.get("config") or {})
-    if used.get("source") != "sidecar" or config.get(MARKER) != options.marker("sidecar"):
-        raise CheckFailed(
-            f"{what}: the app does not serve its sidecar's configuration.",
-            [f"GET {RUNTIME_CONFIG_PATH} answered {json.dumps(used, sort_keys=True)}"],
-        )
     return f"ok  {web.app}: serves the configuration of {sidecar.app}"
 
 
@@ -175,15 +189,14 @@ async def check_fallback(web: AppImage, options: SmokeOptions) -> str:
         web.primary, {"RUNTIME_CONFIG_URL": UNREACHABLE_CONFIG_URL, MARKER: options.marker("env")}
     ).as_service(use_entrypoint=True)
     what = f"{web.app} without its sidecar"
-    used = read_runtime_config(
-        what, await run_probe(what, probe(web.app, web_service, RUNTIME_CONFIG_PATH, 0))
+    await expect_config_from(
+        web.app,
+        web_service,
+        what,
+        source="env",
+        marker=options.marker("env"),
+        failure="the app does not fall back to its environment",
     )
-    config = cast(dict[str, Any], used.get("config") or {})
-    if used.get("source") != "env" or config.get(MARKER) != options.marker("env"):
-        raise CheckFailed(
-            f"{what}: the app does not fall back to its environment.",
-            [f"GET {RUNTIME_CONFIG_PATH} answered {json.dumps(used, sort_keys=True)}"],
-        )
     return f"ok  {web.app}: falls back to its environment when the sidecar is unreachable"
 
 
