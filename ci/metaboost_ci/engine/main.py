@@ -8,6 +8,8 @@ module description is the package docstring (``engine/__init__.py``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import dagger
@@ -15,9 +17,9 @@ from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
 from ..core.apps import DEFAULT_APPS, choose_known, validate_app_names
 from ..core.errors import InputError
-from ..core.flows import plan_promotion, reserve, verify
+from ..core.flows import ReleaseContext, plan_promotion, reserve, verify
 from ..core.progress import StderrProgress
-from ..core.settings import DEFAULT_GITHUB_API, Settings, open_release_context
+from ..core.settings import DEFAULT_GITHUB_API, open_release_context
 from ..core.tags import require_commit_sha
 from ..core.versions import require_base_version
 from .build import build_app, build_images, parse_platforms, sync_all
@@ -117,14 +119,31 @@ class MetaboostCi:
             smoke=SmokeOptions(stay_seconds=stay_seconds, run_id=new_run_id()),
         )
 
-    async def settings(self, secrets: SecretArgs, apps: tuple[str, ...] | None = None) -> Settings:
-        return await settings_for(
+    @asynccontextmanager
+    async def release_context(
+        self,
+        secrets: SecretArgs,
+        apps: tuple[str, ...] | None = None,
+        *,
+        need_github_token: bool = True,
+    ) -> AsyncGenerator[ReleaseContext]:
+        """The release core's context for this module's registry and repository.
+
+        Says on stderr which credentials are used (never their values).
+        """
+        settings = await settings_for(
             registry=self.registry,
             repository=self.require_repository(),
             apps=apps or self.app_names(),
             github_api_url=self.github_api_url,
             secrets=secrets,
         )
+        progress = StderrProgress()
+        progress.step(settings.describe_credentials())
+        async with open_release_context(
+            settings, progress=progress, need_github_token=need_github_token
+        ) as ctx:
+            yield ctx
 
     async def version_or_package(self, version: str) -> str:
         return version or await read_base_version(self.source)
@@ -211,10 +230,7 @@ class MetaboostCi:
         plan = self.build_plan(platforms)
         base = await read_base_version(self.source)
         secrets = SecretArgs(github_token, registry_token, registry_username)
-        settings = await self.settings(secrets, plan.apps)
-        progress = StderrProgress()
-        progress.step(settings.describe_credentials())
-        async with open_release_context(settings, progress=progress) as ctx:
+        async with self.release_context(secrets, plan.apps) as ctx:
             summary = await publish_staging(
                 StagingRequest(
                     commit=commit, base=base, override=version_override or None, dry_run=dry_run
@@ -224,7 +240,7 @@ class MetaboostCi:
                     registry_host(self.registry), repository, auth=secrets.push_auth()
                 ),
                 ops=InProcessOps(ctx, self.source),
-                progress=progress,
+                progress=ctx.progress,
             )
         return summary.markdown()
 
@@ -242,16 +258,13 @@ class MetaboostCi:
         self.require_repository()
         base = await read_base_version(self.source)
         secrets = SecretArgs(github_token, registry_token, registry_username)
-        settings = await self.settings(secrets)
-        progress = StderrProgress()
-        progress.step(settings.describe_credentials())
-        async with open_release_context(settings, progress=progress) as ctx:
+        async with self.release_context(secrets) as ctx:
             summary = await publish_main(
                 commit=commit,
                 base=base,
                 dry_run=dry_run,
                 ops=InProcessOps(ctx, self.source),
-                progress=progress,
+                progress=ctx.progress,
             )
         return summary.markdown()
 
@@ -267,10 +280,7 @@ class MetaboostCi:
         """Check every app has the version tag (and the floating tag, on the same digest)."""
         self.require_repository()
         secrets = SecretArgs(github_token, registry_token, registry_username)
-        settings = await self.settings(secrets)
-        async with open_release_context(
-            settings, progress=StderrProgress(), need_github_token=False
-        ) as ctx:
+        async with self.release_context(secrets, need_github_token=False) as ctx:
             result = await verify(ctx, version=version, float_tag=float_tag or None)
             tags = " and ".join(t for t in (version, float_tag) if t)
             rows = [f"{ctx.image(app)}@{digest}" for app, digest in result.digests.items()]
@@ -292,10 +302,7 @@ class MetaboostCi:
         self.require_repository()
         base = await read_base_version(self.source)
         secrets = SecretArgs(github_token, registry_token, registry_username)
-        settings = await self.settings(secrets)
-        async with open_release_context(
-            settings, progress=StderrProgress(), need_github_token=False
-        ) as ctx:
+        async with self.release_context(secrets, need_github_token=False) as ctx:
             if staging:
                 planned = await reserve(ctx, commit=commit, base=base, dry_run=True)
                 return (
