@@ -139,6 +139,8 @@ def test_release_notes_fallback_names_the_missing_file(world: ReleaseWorld) -> N
     body = world.github.releases[1001]["body"]
     assert CHANGELOG in body
     assert result.json()["notes"]["found"] is False
+    # The tag is read once (to check it names the commit), not again by the create.
+    assert len(world.github.requests_for("GET", f"/git/ref/tags/{BASE}")) == 1
 
 
 def test_release_notes_from_a_source_directory(world: ReleaseWorld, tmp_path: Path) -> None:

@@ -188,7 +188,8 @@ async def release(
     """Create the GitHub release of ``tag`` (staging: prerelease; main: full, made latest).
 
     The Git tag is created at ``commit`` first when absent (an existing tag must
-    name ``commit``). An existing release is left alone, or gets ``notes`` as
+    name ``commit``); ``ensure_git_tag=False`` is for a caller that has just
+    done that itself (promote). An existing release is left alone, or gets ``notes`` as
     its body with ``update_existing``. Without a GitHub API (Git-remote tag
     store) the release is skipped and the outcome says so.
     """
@@ -217,6 +218,9 @@ async def release(
         prerelease=prerelease,
         # Staging prereleases must never become "latest"; main releases always do.
         make_latest=not prerelease,
+        # Made or checked at the commit just before: by ensure_tag here, or by
+        # promote (which passes ensure_git_tag=False for that reason).
+        tag_verified=True,
     )
     ctx.progress.step(f"Created {'pre' if prerelease else ''}release {tag}.")
     return ReleaseOutcome(tag, "created", prerelease, created.html_url)

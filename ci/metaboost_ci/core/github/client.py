@@ -292,13 +292,15 @@ class GitHubClient:
         body: str,
         prerelease: bool,
         make_latest: bool | None = None,
+        tag_verified: bool = False,
     ) -> Release:
         """Publish a release for the existing tag ``tag``; an existing release is returned.
 
         The tag must exist already: GitHub would otherwise create it at the
-        default branch's head, which is never the commit we mean.
+        default branch's head, which is never the commit we mean. It is read
+        first, unless the caller has just created or read it (``tag_verified``).
         """
-        if await self.get_tag_commit(tag) is None:
+        if not tag_verified and await self.get_tag_commit(tag) is None:
             raise InputError(
                 f"Tag {tag} does not exist in {self.repository}, so no release can be made for it.",
                 fix="Create the tag first (reserve or promote does), then the release.",
