@@ -2,7 +2,7 @@
 
 import pytest
 
-from metaboost_ci.core.apps import DEFAULT_APPS, choose_known, parse_apps
+from metaboost_ci.core.apps import DEFAULT_APPS, choose_known, image_name, parse_apps
 from metaboost_ci.core.errors import InputError
 
 
@@ -24,3 +24,7 @@ def test_unknown_and_repeated_names_are_refused_naming_the_choices() -> None:
         parse_apps("api,web,api")
     with pytest.raises(InputError, match=r"Unknown validate step\(s\): tests\."):
         choose_known(["lint", "tests"], ("install", "lint"), what="validate step")
+
+
+def test_image_names_are_lower_case_as_registries_require() -> None:
+    assert image_name("Acme/MetaBoost", "web-sidecar") == "acme/metaboost/web-sidecar"

@@ -18,6 +18,15 @@ DEFAULT_APPS: tuple[str, ...] = (
 _APP_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 
+def image_name(repository: str, app: str) -> str:
+    """The repository path of ``app`` on the registry, e.g. ``owner/repo/api``.
+
+    Registry names must be lower case; GitHub owners and repositories often
+    are not (``docker push`` lower-cases them for GHCR the same way).
+    """
+    return f"{repository.lower()}/{app}"
+
+
 def dockerfile_path(app: str) -> str:
     """The Dockerfile of ``app``, relative to the monorepo root."""
     return f"infra/docker/local/{app}/Dockerfile"

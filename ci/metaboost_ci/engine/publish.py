@@ -30,6 +30,7 @@ from typing import Protocol
 import dagger
 from dagger import dag
 
+from ..core.apps import image_name
 from ..core.errors import CheckFailed, RemoteError
 from ..core.flows import REVISION_LABEL, ImageRow, PublishSummary
 from ..core.flows.plan import revision_matches
@@ -40,11 +41,6 @@ from .concurrent import run_all
 from .ops import KeptImage, ReleaseOps
 
 NOT_PUSHED = "(not pushed)"
-
-
-def image_name(repository: str, app: str) -> str:
-    """``owner/repo/app``, lower-cased as ``ReleaseContext.image_name`` does for the registry."""
-    return f"{repository.lower()}/{app}"
 
 
 def digest_of(published: str) -> str:

@@ -56,6 +56,7 @@ from typing import Any, cast
 import dagger
 from dagger import dag
 
+from ..core.apps import image_name
 from ..core.errors import CheckFailed, InputError
 from ..core.flows import ImageRow, PublishSummary
 from ..core.flows.release import release_sentence
@@ -69,7 +70,6 @@ from .publish import (
     EnginePusher,
     Pusher,
     StagingRequest,
-    image_name,
     publish_main,
     publish_staging,
 )

@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import anyio
 
-from ..apps import DEFAULT_APPS
+from ..apps import DEFAULT_APPS, image_name
 from ..errors import InputError, MetaboostCiError, RemoteError
 from ..github import GitHubClient
 from ..progress import Progress, SilentProgress
@@ -44,12 +44,8 @@ class ReleaseContext:
             self.registry_host = self.registry.host
 
     def image_name(self, app: str) -> str:
-        """The repository path of ``app`` on the registry, e.g. ``owner/repo/api``.
-
-        Registry names must be lower case; GitHub owners and repositories often
-        are not (``docker push`` lower-cases them for GHCR the same way).
-        """
-        return f"{self.repository.lower()}/{app}"
+        """The repository path of ``app`` on the registry, e.g. ``owner/repo/api``."""
+        return image_name(self.repository, app)
 
     def image(self, app: str) -> str:
         """``host/owner/repo/app``, as people pull it."""
