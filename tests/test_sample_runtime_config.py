@@ -29,18 +29,12 @@ from typing import Any
 
 import pytest
 
+from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.engine.smoke import PROBE_JS
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
 WEB_APPS = [("web", "web-sidecar"), ("management-web", "management-web-sidecar")]
-ALL_APPS = [
-    "api",
-    "management-api",
-    "web",
-    "web-sidecar",
-    "management-web",
-    "management-web-sidecar",
-]
+ALL_APPS = list(DEFAULT_APPS)
 
 
 def free_port() -> int:
