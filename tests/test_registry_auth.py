@@ -7,6 +7,7 @@ import anyio
 import pytest
 
 from metaboost_ci.core.errors import AuthenticationRequired
+from metaboost_ci.core.net import RetryPolicy
 from metaboost_ci.core.registry import RegistryClient, RegistryCredentials
 from tests.support.images import push_image
 from tests.support.registry import Registry, TokenServer
@@ -200,3 +201,58 @@ async def test_concurrent_requests_share_one_exchange(
                 group.start_soon(client.head_manifest, "owner/repo/new", "1.0.0")
     assert client.token_exchanges == 2
     assert len(token_server.requests) == 2
+
+
+class Clock:
+    """A clock the test moves by hand: token lifetimes without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_token_without_expires_in_lives_the_spec_default_of_60s(
+    token_registry: Registry, token_server: TokenServer
+) -> None:
+    push_image(token_registry, "owner/repo/api", "1.0.0")
+    token_server.policy.omit_expires_in = True  # the registry still accepts it for 300 s
+    token_server.clear()
+    clock = Clock()
+    credentials = RegistryCredentials(*token_registry.credentials or ("", ""))
+    policy = RetryPolicy(clock=clock)
+    async with RegistryClient(token_registry.url, credentials=credentials, policy=policy) as client:
+        assert await client.list_tags("owner/repo/api") == ["1.0.0"]
+        clock.now += 30  # well within the 60 s: the cached token serves
+        await client.get_manifest("owner/repo/api", "1.0.0")
+        assert await client.list_tags("owner/repo/api") == ["1.0.0"]
+        assert client.token_exchanges == 1
+        before = unauthorized(token_registry)
+        clock.now += 30  # 60 s after the exchange: the token is dead by the spec
+        assert await client.list_tags("owner/repo/api") == ["1.0.0"]
+        assert client.token_exchanges == 2
+        # Refreshed before sending, not after the registry refused it.
+        assert unauthorized(token_registry) == before
+    assert len(token_server.requests) == 2
+
+
+async def test_a_short_lived_token_still_serves_its_burst(
+    token_registry: Registry, token_server: TokenServer
+) -> None:
+    """A token announced for 4 s (below the spec's 60 s minimum): the safety
+    margin shrinks with it instead of expiring it on arrival."""
+    push_image(token_registry, "owner/repo/api", "1.0.0")
+    token_server.policy.lifetime = 4
+    token_server.clear()
+    clock = Clock()
+    credentials = RegistryCredentials(*token_registry.credentials or ("", ""))
+    policy = RetryPolicy(clock=clock)
+    async with RegistryClient(token_registry.url, credentials=credentials, policy=policy) as client:
+        for _ in range(3):
+            assert await client.list_tags("owner/repo/api") == ["1.0.0"]
+            clock.now += 1
+        assert client.token_exchanges == 1
+        clock.now += 1  # 4 s after the exchange
+        assert await client.list_tags("owner/repo/api") == ["1.0.0"]
+        assert client.token_exchanges == 2

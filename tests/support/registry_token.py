@@ -120,6 +120,9 @@ class TokenPolicy:
     # to emulate a token without packages: write). Unlisted: everything asked.
     limits: dict[str, frozenset[str]] = field(default_factory=dict)
     lifetime: int = 300
+    # Leave "expires_in" out of the token response (the spec's default is 60 s);
+    # the token itself still lives ``lifetime`` seconds at the registry.
+    omit_expires_in: bool = False
     # Issue tokens that the registry already considers expired.
     expired: bool = False
 
@@ -213,12 +216,15 @@ class TokenServer:
         }
         token = self.signing_key.sign_jwt(claims)
         issued = datetime.datetime.fromtimestamp(now, datetime.UTC)
-        return {
+        answer: dict[str, Any] = {
             "token": token,
             "access_token": token,
             "expires_in": self.policy.lifetime,
             "issued_at": issued.isoformat().replace("+00:00", "Z"),
         }
+        if self.policy.omit_expires_in:
+            del answer["expires_in"]
+        return answer
 
 
 def parse_scopes(values: Iterable[str]) -> list[Access]:

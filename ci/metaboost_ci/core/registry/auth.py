@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -24,8 +24,13 @@ from ..net import HttpClient
 from ..redact import register_basic, register_secret
 from .errors import RegistryProtocolError
 
+# The Docker token spec: "expires_in" is optional and "when omitted, this
+# defaults to 60 seconds". A token is never cached for longer than announced.
+DEFAULT_TOKEN_SECONDS = 60.0
 # Tokens are refreshed this many seconds before the expiry the server announced,
-# so a token never dies between our check and the registry's.
+# so a token never dies between our check and the registry's; at most a quarter
+# of a short token's life, so a token that lives a few seconds (against the
+# spec's 60 s minimum) still serves the burst of requests it was fetched for.
 _EXPIRY_MARGIN = 10.0
 
 
@@ -148,7 +153,7 @@ class Authorization:
 class _Token:
     value: str
     scopes: Scopes
-    expires_at: float | None
+    expires_at: float  # on the Authenticator's clock
 
 
 class Authenticator:
@@ -160,8 +165,11 @@ class Authenticator:
         *,
         registry_url: httpx.URL,
         credentials: RegistryCredentials | None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
+        # What token lifetimes are measured with (tests pass a fake clock).
+        self._clock = clock
         self._registry_url = registry_url
         self._credentials = credentials
         self._challenge: Challenge | None = None
@@ -225,13 +233,11 @@ class Authenticator:
         self._tokens[key] = [t for t in self._tokens.get(key, []) if f"Bearer {t.value}" != header]
 
     def _cached(self, key: tuple[str, str], scopes: Scopes) -> _Token | None:
-        now = time.monotonic()
-        for token in self._tokens.get(key, []):
-            if _covers(token.scopes, scopes) and (
-                token.expires_at is None or token.expires_at > now
-            ):
-                return token
-        return None
+        now = self._clock()
+        # Expired tokens are dropped here, so a long run does not hoard them.
+        live = [t for t in self._tokens.get(key, []) if t.expires_at > now]
+        self._tokens[key] = live
+        return next((t for t in live if _covers(t.scopes, scopes)), None)
 
     async def _bearer(self, challenge: Challenge, scopes: Scopes) -> Authorization:
         key = (challenge.realm or "", challenge.service or "")
@@ -271,7 +277,7 @@ class Authenticator:
                 )
             headers["authorization"] = self._credentials.basic_header()
         self.exchanges += 1
-        started = time.monotonic()
+        started = self._clock()
         response = await self._http.request(
             "GET", realm.copy_merge_params(params), headers=headers, expect=(200,)
         )
@@ -292,11 +298,24 @@ def _parse_token(response: httpx.Response, scopes: Scopes, started: float) -> _T
             fix="Check the registry's auth configuration and the credentials' scopes.",
         )
     register_secret(value)
-    expires_in = fields.get("expires_in")
-    expires_at = None
-    if isinstance(expires_in, int | float) and expires_in > 0:
-        expires_at = started + float(expires_in) - _EXPIRY_MARGIN
-    return _Token(value, dict(scopes), expires_at)
+    return _Token(value, dict(scopes), started + _usable_seconds(fields.get("expires_in")))
+
+
+def _usable_seconds(expires_in: object) -> float:
+    """How long after the exchange began a token may be sent: its life less a margin.
+
+    An absent or unusable ``expires_in`` means the spec's default of 60 s
+    (caching such a token forever would send it long after it died).
+    """
+    lifetime = DEFAULT_TOKEN_SECONDS
+    # bool is an int subclass; ``"expires_in": true`` is not a lifetime.
+    if (
+        isinstance(expires_in, int | float)
+        and not isinstance(expires_in, bool)
+        and 0 < expires_in < float("inf")
+    ):
+        lifetime = float(expires_in)
+    return lifetime - min(_EXPIRY_MARGIN, lifetime / 4)
 
 
 def registry_hints(response: httpx.Response) -> str | None:

@@ -113,7 +113,14 @@ class RegistryClient:
             transport=transport,
             headers={"user-agent": "metaboost-ci"},
         )
-        self._auth = Authenticator(self._http, registry_url=self.url, credentials=credentials)
+        # Token lifetimes are measured on the retry policy's clock: one time
+        # source to fake in tests.
+        self._auth = Authenticator(
+            self._http,
+            registry_url=self.url,
+            credentials=credentials,
+            clock=self._http.policy.clock,
+        )
 
     # ----------------------------------------------------------------- basics
 
