@@ -4,6 +4,8 @@ Run where a Dagger engine can run (Docker, network to pull node:24):
 
     .venv/bin/python benchmarks/engine_build.py            # the sample monorepo
     .venv/bin/python benchmarks/engine_build.py --source ../metaboost
+    .venv/bin/python benchmarks/engine_build.py --json      # for machines
+    .venv/bin/python benchmarks/engine_build.py --markdown  # a CI job summary
 
 It drives the module's own pipeline code (``metaboost_ci.engine.build``)
 through ``dagger.connection()`` and reports, for each scenario, the wall time
@@ -23,7 +25,8 @@ they are cached once by a warm-up build).
 4. scenario 2 again with nothing changed: the warm re-run.
 
 Goals (issue 4): (2) costs no more than 1.5x (1); (4) takes under 10% of (2).
-The script prints the figures and whether each goal is met; it is not a test.
+The script prints the figures and whether each goal is met (progress goes to
+stderr); it is not a test, and a goal not met does not change its exit status.
 Without a reachable engine it exits with status 2 and says why.
 """
 
@@ -47,8 +50,8 @@ import anyio
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "ci"))
 
-APPS = ("api", "management-api", "web", "web-sidecar", "management-web", "management-web-sidecar")
-EXCLUDE = ["**/node_modules", "**/dist", "**/.next", "**/build", "**/coverage", ".git"]
+from metaboost_ci.core.apps import DEFAULT_APPS, parse_apps  # noqa: E402
+from metaboost_ci.core.errors import InputError  # noqa: E402
 
 
 @dataclass
@@ -129,10 +132,11 @@ async def build(source_dir: Path, apps: tuple[str, ...], nonce: str) -> None:
     from dagger import dag
 
     from metaboost_ci.engine.build import ImageMeta, build_images, sync_all
+    from metaboost_ci.engine.main import SOURCE_IGNORE
 
     root = json.loads((source_dir / "package.json").read_text(encoding="utf-8"))
     root["description"] = f"benchmark {nonce}"
-    source = dag.host().directory(str(source_dir), exclude=EXCLUDE)
+    source = dag.host().directory(str(source_dir), exclude=SOURCE_IGNORE)
     source = source.with_new_file("package.json", json.dumps(root, indent=2) + "\n")
     meta = ImageMeta(revision="", version="0.0.0-benchmark", source="", created="")
     await sync_all(build_images(source, apps, ["linux/amd64"], meta))
@@ -160,17 +164,115 @@ def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
-async def main(source_dir: Path, apps: tuple[str, ...]) -> int:
+@dataclass
+class Report:
+    """The four scenarios' figures and what follows from them (no engine needed)."""
+
+    single: Figures
+    together: Figures
+    matrix: Figures
+    warm: Figures
+    longest_matrix_session: float
+
+    @property
+    def session_ratio(self) -> float:
+        """Six images in one session over one image alone (wall): goal <= 1.5."""
+        return self.together.wall / self.single.wall
+
+    @property
+    def warm_share(self) -> float:
+        """The warm re-run over the cold one (wall): goal < 0.10."""
+        return self.warm.wall / self.together.wall
+
+    def ratios(self) -> dict[str, float | None]:
+        def cpu(a: float | None, b: float | None) -> float | None:
+            return a / b if a is not None and b else None
+
+        return {
+            "one_session_over_one_image_wall": self.session_ratio,
+            "one_session_over_one_image_engine_cpu": cpu(
+                self.together.engine_cpu, self.single.engine_cpu
+            ),
+            "six_sessions_over_one_session_wall": self.matrix.wall / self.together.wall,
+            "six_sessions_over_one_session_engine_cpu": cpu(
+                self.matrix.engine_cpu, self.together.engine_cpu
+            ),
+            "warm_over_cold_wall": self.warm_share,
+        }
+
+    def goals(self) -> dict[str, bool]:
+        return {
+            "one_session_at_most_1.5x_one_image": self.session_ratio <= 1.5,
+            "warm_rerun_under_10_percent": self.warm_share < 0.10,
+        }
+
+    def scenarios(self) -> tuple[Figures, ...]:
+        return (self.single, self.together, self.matrix, self.warm)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "scenarios": [
+                {
+                    "name": f.name,
+                    "wall_s": f.wall,
+                    "engine_cpu_s": f.engine_cpu,
+                    "local_cpu_s": f.local_cpu,
+                }
+                for f in self.scenarios()
+            ],
+            "longest_matrix_session_s": self.longest_matrix_session,
+            "ratios": self.ratios(),
+            "goals": self.goals(),
+        }
+
+    def text(self) -> str:
+        lines = [f"{'scenario':<44} {'wall s':>8} {'engine':>8} {'local':>8}   (CPU seconds)"]
+        lines += [f.row() for f in self.scenarios()]
+        longest = "3. as six parallel runners (longest session)"
+        lines.append(f"{longest:<44} {self.longest_matrix_session:8.1f}")
+        lines.append("")
+        lines += [f"{name}: {_ratio(value)}" for name, value in self.ratios().items()]
+        lines += [f"goal {name}: {verdict(met)}" for name, met in self.goals().items()]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """For a GitHub Actions job summary."""
+        lines = [
+            "### Engine build benchmark",
+            "",
+            "| scenario | wall s | engine CPU s | local CPU s |",
+            "|---|---:|---:|---:|",
+        ]
+        for f in self.scenarios():
+            engine = f"{f.engine_cpu:.1f}" if f.engine_cpu is not None else "n/a"
+            lines.append(f"| {f.name} | {f.wall:.1f} | {engine} | {f.local_cpu:.1f} |")
+        lines += ["", "| ratio | value |", "|---|---:|"]
+        lines += [f"| {name} | {_ratio(value)} |" for name, value in self.ratios().items()]
+        lines += ["", "| goal | verdict |", "|---|---|"]
+        lines += [f"| {name} | {verdict(met)} |" for name, met in self.goals().items()]
+        return "\n".join(lines) + "\n"
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "n/a"
+
+
+async def run_scenarios(source_dir: Path, apps: tuple[str, ...]) -> Report:
     container = engine_container()
-    print(f"source: {source_dir}  apps: {', '.join(apps)}  engine container: {container or 'n/a'}")
-    print("warming up (pulls the base image once)...", flush=True)
+    print(
+        f"source: {source_dir}  apps: {', '.join(apps)}  engine container: {container or 'n/a'}",
+        file=sys.stderr,
+    )
+    print("warming up (pulls the base image once)...", file=sys.stderr, flush=True)
     warm_up = uuid.uuid4().hex
     await session(lambda: build(source_dir, apps[:1], warm_up))
 
+    print("1/4 one image alone...", file=sys.stderr, flush=True)
     single = await measure(
         "1. one image alone", container, [lambda: build(source_dir, apps[:1], uuid.uuid4().hex)]
     )
     shared = uuid.uuid4().hex
+    print(f"2/4 {len(apps)} images, one session...", file=sys.stderr, flush=True)
     together = await measure(
         f"2. {len(apps)} images, one session", container, [lambda: build(source_dir, apps, shared)]
     )
@@ -184,47 +286,41 @@ async def main(source_dir: Path, apps: tuple[str, ...]) -> int:
 
         return run
 
+    print(f"3/4 {len(apps)} sessions, one image each...", file=sys.stderr, flush=True)
     matrix_runs = [matrix_run(app) for app in apps]
     matrix = await measure(f"3. {len(apps)} sessions, one image each (sum)", container, matrix_runs)
+    print("4/4 warm re-run...", file=sys.stderr, flush=True)
     warm = await measure(
         "4. scenario 2 again, nothing changed", container, [lambda: build(source_dir, apps, shared)]
     )
-
-    print()
-    print(f"{'scenario':<44} {'wall s':>8} {'engine':>8} {'local':>8}   (CPU seconds)")
-    for figures in (single, together, matrix, warm):
-        print(figures.row())
-    print(f"{'3. as six parallel runners (longest session)':<44} {max(walls):8.1f}")
-    print()
-    ratio = together.wall / single.wall
-    warm_share = warm.wall / together.wall
-    print(f"one session / one image (wall): {ratio:.2f}x  (goal <= 1.5x: {verdict(ratio <= 1.5)})")
-    if together.engine_cpu is not None and single.engine_cpu:
-        print(
-            f"one session / one image (engine CPU): {together.engine_cpu / single.engine_cpu:.2f}x"
-        )
-    if matrix.engine_cpu is not None and together.engine_cpu:
-        cpu_ratio = matrix.engine_cpu / together.engine_cpu
-        print(f"six sessions / one session (engine CPU): {cpu_ratio:.2f}x")
-    print(f"six sessions / one session (wall, sum): {matrix.wall / together.wall:.2f}x")
-    print(
-        f"warm re-run / cold (wall): {warm_share:.1%}  (goal < 10%: {verdict(warm_share < 0.10)})"
-    )
-    return 0
+    return Report(single, together, matrix, warm, max(walls))
 
 
-def cli() -> int:
+def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=REPO / "sample", help="Monorepo root.")
-    parser.add_argument("--apps", default=",".join(APPS), help="Comma-separated apps.")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--apps", default=",".join(DEFAULT_APPS), help="Comma-separated apps (default: the six)."
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="One JSON document on stdout.")
+    output.add_argument(
+        "--markdown", action="store_true", help="Markdown tables (for a GitHub job summary)."
+    )
+    args = parser.parse_args(argv)
+    # Bad input fails before any engine work starts.
+    try:
+        apps = parse_apps(args.apps)
+    except InputError as exc:
+        parser.error(str(exc))
+    if not (args.source / "package.json").is_file():
+        parser.error(f"--source {args.source} has no package.json; name a monorepo root.")
     reason = why_no_engine()
     if reason is not None:
         print(f"engine_build: cannot run: {reason}.", file=sys.stderr)
         return 2
-    apps = tuple(a for a in args.apps.split(",") if a)
     try:
-        return anyio.run(main, args.source.resolve(), apps)
+        report = anyio.run(run_scenarios, args.source.resolve(), apps)
     except Exception as exc:
         import dagger
 
@@ -232,6 +328,13 @@ def cli() -> int:
             print(f"engine_build: cannot reach a Dagger engine: {exc}", file=sys.stderr)
             return 2
         raise
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    elif args.markdown:
+        print(report.markdown(), end="")
+    else:
+        print(report.text())
+    return 0
 
 
 if __name__ == "__main__":

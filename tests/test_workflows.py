@@ -210,6 +210,17 @@ def test_ci_runs_the_readme_command_then_the_engine_tests() -> None:
     engine_command = readme_command(".venv/bin/pytest -m engine")
     tests_at = next(i for i, run in enumerate(runs) if run.endswith(engine_command + "\n"))
     assert dagger_at < probe_at < tests_at
+    # Then issue 4's benchmark, its figures into the job summary (the flag is
+    # checked against the script in tests/test_engine_benchmark_script.py).
+    bench_at = next(i for i, run in enumerate(runs) if "benchmarks/engine_build.py" in run)
+    assert tests_at < bench_at
+    assert runs[bench_at].split() == [
+        ".venv/bin/python",
+        "benchmarks/engine_build.py",
+        "--markdown",
+        ">>",
+        '"$GITHUB_STEP_SUMMARY"',
+    ]
 
 
 # -------------------------------------------- the publish scripts, for real
