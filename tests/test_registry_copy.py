@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from metaboost_ci.core.registry import RegistryClient, RegistryCredentials
+import random
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from metaboost_ci.core.net import RetryPolicy
+from metaboost_ci.core.registry import RegistryClient, RegistryCredentials, RegistryProtocolError
 from tests.support.images import (
     REVISION_LABEL,
     PushedImage,
@@ -10,7 +17,9 @@ from tests.support.images import (
     push_image,
     push_index,
 )
+from tests.support.proxies import Proxy
 from tests.support.registry import Registry, TokenServer
+from tests.support.registry_front import Front, Storage
 
 
 def assert_complete(registry: Registry, name: str, pushed: PushedImage) -> None:
@@ -122,3 +131,77 @@ async def test_image_labels_accepts_the_manifest_already_read(registry: Registry
         labels = await client.image_labels("owner/repo/api", "1.0.0", source=manifest)
     assert labels == [{REVISION_LABEL: "abc"}]
     assert client.requests_sent - sent == 1  # only the config blob
+
+
+async def no_sleep(seconds: float) -> None:
+    """Retries in these tests wait for nothing: the waits are not what is tested."""
+
+
+def stored_blob(registry: Registry, name: str, digest: str) -> httpx.Response:
+    with RegistrySession(registry) as session:
+        return session.request("GET", f"/v2/{name}/blobs/{digest}")
+
+
+async def test_a_declined_mount_streams_a_big_blob_through_a_disk_spool(
+    registry: Registry,
+) -> None:
+    big = random.Random(0).randbytes(300_000)
+    small = b"a config-sized blob"
+    async with RegistryClient(registry.url) as direct:
+        big_digest = await direct.push_blob("owner/repo/api", big)
+        small_digest = await direct.push_blob("owner/repo/api", small)
+    with Front(registry.url, decline_mounts=True) as front:
+        async with RegistryClient(front.url, spool_memory=64 * 1024) as client:
+            assert not await client.mount_blob("owner/mirror/api", small_digest, "owner/repo/api")
+            assert client.blobs_spooled_to_disk == 0  # under the limit: stayed in memory
+            assert not await client.mount_blob("owner/mirror/api", big_digest, "owner/repo/api")
+            assert client.blobs_spooled_to_disk == 1  # over it: went to a file
+    for digest, data in ((small_digest, small), (big_digest, big)):
+        response = stored_blob(registry, "owner/mirror/api", digest)
+        assert response.status_code == 200
+        assert response.content == data
+    # One monolithic PUT per blob, its length announced, not chunked.
+    puts = [s for s in front.recorder.seen if s.method == "PUT"]
+    assert [s.headers.get("content-length") for s in puts] == [str(len(small)), str(len(big))]
+    assert all("transfer-encoding" not in s.headers for s in puts)
+
+
+async def test_a_retried_upload_sends_the_spooled_blob_again_from_its_start(
+    registry: Registry, fault_proxy: Callable[..., Proxy]
+) -> None:
+    big = random.Random(1).randbytes(200_000)
+    async with RegistryClient(registry.url) as direct:
+        digest = await direct.push_blob("owner/repo/api", big)
+    with Front(registry.url, decline_mounts=True) as front:
+        proxy = fault_proxy(front.url, rate=0.0)
+        proxy.inject("drop", method="PUT", path="/blobs/uploads/")
+        policy = RetryPolicy(sleep=no_sleep)
+        async with RegistryClient(proxy.url, spool_memory=64 * 1024, policy=policy) as client:
+            assert not await client.mount_blob("owner/mirror/api", digest, "owner/repo/api")
+    assert proxy.count("PUT", faults=True) == 1
+    assert proxy.count("PUT", faults=False) == 1
+    assert stored_blob(registry, "owner/mirror/api", digest).content == big
+
+
+async def test_a_copied_blob_with_the_wrong_bytes_is_never_uploaded(registry: Registry) -> None:
+    data = b"the layer as pushed" * 1000
+    async with RegistryClient(registry.url) as direct:
+        digest = await direct.push_blob("owner/repo/api", data)
+    # A storage host serving altered bytes for the digest (a broken CDN or proxy).
+    corrupted = bytearray(data)
+    corrupted[5000] ^= 0xFF
+    with (
+        Storage({digest: bytes(corrupted)}) as storage,
+        Front(registry.url, storage=storage, decline_mounts=True) as front,
+    ):
+        async with RegistryClient(front.url, spool_memory=4096) as client:
+            with pytest.raises(RegistryProtocolError) as caught:
+                await client.mount_blob("owner/mirror/api", digest, "owner/repo/api")
+    message = str(caught.value)
+    assert digest in message
+    assert "nothing was uploaded" in message
+    assert caught.value.fix is not None
+    methods = [s.method for s in front.recorder.seen if "/owner/mirror/" in s.path]
+    assert "PUT" not in methods
+    assert methods[-1] == "DELETE"  # the upload session is closed, not left open
+    assert stored_blob(registry, "owner/mirror/api", digest).status_code == 404

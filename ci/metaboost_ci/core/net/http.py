@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import ssl
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +34,10 @@ Hints = Callable[[httpx.Response], str | None]
 # Seconds the server asks us to wait before retrying this response, or None
 # when the response is not a rate limit. Raise ``RateLimited`` to give up.
 RateLimit = Callable[[httpx.Response], float | None]
+# A request body too big to hold in memory: called once per attempt, it returns
+# the body from its first byte (a file read from offset 0), so a retry re-sends
+# all of it. Give its length as a Content-Length header.
+BodyFactory = Callable[[], AsyncIterator[bytes]]
 
 _ERROR_CLASSES: dict[int, type[HttpStatusError]] = {
     401: AuthenticationRequired,
@@ -84,6 +88,10 @@ def display_url(url: str | httpx.URL) -> str:
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _problem(exc: httpx.TransportError) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 @functools.cache
@@ -139,13 +147,18 @@ class HttpClient:
         url: str | httpx.URL,
         *,
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | BodyFactory | None = None,
         json_body: object | None = None,
         expect: Collection[int] = (200,),
         idempotent: bool | None = None,
         follow_redirects: bool = False,
+        stream: bool = False,
     ) -> httpx.Response:
         """Send a request and return the response when its status is in ``expect``.
+
+        ``stream``: a 2xx answer in ``expect`` is returned with its body unread;
+        read it with ``iter_body`` (which closes it). Other answers (errors,
+        redirects) are small and read as usual.
 
         Retryable failures are retried; anything else raises a classified
         ``HttpStatusError`` or ``TransportError``. A non-idempotent request
@@ -155,7 +168,7 @@ class HttpClient:
         """
         if idempotent is None:
             idempotent = method.upper() not in ("POST", "PATCH")
-        body = content
+        body: bytes | BodyFactory | None = content
         send_headers = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body).encode()
@@ -168,16 +181,24 @@ class HttpClient:
             wait: float | None
             try:
                 self.requests_sent += 1
-                response = await self._client.request(
+                request = self._client.build_request(
                     method,
                     url,
                     headers=send_headers,
-                    content=body,
-                    follow_redirects=follow_redirects,
+                    content=body() if callable(body) else body,
                 )
+                response = await self._client.send(
+                    request, stream=True, follow_redirects=follow_redirects
+                )
+                try:
+                    if not (stream and response.is_success and response.status_code in expect):
+                        await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
             except httpx.TransportError as exc:
                 safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                problem = _problem(exc)
                 if not safe or attempt >= policy.attempts:
                     raise self._transport_error(method, url, problem, attempt) from None
                 wait = policy.backoff(attempt)
@@ -186,7 +207,6 @@ class HttpClient:
                 await policy.sleep(wait)
                 continue
 
-            await response.aread()
             if response.status_code in expect:
                 return response
             server_wait = self._rate_limit(response)
@@ -205,6 +225,24 @@ class HttpClient:
             if policy.clock() - started + wait > policy.total_seconds:
                 raise self._status_error(method, url, response, attempt, force_rate_limit=limited)
             await policy.sleep(wait)
+
+    async def iter_body(
+        self, response: httpx.Response, chunk_size: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """The body of a response ``request(stream=True)`` returned, then close it.
+
+        A connection lost midway raises a classified, redacted ``TransportError``
+        (the caller decides whether starting over is worth it). Use it under
+        ``contextlib.aclosing`` so the response is closed however the loop ends.
+        """
+        try:
+            async for chunk in response.aiter_bytes(chunk_size):
+                yield chunk
+        except httpx.TransportError as exc:
+            request = response.request
+            raise self._transport_error(request.method, request.url, _problem(exc), 1) from None
+        finally:
+            await response.aclose()
 
     def error_for(
         self, method: str, url: str | httpx.URL, response: httpx.Response

@@ -8,14 +8,17 @@ host, digests verified on every manifest and blob read, tag lists paged.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any, cast
+import contextlib
+import hashlib
+import tempfile
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from typing import IO, Any, cast
 
 import httpx
 
 from ..errors import HttpStatusError, InputError, NotFound, TransportError
 from ..net import HttpClient, RetryPolicy
-from ..net.http import error_code_and_detail
+from ..net.http import BodyFactory, error_code_and_detail
 from ..redact import register_secret
 from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints, repository_scope
 from .copy import CopyResult, copy_image
@@ -46,6 +49,11 @@ _MAX_REDIRECTS = 5
 # Three tries at most per request: as sent, after a first token exchange, after
 # one re-exchange of a cached token (see Authenticator.after_unauthorized).
 _MAX_AUTH_ROUNDS = 3
+# A blob copied through us (a declined mount) is held in memory up to this
+# size, then spooled to a temporary file: layers can be gigabytes.
+BLOB_SPOOL_MEMORY = 16 * 1024 * 1024
+# Read and write blobs in pieces of this size.
+_CHUNK = 1024 * 1024
 
 
 def parse_registry_url(url: str) -> httpx.URL:
@@ -96,6 +104,7 @@ class RegistryClient:
         transport: httpx.AsyncBaseTransport | None = None,
         page_size: int = 1000,
         max_pages: int = 100,
+        spool_memory: int = BLOB_SPOOL_MEMORY,
     ) -> None:
         if page_size < 1 or max_pages < 1:
             raise InputError(
@@ -106,6 +115,10 @@ class RegistryClient:
         self.host = self.url.netloc.decode()
         self.page_size = page_size
         self.max_pages = max_pages
+        self.spool_memory = spool_memory
+        # Blobs copied through us that outgrew ``spool_memory`` and went to disk
+        # (tests read it).
+        self.blobs_spooled_to_disk = 0
         self._http = HttpClient(
             service=f"registry {self.host}",
             policy=policy,
@@ -183,11 +196,14 @@ class RegistryClient:
         scopes: Scopes,
         expect: Collection[int] = (200,),
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | BodyFactory | None = None,
         idempotent: bool | None = None,
         follow_redirects: bool = False,
+        stream: bool = False,
     ) -> httpx.Response:
         """Send with authentication; follow redirects ourselves when asked.
+
+        ``stream``: leave a 2xx body unread (see ``HttpClient.request``).
 
         httpx would carry the Authorization header along a redirect to another
         host; GHCR redirects blob reads to a storage host, which must never see
@@ -199,7 +215,7 @@ class RegistryClient:
         for _ in range(_MAX_REDIRECTS + 1):
             if same_origin(target, self.url):
                 response = await self._authenticated(
-                    method, target, scopes, accept, headers, content, idempotent
+                    method, target, scopes, accept, headers, content, idempotent, stream
                 )
             else:
                 response = await self._http.request(
@@ -209,6 +225,7 @@ class RegistryClient:
                     content=content,
                     expect=accept,
                     idempotent=idempotent,
+                    stream=stream,
                 )
             if response.status_code in expect or response.status_code not in _REDIRECTS:
                 return response
@@ -233,8 +250,9 @@ class RegistryClient:
         scopes: Scopes,
         expect: Collection[int],
         headers: Mapping[str, str] | None,
-        content: bytes | None,
+        content: bytes | BodyFactory | None,
         idempotent: bool | None,
+        stream: bool,
     ) -> httpx.Response:
         auth = await self._auth.authorization(scopes)
         rounds = 0
@@ -250,6 +268,7 @@ class RegistryClient:
                 content=content,
                 expect={*expect, 401},
                 idempotent=idempotent,
+                stream=stream,
             )
             if response.status_code != 401 or 401 in expect:
                 if auth is None and response.status_code < 400:
@@ -426,7 +445,7 @@ class RegistryClient:
         check_name(name)
         digest = digest_of(data)
         location = await self._open_upload(name, self._endpoint(f"/v2/{name}/blobs/uploads/"))
-        await self._finish_upload(name, location, data, digest)
+        await self._finish_upload(name, location, data, digest, len(data))
         return digest
 
     async def mount_blob(self, dst: str, digest: str, src: str) -> bool:
@@ -452,9 +471,64 @@ class RegistryClient:
         )
         if response.status_code == 201:
             return True
-        data = await self.get_blob(src, digest)
-        await self._finish_upload(dst, _location(response, url, self.host), data, digest)
+        location = _location(response, url, self.host)
+        # Memory stays bounded whatever the blob's size: spool it, verified,
+        # then upload from the spool.
+        with tempfile.SpooledTemporaryFile(max_size=self.spool_memory) as spool:
+            try:
+                size = await self._download_blob(src, digest, spool)
+            except RegistryProtocolError:
+                # Wrong bytes, nothing will be sent: close the upload session
+                # rather than leave it to expire. (Not after a network failure:
+                # the cleanup's own retries would only delay the error.)
+                await self._cancel_upload(dst, location)
+                raise
+            if spool.name is not None:  # rolled over to a real file
+                self.blobs_spooled_to_disk += 1
+            await self._finish_upload(dst, location, _file_body(spool), digest, size)
         return False
+
+    async def _download_blob(self, name: str, digest: str, sink: IO[bytes]) -> int:
+        """Write blob ``digest`` of ``name`` into ``sink``; returns its size.
+
+        The digest is checked as the bytes pass, before anyone uploads them.
+        """
+        try:
+            response = await self._send(
+                "GET",
+                self._blob_url(name, digest),
+                scopes=repository_scope(name),
+                follow_redirects=True,
+                stream=True,
+            )
+        except NotFound as exc:
+            raise refine_not_found(exc, BlobUnknown) from None
+        algorithm = digest.partition(":")[0]  # sha256 or sha512: check_digest said so
+        hasher = hashlib.new(algorithm)
+        size = 0
+        async with contextlib.aclosing(self._http.iter_body(response, _CHUNK)) as chunks:
+            async for chunk in chunks:
+                hasher.update(chunk)
+                sink.write(chunk)
+                size += len(chunk)
+        actual = f"{algorithm}:{hasher.hexdigest()}"
+        if actual != digest:
+            raise RegistryProtocolError(
+                f"registry {self.host}: blob {name}@{digest}: the bytes received hash to "
+                f"{actual}, not {digest}; nothing was uploaded.",
+                fix="The registry or a proxy on the way altered the content; run again, and "
+                "report it to the registry's operator if it persists.",
+            )
+        return size
+
+    async def _cancel_upload(self, name: str, location: httpx.URL) -> None:
+        with contextlib.suppress(HttpStatusError, TransportError):
+            await self._send(
+                "DELETE",
+                location,
+                scopes=repository_scope(name, push=True),
+                expect=(202, 204, 404),
+            )
 
     async def _open_upload(self, name: str, url: httpx.URL) -> httpx.URL:
         response = await self._send(
@@ -468,14 +542,15 @@ class RegistryClient:
         return _location(response, url, self.host)
 
     async def _finish_upload(
-        self, name: str, location: httpx.URL, data: bytes, digest: str
+        self, name: str, location: httpx.URL, data: bytes | BodyFactory, digest: str, size: int
     ) -> None:
+        """One monolithic PUT; a retry sends ``data`` again from its first byte."""
         try:
             await self._send(
                 "PUT",
                 location.copy_merge_params({"digest": digest}),
                 scopes=repository_scope(name, push=True),
-                headers={"content-type": "application/octet-stream"},
+                headers={"content-type": "application/octet-stream", "content-length": str(size)},
                 content=data,
                 expect=(201, 204),
             )
@@ -512,6 +587,17 @@ class RegistryClient:
         (the promotion reads it to copy it, and then needs only the config).
         """
         return await image_labels(self, name, ref, source=source)
+
+
+def _file_body(file: IO[bytes]) -> BodyFactory:
+    """``file`` as a request body, from its first byte on every call (every attempt)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        file.seek(0)
+        while chunk := file.read(_CHUNK):
+            yield chunk
+
+    return chunks
 
 
 def _location(response: httpx.Response, request_url: httpx.URL, host: str) -> httpx.URL:
