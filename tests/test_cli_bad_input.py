@@ -183,6 +183,21 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         2,
         "version tags are immutable",
     ),
+    "verify of a version that is not one": (
+        lambda c: [*c.options, "verify", "--version", "latest"],
+        2,
+        "--version 'latest' is neither X.Y.Z nor X.Y.Z-staging.N",
+    ),
+    "move-floating from a version that is not one": (
+        lambda c: [*c.options, "move-floating", "--version", "1.4", "--float-tag", "staging"],
+        2,
+        "--version '1.4' is neither X.Y.Z nor X.Y.Z-staging.N",
+    ),
+    "summary of a version that is not one": (
+        lambda c: [*c.options, "summary", "--version", f"v{BASE}"],
+        2,
+        "is neither X.Y.Z nor X.Y.Z-staging.N",
+    ),
     "move-floating of an incomplete version": (
         lambda c: [
             *c.options,

@@ -13,6 +13,21 @@ from typing import Any
 # argparse does not export the type of add_subparsers()' result.
 Registrar = Callable[[Any], None]
 
+# The end of every release command's --help: what is read from the
+# environment (never printed, only named) and what the exit codes mean.
+ENVIRONMENT_HELP = """\
+environment (named in the output, never shown):
+  GHCR_REGISTRY_TOKEN, else GITHUB_TOKEN  registry token (GHCR writes: write:packages)
+  REGISTRY_USERNAME, else GITHUB_ACTOR    registry user name
+  GITHUB_TOKEN                            GitHub API token (contents: write)
+  GITHUB_REPOSITORY, GITHUB_API_URL       defaults of --repository, --github-api-url
+  GITHUB_OUTPUT, GITHUB_STEP_SUMMARY      files --github-output and
+                                          --github-step-summary append to
+
+exit codes: 0 success; 1 a remote refused or a check failed; 2 bad input or
+usage (found before anything is written). Progress goes to stderr, results to
+stdout (with --json, one JSON document, a failure included)."""
+
 
 def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
     """The options every command shares.
@@ -26,34 +41,42 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True
     def default(value: object) -> object:
         return value if defaults else argparse.SUPPRESS
 
-    parser.add_argument(
+    # On a subcommand they come after its own options, under their own title,
+    # so `metaboost-ci verify --help` starts with what verify itself takes.
+    group = (
+        parser
+        if defaults
+        else parser.add_argument_group("global options (also accepted before the command)")
+    )
+    group.add_argument(
         "--registry",
         default=default("https://ghcr.io"),
         help="Registry URL; http:// for local registries (default: https://ghcr.io).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--repository",
         default=default(os.environ.get("GITHUB_REPOSITORY")),
         help="OWNER/REPO; images are OWNER/REPO/<app> (default: $GITHUB_REPOSITORY).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--apps",
         default=default(None),
         help="Comma-separated apps (default: the six Metaboost apps).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--json",
         action="store_true",
         default=default(False),
         help="Print one JSON document on stdout.",
     )
-    parser.add_argument(
+    group.add_argument(
         "--git-remote",
         default=default(None),
-        help="Use this Git remote as the tag store instead of the GitHub API "
-        "(no GitHub releases are made).",
+        help="Use this Git remote (URL or path) as the tag store instead of the GitHub "
+        "API: tags are pushed, without hooks, from --source or else the current "
+        "directory, which must be a checkout with the commit; no GitHub releases are made.",
     )
-    parser.add_argument(
+    group.add_argument(
         "--github-api-url",
         default=default(os.environ.get("GITHUB_API_URL") or "https://api.github.com"),
         help="GitHub REST API base URL (default: $GITHUB_API_URL or the public API).",

@@ -36,7 +36,11 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="metaboost-ci",
-        description="Metaboost's release pipeline: reserve, verify, release, promote, sync.",
+        description="Metaboost's release pipeline: reserve, verify, release, promote, sync.\n"
+        "Global options go before or after the command; `metaboost-ci COMMAND --help`\n"
+        "shows what a command takes.",
+        epilog=commands.ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands.add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -60,7 +64,11 @@ def error_document(exc: MetaboostCiError) -> dict[str, Any]:
 
 def report_failure(exc: MetaboostCiError, *, as_json: bool) -> int:
     """Say what failed on stderr (and as a JSON document on stdout with ``--json``)."""
-    print(f"error: {exc}", file=sys.stderr)
+    if exc.fix and "\n" in exc.message:
+        # A list of problems: the fix on its own line, not glued to the last problem.
+        print(f"error: {exc.message}\nFix: {exc.fix}", file=sys.stderr)
+    else:
+        print(f"error: {exc}", file=sys.stderr)
     if as_json:
         # A machine reading stdout gets one document on failure too.
         print(redact(json.dumps(error_document(exc), indent=2, sort_keys=True)))

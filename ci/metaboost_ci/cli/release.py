@@ -8,6 +8,7 @@ environment), opens one ``ReleaseContext``, calls one flow and returns an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import anyio
 
 from ..core.apps import parse_apps
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, InputError
 from ..core.flows import (
     ImageRow,
     PublishSummary,
@@ -33,7 +34,12 @@ from ..core.flows.release import SKIPPED_NO_API, base_of_tag
 from ..core.progress import StderrProgress
 from ..core.settings import Settings, open_release_context, settings_from_env
 from ..core.tags import require_commit_sha
-from ..core.versions import read_base_version, require_base_version
+from ..core.versions import (
+    is_base_version,
+    parse_staging_version,
+    read_base_version,
+    require_base_version,
+)
 from . import commands
 from .output import Outcome, table
 
@@ -45,13 +51,19 @@ FORMATS = ("markdown", "github-output", "kustomize")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return settings_from_env(
+    settings = settings_from_env(
         repository=args.repository,
         registry_url=args.registry,
         apps=parse_apps(args.apps),
         git_remote=args.git_remote,
         github_api_url=args.github_api_url,
     )
+    source = source_dir(args)
+    if settings.git_remote and source is not None:
+        # The Git tag store pushes tags from a checkout that has the commit:
+        # the monorepo named by --source, rather than wherever we were started.
+        settings = dataclasses.replace(settings, local_repo=source)
+    return settings
 
 
 def run_flow(
@@ -98,6 +110,20 @@ def resolve_base(args: argparse.Namespace) -> str:
 
 def source_dir(args: argparse.Namespace) -> Path | None:
     return Path(args.source) if getattr(args, "source", None) else None
+
+
+def require_version_tag(text: str, flag: str = "--version") -> str:
+    """An immutable version tag, X.Y.Z or X.Y.Z-staging.N, before any request.
+
+    Anything else would only come back from the registry as "does not exist"
+    (exit 1, as if the publish were broken) instead of as the typo it is.
+    """
+    if is_base_version(text) or parse_staging_version(text) is not None:
+        return text
+    raise InputError(
+        f"{flag} {text!r} is neither X.Y.Z nor X.Y.Z-staging.N.",
+        fix=f"Give the immutable version tag, e.g. {flag} 1.2.0-staging.3 or {flag} 1.2.0.",
+    )
 
 
 def env_file(variable: str) -> Path:
@@ -210,6 +236,8 @@ def _numbers(values: tuple[int, ...]) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> Outcome:
+    require_version_tag(args.version)
+
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         result = await verify(
             ctx, version=args.version, float_tag=args.float_tag, revisions=args.revisions
@@ -238,6 +266,8 @@ def _revisions(values: list[str]) -> str:
 
 
 def cmd_move_floating(args: argparse.Namespace) -> Outcome:
+    require_version_tag(args.version)
+
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         result = await move_floating(
             ctx, version=args.version, float_tag=args.float_tag, dry_run=args.dry_run
@@ -318,6 +348,7 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_summary(args: argparse.Namespace) -> Outcome:
+    require_version_tag(args.version)
     check_output_destinations(args)
 
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
@@ -350,7 +381,13 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _new(sub: Any, name: str, help_text: str, handler: Callable[..., Outcome]) -> Any:
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=commands.ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands.add_global_options(parser, defaults=False)
     parser.set_defaults(handler=handler)
     return parser
