@@ -37,6 +37,8 @@ async def test_requests_carry_github_headers(
     assert headers["authorization"] == f"Bearer {github_emulator.token}"
     assert headers["accept"] == "application/vnd.github+json"
     assert headers["x-github-api-version"] == "2022-11-28"
+    # GitHub refuses a request without a User-Agent (the emulator does too).
+    assert headers["user-agent"] == "metaboost-ci"
 
 
 async def test_get_tag_commit_lightweight_annotated_absent(
@@ -262,3 +264,15 @@ async def test_duplicate_of_a_draft_release_says_so(
 
     with pytest.raises(RemoteError, match="probably a draft"):
         await github_client.create_release(tag="1.0.0", name="1.0.0", body="", prerelease=False)
+
+
+async def test_the_emulator_refuses_a_request_without_user_agent_as_github_does(
+    github_emulator: GitHubEmulator,
+):
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(
+            f"{github_emulator.api_url}/repos/{github_emulator.repository}",
+            headers={"Authorization": f"Bearer {github_emulator.token}", "User-Agent": ""},
+        )
+    assert answer.status_code == 403
+    assert "User-Agent header" in answer.text

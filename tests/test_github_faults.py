@@ -144,12 +144,53 @@ async def test_bad_token_fails_without_showing_it(github_emulator: GitHubEmulato
     assert github_emulator.requests[0].headers["authorization"] == f"Bearer {wrong}"
 
 
-async def test_missing_token_says_so(github_emulator: GitHubEmulator):
+async def test_no_token_on_a_private_repository_is_404_saying_no_token_was_given(
+    github_emulator: GitHubEmulator,
+):
+    # GitHub hides a private repository from a request without a token: 404, not 401.
     client, _ = emulator_client(github_emulator, token=None)
     async with client:
-        with pytest.raises(AuthenticationRequired, match="No GitHub token was given"):
+        with pytest.raises(NotFound, match="No GitHub token was given") as caught:
             await client.get_tag_commit(TAG)
+    assert caught.value.status == 404
     assert "authorization" not in github_emulator.requests[0].headers
+    # The tag's 404 was not taken for "no such tag": the repository was checked.
+    assert statuses(github_emulator) == [("GET", f"/git/ref/tags/{TAG}", 404), ("GET", "", 404)]
+
+
+async def test_no_token_on_a_public_repository_reads_but_cannot_write(
+    github_emulator: GitHubEmulator,
+):
+    sha = github_emulator.commit()
+    github_emulator.lightweight_tag(TAG, sha)
+    github_emulator.private = False
+    client, _ = emulator_client(github_emulator, token=None)
+    async with client:
+        assert await client.get_tag_commit(TAG) == sha
+        with pytest.raises(AuthenticationRequired, match="No GitHub token was given") as caught:
+            await client.create_tag_ref("1.2.0-staging.5", sha)
+    assert "Requires authentication" in str(caught.value)
+    assert github_emulator.tag_target("1.2.0-staging.5") is None
+
+
+@pytest.mark.parametrize("read", ["get_tag_commit", "get_release", "list_tags"])
+async def test_token_that_cannot_see_the_repository_names_the_causes(
+    github_emulator: GitHubEmulator, read: str
+):
+    github_emulator.lightweight_tag(TAG, github_emulator.commit())
+    outsider = github_emulator.outsider_token
+    client, _ = emulator_client(github_emulator, token=outsider)
+    async with client:
+        with pytest.raises(NotFound) as caught:
+            await getattr(client, read)(TAG)
+    text = str(caught.value)
+    assert "'acme/metaboost'" in text  # the repository name, to check
+    assert "Contents permission" in text  # what a fine-grained token needs
+    assert "GITHUB_TOKEN sees only its own repository" in text
+    assert outsider not in text
+    assert github_emulator.token not in text
+    # A valid token: GitHub answers 404, never 401 (which would say "bad token").
+    assert {r.status for r in github_emulator.requests} == {404}
 
 
 async def test_wrong_repository_names_the_repository(github_emulator: GitHubEmulator):

@@ -9,6 +9,14 @@ exists), so concurrent creates race exactly as they do on a Git server, and
 annotated tags are real tag objects read with ``git cat-file``. Releases are
 kept in memory.
 
+Who may see what follows GitHub: an unknown token is 401 "Bad credentials"; a
+private repository (the default) is 404 "Not Found" to a request without a
+token and to a valid token that cannot see it (``outsider_token``), because
+GitHub hides a private repository's existence; a public one lets anonymous
+requests read and answers their writes 401 "Requires authentication". A
+repository without commits (``make_empty_repos``) answers the Git database
+endpoints 409 "Git Repository is empty.", as GitHub does.
+
 ``faults`` switches inject GitHub's failure modes: a 5xx or a dropped
 connection after a write was performed, primary and secondary rate limits,
 the transient 422 "Reference update failed", a token without write access.
@@ -38,7 +46,7 @@ import pytest
 from metaboost_ci.core.github import GitHubClient
 from metaboost_ci.core.net import RetryPolicy
 
-from .gitrepo import DEFAULT_BRANCH, GitRepos, git_env, make_repos
+from .gitrepo import DEFAULT_BRANCH, GitRepos, git_env, make_repos, run_git
 
 LOOPBACK = "127.0.0.1"
 API_VERSIONS = ("2022-11-28", "2026-03-10")
@@ -50,6 +58,18 @@ SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
 RATE_LIMIT = 5000
+NO_USER_AGENT = (
+    "Request forbidden by administrative rules. Please make sure your request has a "
+    "User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api"
+    "#user-agent-required). Check https://developer.github.com for other possible causes.\n"
+)
+# Git database endpoints (refs, tag and commit objects) on a repository with no
+# commits. Body as api.github.com sends it for POST git/refs on a repository made
+# with auto_init=false (a recorded conformance test); GitHub's OpenAPI description
+# lists 409 "Conflict" for these endpoints.
+EMPTY_MESSAGE = "Git Repository is empty."
+# Git database routes, by their path under /repos/{owner}/{repo}.
+GIT_DATABASE = re.compile(r"/git/(refs|ref/.*|matching-refs/.*|tags/.*|commits/.*)")
 # git update-ref waits this long for a ref lock held by a concurrent create,
 # then sees the winner's ref and refuses: a lost race is "already exists".
 REF_LOCK_TIMEOUT_MS = "10000"
@@ -142,6 +162,10 @@ class GitHubEmulator:
         self.repository = repository
         # Random per emulator, so a test that looks for the token in output finds only a leak.
         self.token = token or f"ghs_{secrets.token_hex(18)}"
+        # A valid token that cannot see this repository (another installation's).
+        self.outsider_token = f"ghs_{secrets.token_hex(18)}"
+        # GitHub hides a private repository from whoever cannot see it (404).
+        self.private = True
         self.path_prefix = path_prefix.rstrip("/")
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
@@ -221,6 +245,8 @@ class GitHubEmulator:
         if path != repo_path and not path.startswith(repo_path + "/"):
             raise _error(404, "Not Found")
         rest = path[len(repo_path) :]
+        if GIT_DATABASE.fullmatch(rest) and self._is_empty():
+            raise _error(409, EMPTY_MESSAGE, _git_docs(rest))
         routes: list[tuple[str, str, Any]] = [
             ("GET", r"", self._get_repository),
             ("POST", r"/git/refs", self._create_ref),
@@ -241,6 +267,10 @@ class GitHubEmulator:
                 return action(query=query, body=body, **params)
         raise _error(404, "Not Found")
 
+    def _is_empty(self) -> bool:
+        """True while the repository has no commits (no refs at all)."""
+        return not _git(self.bare_repo, "for-each-ref", "--count=1").stdout.strip()
+
     def _url(self, path: str) -> str:
         return f"{self.api_url}/repos/{self.repository}{path}"
 
@@ -253,7 +283,7 @@ class GitHubEmulator:
                 "name": name,
                 "full_name": self.repository,
                 "owner": {"login": owner},
-                "private": True,
+                "private": self.private,
                 "default_branch": DEFAULT_BRANCH,
                 "url": self._url(""),
             },
@@ -285,9 +315,14 @@ class GitHubEmulator:
         if not isinstance(body, dict) or not body.get("ref") or not body.get("sha"):
             raise _error(422, 'Invalid request.\n\n"ref", "sha" weren\'t supplied.', REFS_DOCS)
         ref, sha = str(body["ref"]), str(body["sha"])
-        if ref.count("/") < 2 or not ref.startswith("refs/"):
+        # Wording as api.github.com sends it (the same recorded conformance test).
+        if not ref.startswith("refs/"):
+            raise _error(422, "Reference name must start with 'refs/'.", REFS_DOCS)
+        if ref.count("/") < 2:
             raise _error(
-                422, "ref must start with 'refs' and have at least two slashes.", REFS_DOCS
+                422,
+                "Reference name must contain at least three slash-separated components.",
+                REFS_DOCS,
             )
         if _git(self.bare_repo, "check-ref-format", ref, check=False).returncode != 0:
             # The emulator's wording: GitHub's text for a malformed name is not documented.
@@ -554,6 +589,29 @@ class GitHubEmulator:
         return _Answer(200, self._release_json(release))
 
 
+def _git_docs(rest: str) -> str:
+    """The documentation_url GitHub sends for a Git database endpoint."""
+    if rest == "/git/refs":
+        return REFS_DOCS
+    if rest.startswith("/git/matching-refs/"):
+        return "https://docs.github.com/rest/git/refs#list-matching-references"
+    if rest.startswith("/git/ref/"):
+        return "https://docs.github.com/rest/git/refs#get-a-reference"
+    if rest.startswith("/git/tags/"):
+        return "https://docs.github.com/rest/git/tags#get-a-tag"
+    return "https://docs.github.com/rest/git/commits#get-a-commit-object"
+
+
+def _docs_for(method: str, path: str) -> str:
+    """A plausible documentation_url for a refusal; GitHub names the endpoint's page."""
+    rest = re.sub(r"^.*?/repos/[^/]+/[^/]+", "", path)
+    if rest.startswith("/git/"):
+        return _git_docs(rest)
+    if rest.startswith("/releases"):
+        return RELEASES_DOCS if method == "POST" else f"{DOCS}/releases/releases"
+    return DOCS
+
+
 def _person(value: str) -> tuple[str, str, str]:
     """``Name <email> 1700000000 +0000`` -> (name, email, ISO 8601 date)."""
     match = re.fullmatch(r"(.*) <(.*)> (\d+) ([+-]\d{4})", value.strip())
@@ -615,12 +673,12 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
                 version = self.headers.get("x-github-api-version")
                 if version is not None and version not in API_VERSIONS:
                     raise _error(400, f"API version '{version}' is not supported.")
-                auth = self.headers.get("authorization", "")
-                scheme, _, given = auth.partition(" ")
-                if not auth:
-                    raise _error(401, "Requires authentication")
-                if scheme.lower() not in ("bearer", "token") or given != emulator.token:
-                    raise _error(401, "Bad credentials")
+                if not self.headers.get("user-agent"):
+                    # "Requests with no User-Agent header will be rejected" (docs.github.com/
+                    # rest/using-the-rest-api/getting-started-with-the-rest-api#user-agent);
+                    # GitHub's answer is a plain-text 403.
+                    raise _Answer(403, NO_USER_AGENT)
+                self._authorize(method, path)
                 if faults.take("primary_rate_limit"):
                     until = int(time.time()) + faults.primary_reset_in
                     answer = _error(403, "API rate limit exceeded for installation.", RATE_DOCS)
@@ -637,10 +695,33 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
             except _Answer as answer:
                 return answer
 
+        def _authorize(self, method: str, path: str) -> None:
+            """Refuse as GitHub does: 401 only for a token GitHub does not know.
+
+            A private repository is 404 to anyone who cannot see it, with or
+            without a token ("GitHub returns 404 rather than 403 so as not to
+            confirm a private repository exists": docs.github.com/rest/using-the-rest-api/
+            troubleshooting-the-rest-api, "404 Not Found for an existing resource").
+            """
+            auth = self.headers.get("authorization", "")
+            scheme, _, given = auth.partition(" ")
+            if auth and (
+                scheme.lower() not in ("bearer", "token")
+                or given not in (emulator.token, emulator.outsider_token)
+            ):
+                raise _error(401, "Bad credentials")
+            if auth and given == emulator.token:
+                return
+            if emulator.private or given == emulator.outsider_token:
+                raise _error(404, "Not Found", _docs_for(method, path))
+            if method != "GET":
+                raise _error(401, "Requires authentication", _docs_for(method, path))
+
         def _send(self, answer: _Answer) -> dict[str, str]:
-            payload = json.dumps(answer.body).encode()
+            text = isinstance(answer.body, str)
+            payload = answer.body.encode() if text else json.dumps(answer.body).encode()
             headers = {
-                "content-type": "application/json; charset=utf-8",
+                "content-type": "text/plain" if text else "application/json; charset=utf-8",
                 "x-github-api-version-selected": API_VERSIONS[0],
                 "x-github-request-id": f"EMU:{len(emulator.requests)}",
                 **(emulator.rate_headers() if "x-ratelimit-limit" not in answer.headers else {}),
@@ -655,6 +736,20 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
             return headers
 
     return Handler
+
+
+def make_empty_repos(root: Path, name: str = "origin") -> GitRepos:
+    """A bare repository with no commits (GitHub's "empty" repository) and a clone of it.
+
+    ``repos.commit()`` pushes the first commit, after which the repository is
+    no longer empty.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    bare, work = root / f"{name}.git", root / f"{name}-work"
+    run_git("init", "-q", "--bare", "-b", DEFAULT_BRANCH, str(bare), cwd=root)
+    run_git("init", "-q", "-b", DEFAULT_BRANCH, str(work), cwd=root)
+    run_git("remote", "add", "origin", str(bare), cwd=work)
+    return GitRepos(bare=bare, work=work)
 
 
 class RecordingSleep:

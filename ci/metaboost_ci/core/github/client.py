@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
@@ -46,6 +46,10 @@ _MAX_PAGES = 200
 _T = TypeVar("_T")
 # Annotated tags peeled at once while listing.
 _PEEL_CONCURRENCY = 8
+# What GitHub's Git database endpoints (refs, tag and commit objects) answer,
+# with 409 Conflict, for a repository that has no commits yet. Seen from
+# api.github.com for POST git/refs on a repository created with auto_init=false.
+_EMPTY_REPOSITORY = "git repository is empty"
 
 
 def require_repository(repository: str | None) -> str:
@@ -143,6 +147,27 @@ class GitHubClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        expect: Collection[int] = (200,),
+        json_body: object | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """``HttpClient.request``, with GitHub's 409 "Git Repository is empty." made plain.
+
+        A 409 is never retried (it is no transient failure): it goes straight
+        to the person, saying what to do.
+        """
+        response = await self._http.request(
+            method, url, expect=(*expect, 409), json_body=json_body, idempotent=idempotent
+        )
+        if response.status_code == 409 and 409 not in expect:
+            raise self._conflict(response)
+        return response
+
     async def _create(
         self,
         url: str,
@@ -165,9 +190,7 @@ class GitHubClient:
             attempt += 1
             failure: MetaboostCiError
             try:
-                response = await self._http.request(
-                    "POST", url, json_body=payload, expect=(201, 422)
-                )
+                response = await self._request("POST", url, json_body=payload, expect=(201, 422))
             except (TransportError, HttpStatusError) as exc:
                 if isinstance(exc, HttpStatusError) and exc.status < 500:
                     raise
@@ -233,6 +256,9 @@ class GitHubClient:
         """The commit ``tag`` names (annotated tags followed), or None when absent."""
         target = await self._ref_object(tag)
         if target is None:
+            # GitHub's 404 also means "no such repository, or not for you": make
+            # sure it is the tag that is missing before saying so.
+            await self._require_repository()
             return None
         return await self._peel(target)
 
@@ -248,7 +274,7 @@ class GitHubClient:
                 raise RemoteError(
                     f"GitHub kept sending pages of tags past {_MAX_PAGES}; giving up."
                 )
-            response = await self._http.request("GET", url)
+            response = await self._request("GET", url)
             body: Any = response.json()
             if not isinstance(body, list):
                 raise RemoteError("GitHub sent matching refs that are not a JSON array.")
@@ -262,7 +288,7 @@ class GitHubClient:
     async def commit_exists(self, sha: str) -> bool:
         """True when the repository has commit ``sha``."""
         sha = require_commit_sha(sha)
-        response = await self._http.request(
+        response = await self._request(
             "GET", f"{self._repo_url}/git/commits/{sha}", expect=(200, 404, 422)
         )
         if response.status_code == 200:
@@ -277,10 +303,11 @@ class GitHubClient:
     async def get_release(self, tag: str) -> Release | None:
         """The published release for ``tag``, or None (drafts are not found by tag)."""
         require_tag_name(tag)
-        response = await self._http.request(
+        response = await self._request(
             "GET", f"{self._repo_url}/releases/tags/{quote(tag, safe='')}", expect=(200, 404)
         )
         if response.status_code == 404:
+            await self._require_repository()  # the release is missing, not the repository
             return None
         return Release.from_json(response.json())
 
@@ -355,7 +382,7 @@ class GitHubClient:
         if make_latest is not None:
             payload["make_latest"] = "true" if make_latest else "false"
         # Setting fields to given values is idempotent, so a lost answer may be retried.
-        response = await self._http.request(
+        response = await self._request(
             "PATCH",
             f"{self._repo_url}/releases/{int(release_id)}",
             json_body=payload,
@@ -368,7 +395,7 @@ class GitHubClient:
     async def _ref_object(self, tag: str) -> GitObject | None:
         """What ``refs/tags/<tag>`` points at, unpeeled, or None when absent."""
         require_tag_name(tag)
-        response = await self._http.request(
+        response = await self._request(
             "GET", f"{self._repo_url}/git/ref/tags/{quote(tag, safe='/')}", expect=(200, 404)
         )
         if response.status_code == 404:
@@ -388,7 +415,7 @@ class GitHubClient:
         for _ in range(_MAX_PEEL):
             if target.type != "tag":
                 return target.sha
-            response = await self._http.request("GET", f"{self._repo_url}/git/tags/{target.sha}")
+            response = await self._request("GET", f"{self._repo_url}/git/tags/{target.sha}")
             target = GitObject.from_json(response.json(), "tag")
         raise RemoteError(f"Tag object {target.sha} nests more than {_MAX_PEEL} tags deep.")
 
@@ -426,8 +453,19 @@ class GitHubClient:
 
     async def _require_repository(self) -> None:
         if not self._repository_checked:
-            await self._http.request("GET", self._repo_url)
+            await self._request("GET", self._repo_url)
             self._repository_checked = True
+
+    def _conflict(self, response: httpx.Response) -> MetaboostCiError:
+        if _EMPTY_REPOSITORY in _message(response).lower():
+            return InputError(
+                f"GitHub repository {self.repository} has no commits yet (GitHub answers "
+                '409 "Git Repository is empty."), so it has no tags and nothing in it can be '
+                "tagged or released.",
+                fix="Push the branch first (git push origin <branch>), or check that "
+                "--repository names the repository you mean.",
+            )
+        return self._unexpected(response)
 
     def _unexpected(self, response: httpx.Response) -> UnexpectedStatus:
         request = response.request

@@ -32,9 +32,22 @@ def github_hints(repository: str, *, has_token: bool) -> Hints:
                 "Contents: read and write)."
             )
         if status == 404:
+            # GitHub answers 404, not 401 or 403, when a private repository is
+            # asked for without a token or with one that cannot see it, so as
+            # not to reveal that it exists (REST docs, "Troubleshooting": 404
+            # for an existing resource). Name every likely cause.
+            if not has_token:
+                return (
+                    "No GitHub token was given, and GitHub hides private repositories from "
+                    "requests without one: set GITHUB_TOKEN (or pass --github-token); "
+                    f"also check the repository name {repository!r}."
+                )
             return (
-                f"Check the repository name {repository!r} and that the token can see it "
-                "(GitHub answers 404, not 403, for a private repository the token cannot read)."
+                f"Check the repository name {repository!r}, and that the token can see it: "
+                "the Actions GITHUB_TOKEN sees only its own repository; a fine-grained token "
+                "must include this repository with the Contents permission; a classic token "
+                "needs the repo scope for a private repository. (GitHub answers 404, not 403, "
+                "for a repository the token cannot read.)"
             )
         return None
 
