@@ -387,14 +387,18 @@ def test_sync_prints_json(branch_repos: BranchRepos, capsys: pytest.CaptureFixtu
     assert data["target_after"] == r.remote_sha("develop") == r.remote_sha("staging")
     assert len(data["commits"]) == 2
     assert data["returned_to"] == "main"
+    assert data["audit"] == "skipped (--skip-audit)"
 
 
 def test_sync_prints_a_table(branch_repos: BranchRepos, capsys: pytest.CaptureFixture[str]) -> None:
     r = branch_repos
     code, out, err = run(capsys, "sync", "staging", "main", "--source", str(r.work), "--skip-audit")
     assert code == 0, err
-    assert "fast-forwarded" in out
-    assert "staging -> main on origin" in out
+    lines = out.splitlines()
+    # A record of name and value, no empty header row above it.
+    assert lines[0].split() == ["sync", "staging", "->", "main", "on", "origin"]
+    assert lines[1].split() == ["status", "fast-forwarded"]
+    assert lines[6].split() == ["audit", "skipped", "(--skip-audit)"]
     assert "staged feature" in out
 
 

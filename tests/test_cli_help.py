@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from metaboost_ci.cli.main import build_parser
-from tests.support.release import ReleaseWorld, WorldFactory, run_cli
+from tests.support.release import REPOSITORY, ReleaseWorld, WorldFactory, run_cli
 
 RELEASE_COMMANDS = ("reserve", "discover", "verify", "move-floating", "release", "promote")
 GLOBAL_TITLE = "global options (also accepted before the command):"
@@ -88,3 +88,18 @@ def test_git_remote_pushes_the_tag_from_the_source_checkout(
     assert reserved.code == 0, reserved.all_output
     assert reserved.json()["version"] == "2.0.0-staging.0"
     assert world.git_tags() == {"2.0.0-staging.0": commit}
+
+
+def test_the_digest_table_names_the_images_once(world: ReleaseWorld) -> None:
+    version = "1.0.0-staging.0"
+    pushed = world.push_build(version, None)
+    result = run_cli([*world.cli_options(), "verify", "--version", version], env=world.env())
+    assert result.code == 0, result.all_output
+    lines = result.out.splitlines()
+    assert lines[1].split() == ["app", "tags", "digest"]
+    assert lines[-1] == f"Images: {world.via.host}/{REPOSITORY}/<app>"
+    # One row per app, its digest whole (people copy it); no host repeated per row.
+    for app, image in pushed.items():
+        row = next(line for line in lines if line.startswith(f"{app} "))
+        assert row.split() == [app, version, image.digest]
+    assert max(len(line) for line in lines) < 130

@@ -26,7 +26,7 @@ from ..core.gitsync import Git, GitCommandError, npm_audit_hook, sync_branches
 from ..core.monorepo import ROOT_PACKAGE, BumpPlan, LocalTree, plan_bump, write_plan
 from ..core.progress import Progress, StderrProgress
 from ..core.versions import require_base_version
-from .output import Outcome, table
+from .output import Outcome, fields, table
 
 LOCKFILE = "package-lock.json"
 MODULE_ENV = "METABOOST_CI_MODULE"
@@ -363,24 +363,27 @@ def cmd_sync(args: argparse.Namespace) -> Outcome:
             audit=audit,
             progress=progress,
         )
-        rows = [
-            ["sync", f"{result.source} -> {result.target} on {result.remote}"],
-            ["status", result.status],
-            [f"{result.target} before", result.target_before[:12]],
-            [f"{result.target} after", result.target_after[:12]],
-            ["commits moved", str(len(result.commits))],
+        audit_note = result.audit or ("skipped (--skip-audit)" if args.skip_audit else "n/a")
+        text = fields(
             [
-                "local fast-forwards",
-                ", ".join(f"{b} -> {s[:12]}" for b, s in result.local_fast_forwards.items())
-                or "none",
-            ],
-            ["audit", result.audit or ("skipped (--skip-audit)" if args.skip_audit else "n/a")],
-            ["back on", result.returned_to],
-        ]
-        text = table(["", ""], rows)
+                ("sync", f"{result.source} -> {result.target} on {result.remote}"),
+                ("status", result.status),
+                (f"{result.target} before", result.target_before[:12]),
+                (f"{result.target} after", result.target_after[:12]),
+                ("commits moved", len(result.commits)),
+                (
+                    "local fast-forwards",
+                    ", ".join(f"{b} -> {s[:12]}" for b, s in result.local_fast_forwards.items())
+                    or "none",
+                ),
+                ("audit", audit_note),
+                ("back on", result.returned_to),
+            ]
+        )
         if result.commits:
             text += "\n\n" + "\n".join(result.commits)
-        return Outcome(text, result.as_dict())
+        # The same words as the text: an empty string would not say it was skipped.
+        return Outcome(text, {**result.as_dict(), "audit": audit_note})
 
     return anyio.run(go)
 

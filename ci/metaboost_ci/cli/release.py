@@ -174,11 +174,29 @@ def write_outputs(args: argparse.Namespace, summary: PublishSummary) -> None:
         Path(args.kustomize).write_text(summary.kustomize_images(), encoding="utf-8")
 
 
-def digest_table(rows: tuple[ImageRow, ...]) -> str:
-    return table(
-        ["app", "image", "tags", "digest"],
-        [(r.app, r.image, ", ".join(r.tags), r.digest) for r in rows],
-    )
+def digest_table(rows: tuple[ImageRow, ...], revisions: dict[str, list[str]] | None = None) -> str:
+    """One row per app; the image names, which differ only by the app, said once below.
+
+    (Each row's full image name made the table some 200 columns wide.)
+    """
+    headers = ["app", "tags", "digest"]
+    cells = [[r.app, ", ".join(r.tags), r.digest] for r in rows]
+    if revisions is not None:
+        headers.append("revision")
+        for row, cell in zip(rows, cells, strict=True):
+            cell.append(_revisions(revisions[row.app]))
+    text = table(headers, cells)
+    if rows:
+        text += f"\nImages: {_image_pattern(rows)}"
+    return text
+
+
+def _image_pattern(rows: tuple[ImageRow, ...]) -> str:
+    """``host/owner/repo/<app>`` when every image is named so, else every name."""
+    prefixes = {r.image.removesuffix(f"/{r.app}") for r in rows}
+    if len(prefixes) == 1 and all(r.image.endswith(f"/{r.app}") for r in rows):
+        return f"{prefixes.pop()}/<app>"
+    return ", ".join(r.image for r in rows)
 
 
 # ----------------------------------------------------------------- commands
@@ -245,17 +263,7 @@ def cmd_verify(args: argparse.Namespace) -> Outcome:
         tags = (args.version, args.float_tag) if args.float_tag else (args.version,)
         rows = tuple(ImageRow(a, ctx.image(a), tags, d) for a, d in result.digests.items())
         head = f"Verified {' and '.join(tags)} on {len(rows)} apps.\n"
-        if result.revisions is None:
-            return Outcome(head + digest_table(rows), result.to_dict())
-        revisions = result.revisions
-        text = head + table(
-            ["app", "image", "tags", "digest", "revision"],
-            [
-                (r.app, r.image, ", ".join(r.tags), r.digest, _revisions(revisions[r.app]))
-                for r in rows
-            ],
-        )
-        return Outcome(text, result.to_dict())
+        return Outcome(head + digest_table(rows, result.revisions), result.to_dict())
 
     return run_flow(args, work, needs_tag_store=False)
 
