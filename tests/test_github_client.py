@@ -91,6 +91,8 @@ async def test_list_tags_follows_link_pagination(
     assert tags == {f"2.0.0-staging.{n}": sha for n in range(7)}
     pages = github_emulator.requests_for("GET", "/git/matching-refs/")
     assert [p.query.get("page", ["1"]) for p in pages] == [["1"], ["2"], ["3"]]
+    # GitHub's next links name the repository by id; the client follows them as given.
+    assert [p.path.split("/")[1] for p in pages] == ["repos", "repositories", "repositories"]
 
 
 async def test_commit_exists(github_client: GitHubClient, github_emulator: GitHubEmulator):

@@ -126,6 +126,8 @@ async def test_token_without_write_access_names_the_permission(
 
     assert "contents: write" in str(caught.value)
     assert "Resource not accessible by integration" in str(caught.value)
+    # The permission GitHub names in x-accepted-github-permissions is passed on.
+    assert "GitHub says this call needs: contents=write" in str(caught.value)
     assert github_emulator.tag_target(TAG) is None
 
 

@@ -27,8 +27,10 @@ async def test_every_answer_carries_rate_limit_headers(github_emulator: GitHubEm
     assert remaining == sorted(remaining, reverse=True)
 
 
-async def test_primary_limit_waits_until_the_reset(github_emulator: GitHubEmulator):
+@pytest.mark.parametrize("status", [403, 429])
+async def test_primary_limit_waits_until_the_reset(github_emulator: GitHubEmulator, status: int):
     sha = github_emulator.commit()
+    github_emulator.faults.rate_limit_status = status
     github_emulator.faults.primary_rate_limit = 1
     github_emulator.faults.primary_reset_in = 2
     client, sleep = emulator_client(github_emulator)
@@ -38,7 +40,7 @@ async def test_primary_limit_waits_until_the_reset(github_emulator: GitHubEmulat
     after = time.time()
 
     limited = github_emulator.requests[0]
-    assert (limited.status, limited.response_headers["x-ratelimit-remaining"]) == (403, "0")
+    assert (limited.status, limited.response_headers["x-ratelimit-remaining"]) == (status, "0")
     reset = int(limited.response_headers["x-ratelimit-reset"])
     assert len(sleep.waits) == 1
     # The wait is "until the reset" as seen when the 403 arrived (plus the margin).
@@ -78,14 +80,17 @@ async def test_primary_limit_that_persists_is_rate_limited_not_permission(
     assert len(github_emulator.requests) == 3
 
 
-async def test_secondary_limit_honours_retry_after(github_emulator: GitHubEmulator):
+@pytest.mark.parametrize("status", [403, 429])
+async def test_secondary_limit_honours_retry_after(github_emulator: GitHubEmulator, status: int):
     sha = github_emulator.commit()
+    github_emulator.faults.rate_limit_status = status
     github_emulator.faults.secondary_rate_limit = 1
     github_emulator.faults.secondary_retry_after = 7
     client, sleep = emulator_client(github_emulator)
     async with client:
         assert await client.create_tag_ref(TAG, sha) is TagCreate.CREATED
     assert sleep.waits == [7.0]
+    assert github_emulator.requests[0].status == status
     assert github_emulator.requests[0].response_headers["retry-after"] == "7"
 
 

@@ -58,6 +58,12 @@ SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
 RATE_LIMIT = 5000
+REPOSITORY_ID = 1
+# What a 403 for a missing permission names, in the header GitHub sends to
+# fine-grained actors (Actions token, Apps, fine-grained PATs): "X-Accepted-
+# GitHub-Permissions header for fine-grained permission actors", GitHub
+# changelog 2023-08-10; "Troubleshooting the REST API", insufficient permission.
+CONTENTS_WRITE = {"x-accepted-github-permissions": "contents=write"}
 NO_USER_AGENT = (
     "Request forbidden by administrative rules. Please make sure your request has a "
     "User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api"
@@ -93,6 +99,9 @@ class Faults:
     # Any request answered 403 "secondary rate limit", with retry-after unless None.
     secondary_rate_limit: int = 0
     secondary_retry_after: int | None = 3
+    # GitHub answers either limit with 403 or 429 ("Rate limits for the REST API":
+    # "you will receive a 403 or 429 response").
+    rate_limit_status: int = 403
     # Writes refused like an Actions token without ``contents: write``.
     read_only: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -130,10 +139,21 @@ class _Answer(Exception):
         self.headers = headers or {}
 
 
-def _error(status: int, message: str, documentation_url: str = DOCS, **extra: Any) -> _Answer:
+def _error(
+    status: int,
+    message: str,
+    documentation_url: str = DOCS,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> _Answer:
     body = {"message": message, **extra, "documentation_url": documentation_url}
     body["status"] = str(status)
-    return _Answer(status, body)
+    return _Answer(status, body, dict(headers or {}))
+
+
+def _no_write_access(documentation_url: str) -> _Answer:
+    """What an Actions token without ``contents: write`` gets for a write."""
+    return _error(403, "Resource not accessible by integration", documentation_url, CONTENTS_WRITE)
 
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -242,6 +262,10 @@ class GitHubEmulator:
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> _Answer:
         """Route one authenticated request; raise ``_Answer`` or ``_Drop``."""
         repo_path = f"/repos/{self.repository}"
+        # GitHub's Link headers name the repository by id: /repositories/{id}/...
+        by_id = f"/repositories/{REPOSITORY_ID}"
+        if path == by_id or path.startswith(by_id + "/"):
+            path = repo_path + path[len(by_id) :]
         if path != repo_path and not path.startswith(repo_path + "/"):
             raise _error(404, "Not Found")
         rest = path[len(repo_path) :]
@@ -279,7 +303,7 @@ class GitHubEmulator:
         return _Answer(
             200,
             {
-                "id": 1,
+                "id": REPOSITORY_ID,
                 "name": name,
                 "full_name": self.repository,
                 "owner": {"login": owner},
@@ -311,7 +335,7 @@ class GitHubEmulator:
 
     def _create_ref(self, body: Any, **_: Any) -> _Answer:
         if self.faults.read_only:
-            raise _error(403, "Resource not accessible by integration", REFS_DOCS)
+            raise _no_write_access(REFS_DOCS)
         if not isinstance(body, dict) or not body.get("ref") or not body.get("sha"):
             raise _error(422, 'Invalid request.\n\n"ref", "sha" weren\'t supplied.', REFS_DOCS)
         ref, sha = str(body["ref"]), str(body["sha"])
@@ -378,7 +402,11 @@ class GitHubEmulator:
             page = int(query.get("page", ["1"])[0])
             start = (page - 1) * self.page_size
             pages = max(1, -(-len(found) // self.page_size))
-            base = f"{self._url('/git/matching-refs/')}{quote(ref)}?per_page={self.page_size}"
+            # As on api.github.com, the links use the repository's id, not its name.
+            base = (
+                f"{self.api_url}/repositories/{REPOSITORY_ID}/git/matching-refs/"
+                f"{quote(ref)}?per_page={self.page_size}"
+            )
             if page < pages:
                 headers["link"] = (
                     f'<{base}&page={page + 1}>; rel="next", <{base}&page={pages}>; rel="last"'
@@ -517,7 +545,7 @@ class GitHubEmulator:
 
     def _create_release(self, body: Any, **_: Any) -> _Answer:
         if self.faults.read_only:
-            raise _error(403, "Resource not accessible by integration", RELEASES_DOCS)
+            raise _no_write_access(RELEASES_DOCS)
         if not isinstance(body, dict) or not body.get("tag_name"):
             raise _error(
                 422,
@@ -570,7 +598,7 @@ class GitHubEmulator:
 
     def _update_release(self, id: str, body: Any, **_: Any) -> _Answer:
         if self.faults.read_only:
-            raise _error(403, "Resource not accessible by integration", RELEASES_DOCS)
+            raise _no_write_access(RELEASES_DOCS)
         if not isinstance(body, dict):
             raise _error(400, "Problems parsing JSON")
         self._check_release_fields(body)
@@ -681,11 +709,15 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
                 self._authorize(method, path)
                 if faults.take("primary_rate_limit"):
                     until = int(time.time()) + faults.primary_reset_in
-                    answer = _error(403, "API rate limit exceeded for installation.", RATE_DOCS)
+                    answer = _error(
+                        faults.rate_limit_status,
+                        "API rate limit exceeded for installation.",
+                        RATE_DOCS,
+                    )
                     answer.headers.update(emulator.rate_headers(exhausted_until=until))
                     raise answer
                 if faults.take("secondary_rate_limit"):
-                    answer = _error(403, SECONDARY_MESSAGE, RATE_DOCS)
+                    answer = _error(faults.rate_limit_status, SECONDARY_MESSAGE, RATE_DOCS)
                     if faults.secondary_retry_after is not None:
                         answer.headers["retry-after"] = str(faults.secondary_retry_after)
                     raise answer

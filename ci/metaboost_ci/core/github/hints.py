@@ -26,11 +26,18 @@ def github_hints(repository: str, *, has_token: bool) -> Hints:
         if is_secondary_limit(response):
             return "GitHub's secondary rate limit persisted; wait a few minutes and run again."
         if status == 403:
-            return (
+            fix = (
                 f"The token may not write to {repository}: the workflow needs "
                 "`permissions: contents: write` (a fine-grained token needs "
                 "Contents: read and write)."
             )
+            # Fine-grained actors (Actions token, Apps, fine-grained PATs) are
+            # told what the endpoint needs in this header (GitHub changelog
+            # 2023-08-10, "X-Accepted-GitHub-Permissions header").
+            needed = response.headers.get("x-accepted-github-permissions", "").strip()
+            if needed:
+                fix += f" GitHub says this call needs: {needed}."
+            return fix
         if status == 404:
             # GitHub answers 404, not 401 or 403, when a private repository is
             # asked for without a token or with one that cannot see it, so as
