@@ -89,6 +89,13 @@ def test_git_remote_pushes_the_tag_from_the_source_checkout(
     assert reserved.json()["version"] == "2.0.0-staging.0"
     assert world.git_tags() == {"2.0.0-staging.0": commit}
 
+    # --base-version does not take the place of --source: both can be given.
+    other = run_cli(
+        [*argv, "--base-version", "2.1.0", "--source", str(world.work)], env=env, cwd=elsewhere
+    )
+    assert other.code == 0, other.all_output
+    assert world.git_tags()["2.1.0-staging.0"] == commit
+
 
 def test_the_digest_table_names_the_images_once(world: ReleaseWorld) -> None:
     version = "1.0.0-staging.0"

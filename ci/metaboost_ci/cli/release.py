@@ -381,10 +381,16 @@ def cmd_summary(args: argparse.Namespace) -> Outcome:
 
 
 def _base_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--base-version", help="X.Y.Z (default: from package.json).")
-    group.add_argument(
-        "--source", help="Monorepo checkout to read package.json (and the changelog) from."
+    # Not exclusive: with --git-remote, --source also names the checkout the
+    # tags are pushed from, which a given --base-version does not replace.
+    parser.add_argument(
+        "--base-version", help="X.Y.Z (default: the version in --source's package.json)."
+    )
+    parser.add_argument(
+        "--source",
+        help="The monorepo checkout: X.Y.Z comes from its package.json, release notes "
+        "from its changelog, and with --git-remote the tags are pushed from it (default: "
+        "the current directory, and the changelog at --commit).",
     )
 
 
@@ -441,7 +447,12 @@ def register(sub: Any) -> None:
     p.add_argument("--tag", required=True, help="X.Y.Z or X.Y.Z-staging.N.")
     p.add_argument("--commit", required=True, help="The commit the tag names.")
     p.add_argument("--prerelease", action="store_true", help="A staging prerelease.")
-    p.add_argument("--source", help="Checkout to read the changelog from (default: git show).")
+    p.add_argument(
+        "--source",
+        help="Checkout to read docs/development/CHANGELOGS/X.Y.Z.md from (default: that file "
+        "at --commit, by git show in the current directory); with --git-remote, also the "
+        "checkout the tag is pushed from.",
+    )
     p.add_argument("--update", action="store_true", help="Update an existing release's body.")
     p.add_argument("--dry-run", action="store_true", help="Decide and print; write nothing.")
 
