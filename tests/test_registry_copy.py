@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from tests.support.images import (
     push_image,
     push_index,
 )
+from tests.support.ports import LoopbackServer
 from tests.support.proxies import Proxy
 from tests.support.registry import Registry, TokenServer
 from tests.support.registry_front import Front, Storage
@@ -205,3 +208,51 @@ async def test_a_copied_blob_with_the_wrong_bytes_is_never_uploaded(registry: Re
     assert "PUT" not in methods
     assert methods[-1] == "DELETE"  # the upload session is closed, not left open
     assert stored_blob(registry, "owner/mirror/api", digest).status_code == 404
+
+
+class CuttingStorage(Storage):
+    """A storage host whose first blob answer breaks off halfway through the body."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        super().__init__(blobs)
+        self.cut = 1
+        storage = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                storage.recorder.add(self)
+                data = storage.blobs[self.path.split("?")[0].rsplit("/", 1)[-1]]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if storage.cut > 0:
+                    storage.cut -= 1
+                    self.wfile.write(data[: len(data) // 2])
+                    self.close_connection = True
+                    return
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
+
+
+async def test_a_blob_download_cut_off_midway_starts_over(registry: Registry) -> None:
+    big = random.Random(2).randbytes(200_000)
+    async with RegistryClient(registry.url) as direct:
+        digest = await direct.push_blob("owner/repo/api", big)
+    with (
+        CuttingStorage({digest: big}) as storage,
+        Front(registry.url, storage=storage, decline_mounts=True) as front,
+    ):
+        policy = RetryPolicy(sleep=no_sleep)
+        async with RegistryClient(front.url, spool_memory=64 * 1024, policy=policy) as client:
+            assert not await client.mount_blob("owner/mirror/api", digest, "owner/repo/api")
+    assert [s.method for s in storage.recorder.seen] == ["GET", "GET"]  # cut, then whole
+    puts = [s for s in front.recorder.seen if s.method == "PUT"]
+    assert [s.headers.get("content-length") for s in puts] == [str(len(big))]
+    assert stored_blob(registry, "owner/mirror/api", digest).content == big

@@ -491,18 +491,46 @@ class RegistryClient:
     async def _download_blob(self, name: str, digest: str, sink: IO[bytes]) -> int:
         """Write blob ``digest`` of ``name`` into ``sink``; returns its size.
 
-        The digest is checked as the bytes pass, before anyone uploads them.
+        The digest is checked as the bytes pass, before anyone uploads them. A
+        connection lost mid-body starts the download over, under the retry
+        policy (``HttpClient`` retries only until the answer starts).
         """
-        try:
-            response = await self._send(
-                "GET",
-                self._blob_url(name, digest),
-                scopes=repository_scope(name),
-                follow_redirects=True,
-                stream=True,
-            )
-        except NotFound as exc:
-            raise refine_not_found(exc, BlobUnknown) from None
+        policy = self._http.policy
+        attempt = 0
+        while True:
+            attempt += 1
+            sink.seek(0)
+            sink.truncate()
+            try:
+                response = await self._send(
+                    "GET",
+                    self._blob_url(name, digest),
+                    scopes=repository_scope(name),
+                    follow_redirects=True,
+                    stream=True,
+                )
+            except NotFound as exc:
+                raise refine_not_found(exc, BlobUnknown) from None
+            try:
+                actual, size = await self._read_into(response, digest, sink)
+            except TransportError:
+                if attempt >= policy.attempts:
+                    raise
+                await policy.sleep(policy.backoff(attempt))
+                continue
+            if actual != digest:
+                raise RegistryProtocolError(
+                    f"registry {self.host}: blob {name}@{digest}: the bytes received hash to "
+                    f"{actual}, not {digest}; nothing was uploaded.",
+                    fix="The registry or a proxy on the way altered the content; run again, "
+                    "and report it to the registry's operator if it persists.",
+                )
+            return size
+
+    async def _read_into(
+        self, response: httpx.Response, digest: str, sink: IO[bytes]
+    ) -> tuple[str, int]:
+        """Copy a streamed body into ``sink``; its digest (same algorithm) and size."""
         algorithm = digest.partition(":")[0]  # sha256 or sha512: check_digest said so
         hasher = hashlib.new(algorithm)
         size = 0
@@ -511,15 +539,7 @@ class RegistryClient:
                 hasher.update(chunk)
                 sink.write(chunk)
                 size += len(chunk)
-        actual = f"{algorithm}:{hasher.hexdigest()}"
-        if actual != digest:
-            raise RegistryProtocolError(
-                f"registry {self.host}: blob {name}@{digest}: the bytes received hash to "
-                f"{actual}, not {digest}; nothing was uploaded.",
-                fix="The registry or a proxy on the way altered the content; run again, and "
-                "report it to the registry's operator if it persists.",
-            )
-        return size
+        return f"{algorithm}:{hasher.hexdigest()}", size
 
     async def _cancel_upload(self, name: str, location: httpx.URL) -> None:
         with contextlib.suppress(HttpStatusError, TransportError):
