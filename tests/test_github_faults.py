@@ -175,6 +175,20 @@ async def test_no_token_on_a_public_repository_reads_but_cannot_write(
     assert github_emulator.tag_target("1.2.0-staging.5") is None
 
 
+async def test_another_repositorys_token_reads_a_public_repository_but_cannot_write(
+    github_emulator: GitHubEmulator,
+):
+    sha = github_emulator.commit()
+    github_emulator.lightweight_tag(TAG, sha)
+    github_emulator.private = False
+    client, _ = emulator_client(github_emulator, token=github_emulator.outsider_token)
+    async with client:
+        assert await client.get_tag_commit(TAG) == sha
+        with pytest.raises(PermissionDenied, match="contents: write"):
+            await client.create_tag_ref("1.2.0-staging.5", sha)
+    assert github_emulator.tag_target("1.2.0-staging.5") is None
+
+
 @pytest.mark.parametrize("read", ["get_tag_commit", "get_release", "list_tags"])
 async def test_token_that_cannot_see_the_repository_names_the_causes(
     github_emulator: GitHubEmulator, read: str

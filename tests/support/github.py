@@ -12,8 +12,9 @@ kept in memory.
 Who may see what follows GitHub: an unknown token is 401 "Bad credentials"; a
 private repository (the default) is 404 "Not Found" to a request without a
 token and to a valid token that cannot see it (``outsider_token``), because
-GitHub hides a private repository's existence; a public one lets anonymous
-requests read and answers their writes 401 "Requires authentication". A
+GitHub hides a private repository's existence; a public one lets anyone read
+and answers writes 401 "Requires authentication" without a token, 403 with
+another repository's. A
 repository without commits (``make_empty_repos``) answers the Git database
 endpoints 409 "Git Repository is empty.", as GitHub does.
 
@@ -731,9 +732,11 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
             """Refuse as GitHub does: 401 only for a token GitHub does not know.
 
             A private repository is 404 to anyone who cannot see it, with or
-            without a token ("GitHub returns 404 rather than 403 so as not to
-            confirm a private repository exists": docs.github.com/rest/using-the-rest-api/
-            troubleshooting-the-rest-api, "404 Not Found for an existing resource").
+            without a token: GitHub's "Troubleshooting the REST API" (404 for an
+            existing repository) says it answers 404 rather than 403 so as to give
+            no information about private repositories. A public one is readable
+            by all; writing to it takes a token that may (else 401 without one,
+            403 for another repository's token).
             """
             auth = self.headers.get("authorization", "")
             scheme, _, given = auth.partition(" ")
@@ -741,13 +744,19 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
                 scheme.lower() not in ("bearer", "token")
                 or given not in (emulator.token, emulator.outsider_token)
             ):
+                # GitHub's body for an unknown, expired or revoked token (as users
+                # report it): {"message": "Bad credentials", "documentation_url":
+                # "https://docs.github.com/rest"}; newer answers add "status".
                 raise _error(401, "Bad credentials")
             if auth and given == emulator.token:
                 return
-            if emulator.private or given == emulator.outsider_token:
+            if emulator.private:
                 raise _error(404, "Not Found", _docs_for(method, path))
-            if method != "GET":
-                raise _error(401, "Requires authentication", _docs_for(method, path))
+            if method == "GET":
+                return  # a public repository is readable by anyone
+            if given == emulator.outsider_token:
+                raise _no_write_access(_docs_for(method, path))
+            raise _error(401, "Requires authentication", _docs_for(method, path))
 
         def _send(self, answer: _Answer) -> dict[str, str]:
             text = isinstance(answer.body, str)
