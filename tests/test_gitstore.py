@@ -110,6 +110,17 @@ async def test_unknown_commit_fails_before_pushing(git_repos: GitRepos):
     assert git_repos.remote_tags() == {}
 
 
+async def test_a_local_folder_that_is_no_repository_names_the_option(
+    git_repos: GitRepos, tmp_path: Path
+):
+    store = GitRemoteTagStore(str(git_repos.bare), local_repo=tmp_path)
+    with pytest.raises(ConfigError, match="is not a Git repository") as caught:
+        await store.create_tag("1.0.0", git_repos.commit())
+    # The fix names an option that exists (the command line's --source).
+    assert "--source" in (caught.value.fix or "")
+    assert git_repos.remote_tags() == {}
+
+
 @pytest.mark.parametrize(("tag", "sha"), [("bad tag", A), ("1.0.0", "abc")])
 async def test_bad_input_is_input_error(git_repos: GitRepos, tag: str, sha: str):
     with pytest.raises(InputError):

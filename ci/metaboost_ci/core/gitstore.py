@@ -246,7 +246,7 @@ class GitRemoteTagStore:
             raise ConfigError(
                 f"{self.local_repo} is not a Git repository; the Git tag store pushes "
                 "tags from a local repository that has the commit.",
-                fix="Run from your checkout (or pass its path as the local repository).",
+                fix="Run from your checkout, or name it with the command line's --source option.",
             )
         raise InputError(
             f"Commit {sha} is not in the local repository {self.local_repo}, so the tag "
