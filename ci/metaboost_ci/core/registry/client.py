@@ -425,7 +425,11 @@ class RegistryClient:
         return response.status_code == 200
 
     async def get_blob(self, name: str, digest: str) -> bytes:
-        """A blob's bytes, digest verified. Raises ``BlobUnknown`` when missing."""
+        """A blob's bytes, digest verified. Raises ``BlobUnknown`` when missing.
+
+        The whole blob is held in memory: for configs and other small blobs
+        (copies between repositories stream through a spool, see ``mount_blob``).
+        """
         check_name(name)
         check_digest(digest)
         try:
@@ -613,6 +617,8 @@ def _file_body(file: IO[bytes]) -> BodyFactory:
     """``file`` as a request body, from its first byte on every call (every attempt)."""
 
     async def chunks() -> AsyncIterator[bytes]:
+        # Plain reads on the loop: the spool is a local, freshly written file
+        # (page cache); a thread hop per chunk would cost more than it saves.
         file.seek(0)
         while chunk := file.read(_CHUNK):
             yield chunk
