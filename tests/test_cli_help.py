@@ -110,3 +110,15 @@ def test_the_digest_table_names_the_images_once(world: ReleaseWorld) -> None:
         row = next(line for line in lines if line.startswith(f"{app} "))
         assert row.split() == [app, version, image.digest]
     assert max(len(line) for line in lines) < 130
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    from metaboost_ci.cli.main import main
+
+    project = tomllib.loads(
+        (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    )["project"]
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"metaboost-ci {project['version']}\n"

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
 from ..core.errors import InputError, MetaboostCiError
@@ -42,11 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=commands.ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"metaboost-ci {_own_version()}")
     commands.add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in (release.register, dev.register):
         register(sub)
     return parser
+
+
+def _own_version() -> str:
+    try:
+        return version("metaboost-ci")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def error_document(exc: MetaboostCiError) -> dict[str, Any]:
