@@ -1,15 +1,23 @@
 """``core.net.HttpClient``: the retry policy, classification and redaction.
 
-Pure policy tests, so an ``httpx.MockTransport`` stands in for the server: the
-subject is what the client does with each answer, not the wire. The waits are
-recorded by a fake ``sleep`` that advances a fake clock, so nothing here waits.
+Policy tests use an ``httpx.MockTransport`` for the server: the subject is
+what the client does with each answer, not the wire. Streamed bodies are
+about the wire, so those tests use a real tiny server on 127.0.0.1. The waits
+are recorded by a fake ``sleep`` that advances a fake clock, so nothing here
+waits. Retry waits are announced on a ``RecordingProgress``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json
+import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +32,10 @@ from metaboost_ci.core.errors import (
     UnexpectedStatus,
 )
 from metaboost_ci.core.net import HttpClient, RetryPolicy, register_secret
+from metaboost_ci.core.net.http import RateLimit
 from metaboost_ci.core.net.retry import retry_after_seconds
+from metaboost_ci.core.progress import RecordingProgress
+from tests.support.ports import LoopbackServer
 
 URL = "https://api.example.test/things"
 
@@ -392,3 +403,250 @@ async def test_a_secret_cut_by_the_body_excerpt_leaves_no_head_behind(fake_time:
             await client.request("GET", URL)
     assert secret[:12] not in str(caught.value)
     assert "***" in str(caught.value)
+
+
+# ------------------------------------------------------- retries announced
+
+
+def announcing_client(
+    answers: list[Answer],
+    fake_time: FakeTime,
+    progress: RecordingProgress,
+    *,
+    rate_limit: RateLimit | None = None,
+    **policy: float,
+) -> HttpClient:
+    return HttpClient(
+        service="test service",
+        policy=FixedBackoff(sleep=fake_time.sleep, clock=fake_time.clock, **policy),
+        transport=httpx.MockTransport(scripted(answers, [])),
+        rate_limit=rate_limit,
+        progress=progress,
+    )
+
+
+async def test_each_retry_wait_is_announced_once_with_its_number_and_wait(
+    fake_time: FakeTime,
+) -> None:
+    progress = RecordingProgress()
+    answers: list[Answer] = [httpx.Response(503), httpx.Response(502), httpx.Response(200)]
+    async with announcing_client(answers, fake_time, progress) as client:
+        await client.request("GET", URL)
+    assert progress.lines == [
+        "GET api.example.test/things answered 503; retry 1 of 5 in 1.0 s",
+        "GET api.example.test/things answered 502; retry 2 of 5 in 1.0 s",
+    ]
+    assert fake_time.sleeps == [1.0, 1.0]
+
+
+async def test_connection_failures_are_announced_in_a_few_words(fake_time: FakeTime) -> None:
+    progress = RecordingProgress()
+    answers: list[Answer] = [
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ConnectTimeout("timed out"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.Response(200),
+    ]
+    async with announcing_client(answers, fake_time, progress) as client:
+        await client.request("HEAD", URL)
+    assert progress.lines == [
+        "HEAD api.example.test/things connection refused; retry 1 of 5 in 1.0 s",
+        "HEAD api.example.test/things connect timed out; retry 2 of 5 in 1.0 s",
+        "HEAD api.example.test/things connection lost; retry 3 of 5 in 1.0 s",
+    ]
+
+
+async def test_no_line_without_a_wait(fake_time: FakeTime) -> None:
+    progress = RecordingProgress()
+    async with announcing_client([httpx.Response(200)], fake_time, progress) as client:
+        await client.request("GET", URL)
+    async with announcing_client([httpx.Response(404)], fake_time, progress) as client:
+        with pytest.raises(NotFound):
+            await client.request("GET", URL)
+    assert progress.lines == []
+    # The last attempt fails without a wait, so without a line.
+    async with announcing_client([httpx.Response(500)], fake_time, progress, attempts=3) as client:
+        with pytest.raises(UnexpectedStatus):
+            await client.request("GET", URL)
+    assert [line.split("; ")[1] for line in progress.lines] == [
+        "retry 1 of 2 in 1.0 s",
+        "retry 2 of 2 in 1.0 s",
+    ]
+
+
+async def test_a_server_asked_wait_and_a_rate_limit_say_so(fake_time: FakeTime) -> None:
+    progress = RecordingProgress()
+    answers: list[Answer] = [
+        httpx.Response(503, headers={"retry-after": "7"}),
+        httpx.Response(429, headers={"retry-after": "42"}),
+        httpx.Response(200),
+    ]
+    async with announcing_client(answers, fake_time, progress) as client:
+        await client.request("GET", URL)
+    assert fake_time.sleeps == [7.0, 42.0]
+    unavailable, limited = progress.lines
+    assert unavailable == "GET api.example.test/things answered 503; retry 1 of 5 in 7.0 s as asked"
+    assert re.fullmatch(
+        r"test service rate limit: waiting 42 s \(until \d\d:\d\d:\d\d UTC\); "
+        r"GET api\.example\.test/things answered 429, retry 2 of 5",
+        limited,
+    ), limited
+
+
+async def test_a_403_the_rate_limit_hook_recognises_is_announced_as_a_rate_limit(
+    fake_time: FakeTime,
+) -> None:
+    def github_like(response: httpx.Response) -> float | None:
+        return 30.0 if response.headers.get("x-ratelimit-remaining") == "0" else None
+
+    progress = RecordingProgress()
+    answers: list[Answer] = [
+        httpx.Response(403, headers={"x-ratelimit-remaining": "0"}),
+        httpx.Response(200),
+    ]
+    async with announcing_client(answers, fake_time, progress, rate_limit=github_like) as client:
+        await client.request("GET", URL)
+    (line,) = progress.lines
+    assert line.startswith("test service rate limit: waiting 30 s (until ")
+    assert line.endswith("UTC); GET api.example.test/things answered 403, retry 1 of 5")
+
+
+async def test_retry_lines_show_no_secret_and_no_query(fake_time: FakeTime) -> None:
+    secret = "progress-secret-5d1e"
+    register_secret(secret)
+    progress = RecordingProgress()
+    url = f"https://user:{secret}@api.example.test/{secret}/things?token={secret}&scope=x"
+    answers: list[Answer] = [httpx.Response(503), httpx.ConnectError(secret), httpx.Response(200)]
+    async with announcing_client(answers, fake_time, progress) as client:
+        await client.request("GET", url)
+    assert progress.lines == [
+        "GET api.example.test/***/things answered 503; retry 1 of 5 in 1.0 s",
+        "GET api.example.test/***/things could not connect; retry 2 of 5 in 1.0 s",
+    ]
+
+
+async def test_a_digest_in_a_retry_line_is_cut_short(fake_time: FakeTime) -> None:
+    progress = RecordingProgress()
+    digest = "sha256:" + "0123456789ab" + "c" * 52
+    async with announcing_client([httpx.Response(502)], fake_time, progress, attempts=2) as client:
+        with pytest.raises(UnexpectedStatus):
+            await client.request("GET", f"https://ghcr.io/v2/o/r/api/blobs/{digest}")
+    assert progress.lines == [
+        "GET ghcr.io/v2/o/r/api/blobs/sha256:0123456789ab... answered 502; retry 1 of 1 in 1.0 s"
+    ]
+
+
+# ------------------------------------------------- streamed bodies, on the wire
+
+
+class BodyServer:
+    """A real HTTP server on 127.0.0.1 answering every GET with ``status`` and
+    ``body``; with ``cut`` it sends the full Content-Length but only half the
+    body, then closes the connection (a connection lost mid-body)."""
+
+    def __init__(self, status: int, body: bytes, *, cut: bool = False) -> None:
+        server = self
+        self.status, self.body, self.cut = status, body, cut
+        self.answered = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.answered += 1
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(server.body)))
+                self.end_headers()
+                if server.cut:
+                    self.wfile.write(server.body[: len(server.body) // 2])
+                    self.close_connection = True
+                    return
+                self.wfile.write(server.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = LoopbackServer(Handler)
+        self.url = self._httpd.url
+
+    def __enter__(self) -> BodyServer:
+        self._httpd.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.stop()
+
+
+async def read_all(client: HttpClient, response: httpx.Response) -> bytes:
+    async with contextlib.aclosing(client.iter_body(response, 65536)) as chunks:
+        return b"".join([chunk async for chunk in chunks])
+
+
+async def test_a_streamed_2xx_comes_back_unread_and_iter_body_reads_it_then_closes(
+    fake_time: FakeTime,
+) -> None:
+    body = random.Random(5).randbytes(300_000)
+    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
+    with BodyServer(200, body) as server:
+        async with HttpClient(service="test service", policy=policy) as client:
+            response = await client.request("GET", f"{server.url}/blob", stream=True)
+            assert not response.is_stream_consumed
+            with pytest.raises(httpx.ResponseNotRead):
+                _ = response.content
+            received = await read_all(client, response)
+            assert response.is_closed
+    assert received == body
+
+
+async def test_a_streamed_request_reads_and_raises_an_error_answer_as_usual(
+    fake_time: FakeTime,
+) -> None:
+    secret = "stream-secret-91c2"
+    register_secret(secret)
+    echo = json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": f"no {secret} here"}]})
+    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
+    with BodyServer(404, echo.encode()) as server:
+        async with HttpClient(service="test service", policy=policy) as client:
+            with pytest.raises(NotFound) as caught:
+                await client.request("GET", f"{server.url}/blob?token={secret}", stream=True)
+    error = caught.value
+    assert error.code == "NAME_UNKNOWN"  # the body was read: its code is in the error
+    assert str(error).startswith(f"test service: GET {server.url}/blob answered 404 NAME_UNKNOWN")
+    assert secret not in str(error)
+    assert "no *** here" in str(error)
+    assert server.answered == 1
+
+
+async def test_a_streamed_unexpected_status_is_raised_after_its_retries(
+    fake_time: FakeTime,
+) -> None:
+    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock, attempts=3)
+    with BodyServer(503, b'{"message": "busy"}') as server:
+        async with HttpClient(service="test service", policy=policy) as client:
+            with pytest.raises(UnexpectedStatus, match=r"answered 503: busy \(after 3 attempts\)"):
+                await client.request("GET", f"{server.url}/blob", stream=True)
+    assert server.answered == 3
+
+
+async def test_a_connection_lost_mid_body_raises_a_classified_transport_error(
+    fake_time: FakeTime,
+) -> None:
+    secret = "midbody-secret-3b7f"
+    register_secret(secret)
+    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
+    with BodyServer(200, b"x" * 200_000, cut=True) as server:
+        async with HttpClient(service="test service", policy=policy) as client:
+            url = f"{server.url}/blob?token={secret}"
+            response = await client.request("GET", url, stream=True)
+            with pytest.raises(TransportError) as caught:
+                await read_all(client, response)
+            assert response.is_closed
+    text = str(caught.value)
+    assert text.startswith(f"test service: GET {server.url}/blob failed: ")
+    assert caught.value.fix is not None
+    assert "reachable" in caught.value.fix
+    assert secret not in text
+    assert "token" not in text
+    assert caught.value.__cause__ is None
+    assert fake_time.sleeps == []  # a body cut off is the caller's to retry, not ours

@@ -222,6 +222,7 @@ async def open_release_context(
             credentials=registry_credentials(settings),
             policy=policy,
             transport=registry_transport,
+            progress=progress,
             **registry_options,
         )
         stack.push_async_callback(registry.aclose)
@@ -237,6 +238,7 @@ async def open_release_context(
                 api_url=settings.github_api_url,
                 policy=policy,
                 transport=github_transport,
+                progress=progress,
             )
             stack.push_async_callback(github.aclose)
             tags = GitHubTagStore(github)

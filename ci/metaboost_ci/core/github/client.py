@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..net import HttpClient, RetryPolicy
 from ..net.http import display_url, error_code_and_detail
+from ..progress import Progress
 from ..redact import register_secret
 from ..tags import TagCreate, require_commit_sha, require_tag_name
 from .hints import github_hints
@@ -110,6 +111,7 @@ class GitHubClient:
         api_url: str = DEFAULT_API_URL,
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.repository = require_repository(repository)
         self.api_url = _require_api_url(api_url)
@@ -129,6 +131,7 @@ class GitHubClient:
             rate_limit=GitHubRateLimit(self.policy),
             transport=transport,
             headers=headers,
+            progress=progress,
         )
         self._repo_url = f"{self.api_url}/repos/{self.repository}"
         self._repository_checked = False
@@ -208,6 +211,9 @@ class GitHubClient:
             out_of_time = time.monotonic() - started + wait > self.policy.total_seconds
             if attempt >= self.policy.attempts or out_of_time:
                 raise failure
+            status = failure.status if isinstance(failure, HttpStatusError) else None
+            what = f"answered {status}" if status else "failed"
+            self._http.announce_retry("POST", url, f"{what} and nothing was made", attempt, wait)
             await self.policy.sleep(wait)
 
     # -- tags ---------------------------------------------------------------

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,6 +28,7 @@ from ..errors import (
     TransportError,
     UnexpectedStatus,
 )
+from ..progress import Progress
 from ..redact import redact
 from .retry import NOT_PROCESSED_STATUSES, RETRYABLE_STATUSES, RetryPolicy, retry_after_seconds
 
@@ -38,6 +41,9 @@ RateLimit = Callable[[httpx.Response], float | None]
 # the body from its first byte (a file read from offset 0), so a retry re-sends
 # all of it. Give its length as a Content-Length header.
 BodyFactory = Callable[[], AsyncIterator[bytes]]
+
+# A digest in a progress line: its head identifies it, the other 52 digits only make it long.
+_LONG_DIGEST = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]{52}")
 
 _ERROR_CLASSES: dict[int, type[HttpStatusError]] = {
     401: AuthenticationRequired,
@@ -90,8 +96,28 @@ def display_url(url: str | httpx.URL) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def short_url(url: str | httpx.URL) -> str:
+    """``display_url`` without the scheme and with digests cut short, for progress lines."""
+    return _LONG_DIGEST.sub(r"\1...", display_url(url).split("://", 1)[-1])
+
+
 def _problem(exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _short_problem(exc: httpx.TransportError) -> str:
+    """A few words for a progress line; the full text is kept for the error."""
+    if "refused" in str(exc).lower():
+        return "connection refused"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "connection lost"
+    return type(exc).__name__
 
 
 @functools.cache
@@ -117,9 +143,12 @@ class HttpClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.service = service
         self.policy = policy or RetryPolicy()
+        # Where each retry wait is announced; None keeps retries silent.
+        self.progress = progress
         self._hints = hints
         self._rate_limit = rate_limit or _default_rate_limit
         self._client = httpx.AsyncClient(
@@ -204,6 +233,7 @@ class HttpClient:
                 wait = policy.backoff(attempt)
                 if policy.clock() - started + wait > policy.total_seconds:
                     raise self._transport_error(method, url, problem, attempt) from None
+                self.announce_retry(method, url, _short_problem(exc), attempt, wait)
                 await policy.sleep(wait)
                 continue
 
@@ -224,7 +254,50 @@ class HttpClient:
             wait = server_wait if server_wait is not None else policy.backoff(attempt)
             if policy.clock() - started + wait > policy.total_seconds:
                 raise self._status_error(method, url, response, attempt, force_rate_limit=limited)
+            status = response.status_code
+            if server_wait is not None and (limited or status == 429):
+                self._announce_rate_limit(method, url, status, attempt, wait)
+            else:
+                asked = " as asked" if server_wait is not None else ""
+                self.announce_retry(method, url, f"answered {status}", attempt, wait, asked)
             await policy.sleep(wait)
+
+    def announce_retry(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        what: str,
+        attempt: int,
+        wait: float,
+        note: str = "",
+    ) -> None:
+        """Say, on the progress reporter, that failed ``attempt`` is retried after ``wait``.
+
+        One short line per wait, so a long silence is never a mystery:
+        ``GET ghcr.io/v2/o/r/api/manifests/1.2.0 answered 503; retry 2 of 5 in 1.4 s``.
+        Callers with their own retry loops (a download cut off mid-body) use it too.
+        """
+        retries = self.policy.attempts - 1
+        self._announce(
+            f"{method} {short_url(url)} {what}; retry {attempt} of {retries} in {wait:.1f} s{note}"
+        )
+
+    def _announce_rate_limit(
+        self, method: str, url: str | httpx.URL, status: int, attempt: int, wait: float
+    ) -> None:
+        # Wall-clock time, for the person: the policy's clock is monotonic.
+        until = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%H:%M:%S")
+        retries = self.policy.attempts - 1
+        self._announce(
+            f"{self.service} rate limit: waiting {wait:.0f} s (until {until} UTC); "
+            f"{method} {short_url(url)} answered {status}, retry {attempt} of {retries}"
+        )
+
+    def _announce(self, line: str) -> None:
+        if self.progress is not None:
+            # The URL is already shown without userinfo or query; a registered
+            # secret in a path (or a service name) is masked here.
+            self.progress.step(redact(line))
 
     async def iter_body(
         self, response: httpx.Response, chunk_size: int | None = None

@@ -19,6 +19,7 @@ import httpx
 from ..errors import HttpStatusError, InputError, NotFound, TransportError
 from ..net import HttpClient, RetryPolicy
 from ..net.http import BodyFactory, error_code_and_detail
+from ..progress import Progress
 from ..redact import register_secret
 from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints, repository_scope
 from .copy import CopyResult, copy_image
@@ -105,6 +106,7 @@ class RegistryClient:
         page_size: int = 1000,
         max_pages: int = 100,
         spool_memory: int = BLOB_SPOOL_MEMORY,
+        progress: Progress | None = None,
     ) -> None:
         if page_size < 1 or max_pages < 1:
             raise InputError(
@@ -125,6 +127,7 @@ class RegistryClient:
             hints=_hints,
             transport=transport,
             headers={"user-agent": "metaboost-ci"},
+            progress=progress,
         )
         # Token lifetimes are measured on the retry policy's clock: one time
         # source to fake in tests.
@@ -520,7 +523,10 @@ class RegistryClient:
             except TransportError:
                 if attempt >= policy.attempts:
                     raise
-                await policy.sleep(policy.backoff(attempt))
+                wait = policy.backoff(attempt)
+                url = self._blob_url(name, digest)
+                self._http.announce_retry("GET", url, "broke off mid-body", attempt, wait)
+                await policy.sleep(wait)
                 continue
             if actual != digest:
                 raise RegistryProtocolError(
