@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from metaboost_ci.core.net import RetryPolicy
+from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.core.registry import RegistryClient, RegistryCredentials, RegistryProtocolError
 from tests.support.images import (
     REVISION_LABEL,
@@ -250,9 +251,16 @@ async def test_a_blob_download_cut_off_midway_starts_over(registry: Registry) ->
         Front(registry.url, storage=storage, decline_mounts=True) as front,
     ):
         policy = RetryPolicy(sleep=no_sleep)
-        async with RegistryClient(front.url, spool_memory=64 * 1024, policy=policy) as client:
+        progress = RecordingProgress()
+        async with RegistryClient(
+            front.url, spool_memory=64 * 1024, policy=policy, progress=progress
+        ) as client:
             assert not await client.mount_blob("owner/mirror/api", digest, "owner/repo/api")
     assert [s.method for s in storage.recorder.seen] == ["GET", "GET"]  # cut, then whole
+    # The restart is announced once, as people would want to see it.
+    restarts = [line for line in progress.lines if "broke off mid-body" in line]
+    assert len(restarts) == 1
+    assert "retry 1 of" in restarts[0]
     puts = [s for s in front.recorder.seen if s.method == "PUT"]
     assert [s.headers.get("content-length") for s in puts] == [str(len(big))]
     assert stored_blob(registry, "owner/mirror/api", digest).content == big
