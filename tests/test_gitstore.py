@@ -11,6 +11,7 @@ import pytest
 from metaboost_ci.core.errors import ConfigError, InputError, RemoteError
 from metaboost_ci.core.gitstore import GitRemoteTagStore, parse_ls_remote, parse_push_porcelain
 from metaboost_ci.core.net import RetryPolicy
+from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.core.tags import TagCreate, TagStore
 from tests.support.gitrepo import GitRepos
 
@@ -241,9 +242,17 @@ async def test_push_without_verdict_that_did_not_land_is_an_error(
 
     sha = git_repos.commit()
     remote = _flaky_remote(git_repos, tmp_path, lands=False)
+    progress = RecordingProgress()
     store = GitRemoteTagStore(
-        remote, local_repo=git_repos.work, policy=RetryPolicy(attempts=2, sleep=no_wait)
+        remote,
+        local_repo=git_repos.work,
+        policy=RetryPolicy(attempts=2, sleep=no_wait),
+        progress=progress,
     )
     with pytest.raises(RemoteError, match="git push"):
         await store.create_tag("3.0.0-staging.1", sha)
     assert git_repos.remote_tag("3.0.0-staging.1") is None
+    # The one wait between the two pushes was announced, not silent.
+    assert len(progress.lines) == 1
+    assert progress.lines[0].startswith("git push of 3.0.0-staging.1 to flaky gave no verdict")
+    assert "retry 1 of 1 in " in progress.lines[0]

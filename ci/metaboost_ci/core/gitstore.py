@@ -30,6 +30,7 @@ import anyio
 
 from .errors import ConfigError, InputError, RemoteError
 from .net.retry import RetryPolicy
+from .progress import Progress
 from .redact import redact, register_secret
 from .tags import TagCreate, require_commit_sha, require_tag_name
 
@@ -107,6 +108,7 @@ class GitRemoteTagStore:
         local_repo: Path | None = None,
         policy: RetryPolicy | None = None,
         timeout: float = 300.0,
+        progress: Progress | None = None,
     ) -> None:
         if not remote or remote.startswith("-"):
             raise ConfigError(
@@ -124,6 +126,7 @@ class GitRemoteTagStore:
         self.local_repo = (local_repo or Path.cwd()).resolve()
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
+        self._progress = progress
 
     @property
     def description(self) -> str:
@@ -172,7 +175,7 @@ class GitRemoteTagStore:
                     return TagCreate.EXISTS
                 if attempt >= self.policy.attempts:
                     raise self._failure("push", result)
-                await self.policy.sleep(self.policy.backoff(attempt))
+                await self._retry_wait(tag, "gave no verdict and the tag is absent", attempt)
                 continue
             if line.flag in ("*", " ") and result.returncode == 0:
                 return TagCreate.CREATED
@@ -189,7 +192,20 @@ class GitRemoteTagStore:
                 return TagCreate.EXISTS
             if attempt >= self.policy.attempts:
                 raise self._failure("push", result, detail=line.summary)
-            await self.policy.sleep(self.policy.backoff(attempt))
+            await self._retry_wait(tag, f"was refused ({line.summary})", attempt)
+
+    async def _retry_wait(self, tag: str, what: str, attempt: int) -> None:
+        """Wait before pushing ``tag`` again, saying so (a silent wait looks like a hang)."""
+        wait = self.policy.backoff(attempt)
+        if self._progress is not None:
+            retries = self.policy.attempts - 1
+            self._progress.step(
+                redact(
+                    f"git push of {tag} to {safe_remote(self.remote)} {what}; "
+                    f"retry {attempt} of {retries} in {wait:.1f} s"
+                )
+            )
+        await self.policy.sleep(wait)
 
     async def commit_exists(self, sha: str) -> bool:
         """True when the remote has commit ``sha``.

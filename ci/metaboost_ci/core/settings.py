@@ -229,7 +229,9 @@ async def open_release_context(
         github: GitHubClient | None = None
         tags: TagStore
         if settings.git_remote is not None:
-            tags = GitRemoteTagStore(settings.git_remote, local_repo=settings.local_repo)
+            tags = GitRemoteTagStore(
+                settings.git_remote, local_repo=settings.local_repo, progress=progress
+            )
         else:
             token = settings.require_github_token() if need_github_token else settings.github_token
             github = GitHubClient(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
@@ -186,7 +185,8 @@ class GitHubClient:
         looks for the thing: found decides, absent means try again within the
         retry policy. (``HttpClient`` never re-sends a POST by itself.)
         """
-        started = time.monotonic()
+        clock = self.policy.clock  # the policy's clock, so tests can drive it
+        started = clock()
         uncertain = False  # an earlier attempt may have created it
         attempt = 0
         while True:
@@ -208,7 +208,7 @@ class GitHubClient:
             if found is not None:
                 return found
             wait = self.policy.backoff(attempt)
-            out_of_time = time.monotonic() - started + wait > self.policy.total_seconds
+            out_of_time = clock() - started + wait > self.policy.total_seconds
             if attempt >= self.policy.attempts or out_of_time:
                 raise failure
             status = failure.status if isinstance(failure, HttpStatusError) else None
