@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from metaboost_ci.core.errors import TransportError
 from metaboost_ci.core.net import RetryPolicy
 from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.core.registry import RegistryClient, RegistryCredentials, RegistryProtocolError
@@ -264,3 +266,20 @@ async def test_a_blob_download_cut_off_midway_starts_over(registry: Registry) ->
     puts = [s for s in front.recorder.seen if s.method == "PUT"]
     assert [s.headers.get("content-length") for s in puts] == [str(len(big))]
     assert stored_blob(registry, "owner/mirror/api", digest).content == big
+
+
+async def test_a_cut_off_download_stops_at_the_policys_total_time(registry: Registry) -> None:
+    big = random.Random(3).randbytes(200_000)
+    async with RegistryClient(registry.url) as direct:
+        digest = await direct.push_blob("owner/repo/api", big)
+    ticks = itertools.count(step=100.0)  # every look at the clock: 100 s later
+    policy = RetryPolicy(sleep=no_sleep, total_seconds=50.0, clock=lambda: next(ticks))
+    with (
+        CuttingStorage({digest: big}) as storage,
+        Front(registry.url, storage=storage, decline_mounts=True) as front,
+    ):
+        async with RegistryClient(front.url, spool_memory=64 * 1024, policy=policy) as client:
+            with pytest.raises(TransportError):
+                await client.mount_blob("owner/mirror/api", digest, "owner/repo/api")
+    assert [s.method for s in storage.recorder.seen] == ["GET"]  # no second try
+    assert not [s for s in front.recorder.seen if s.method == "PUT"]

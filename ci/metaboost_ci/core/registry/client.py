@@ -503,6 +503,7 @@ class RegistryClient:
         policy (``HttpClient`` retries only until the answer starts).
         """
         policy = self._http.policy
+        started = policy.clock()
         attempt = 0
         while True:
             attempt += 1
@@ -521,9 +522,12 @@ class RegistryClient:
             try:
                 actual, size = await self._read_into(response, digest, sink)
             except TransportError:
-                if attempt >= policy.attempts:
-                    raise
                 wait = policy.backoff(attempt)
+                # The same bounds as any request: attempts and total time.
+                if attempt >= policy.attempts or (
+                    policy.clock() - started + wait > policy.total_seconds
+                ):
+                    raise
                 url = self._blob_url(name, digest)
                 self._http.announce_retry("GET", url, "broke off mid-body", attempt, wait)
                 await policy.sleep(wait)
