@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from metaboost_ci.core.errors import (
@@ -220,3 +222,21 @@ async def test_wrong_repository_names_the_repository(github_emulator: GitHubEmul
         # client checks which one it is.
         with pytest.raises(NotFound, match="Check the repository name"):
             await client.commit_exists(sha)
+
+
+async def test_concurrent_absent_reads_check_the_repository_once(
+    github_emulator: GitHubEmulator,
+):
+    # Promote reads a tag and a release at once: both find nothing, and both
+    # must make sure the repository is there, with a single request between them.
+    client, _ = emulator_client(github_emulator)
+    async with client:
+        found = await asyncio.gather(
+            client.get_tag_commit("9.9.9"),
+            client.get_release("9.9.9"),
+            client.get_tag_commit("9.9.8"),
+        )
+        assert found == [None, None, None]
+        assert await client.get_release("9.9.8") is None  # later reads: checked already
+    repository_reads = [r for r in statuses(github_emulator) if r == ("GET", "", 200)]
+    assert len(repository_reads) == 1

@@ -134,6 +134,9 @@ class GitHubClient:
         )
         self._repo_url = f"{self.api_url}/repos/{self.repository}"
         self._repository_checked = False
+        # Concurrent reads that find nothing (promote reads tags and releases at
+        # once) would each check the repository: the lock makes it one request.
+        self._repository_lock = anyio.Lock()
 
     @property
     def requests_sent(self) -> int:
@@ -458,9 +461,15 @@ class GitHubClient:
         return str(next_url)
 
     async def _require_repository(self) -> None:
-        if not self._repository_checked:
-            await self._request("GET", self._repo_url)
-            self._repository_checked = True
+        """Raise the classified, hinted 404 when the repository is not there for us.
+
+        Checked once per client: a failure raises (nothing is cached), so a
+        later call asks again.
+        """
+        async with self._repository_lock:
+            if not self._repository_checked:
+                await self._request("GET", self._repo_url)
+                self._repository_checked = True
 
     def _conflict(self, response: httpx.Response) -> MetaboostCiError:
         if _EMPTY_REPOSITORY in _message(response).lower():
