@@ -14,7 +14,12 @@ import pytest
 from metaboost_ci.core.errors import TransportError
 from metaboost_ci.core.net import RetryPolicy
 from metaboost_ci.core.progress import RecordingProgress
-from metaboost_ci.core.registry import RegistryClient, RegistryCredentials, RegistryProtocolError
+from metaboost_ci.core.registry import (
+    BlobUnknown,
+    RegistryClient,
+    RegistryCredentials,
+    RegistryProtocolError,
+)
 from tests.support.images import (
     REVISION_LABEL,
     PushedImage,
@@ -283,3 +288,16 @@ async def test_a_cut_off_download_stops_at_the_policys_total_time(registry: Regi
                 await client.mount_blob("owner/mirror/api", digest, "owner/repo/api")
     assert [s.method for s in storage.recorder.seen] == ["GET"]  # no second try
     assert not [s for s in front.recorder.seen if s.method == "PUT"]
+
+
+async def test_a_copy_whose_source_lacks_the_blob_closes_the_upload_session(
+    registry: Registry,
+) -> None:
+    async with RegistryClient(registry.url) as direct:
+        digest = await direct.push_blob("owner/other/api", b"a blob only owner/other has")
+    with Front(registry.url, decline_mounts=True) as front:
+        async with RegistryClient(front.url) as client:
+            with pytest.raises(BlobUnknown):
+                await client.mount_blob("owner/mirror/api", digest, "owner/repo/api")
+    methods = [s.method for s in front.recorder.seen if "/owner/mirror/" in s.path]
+    assert methods == ["POST", "DELETE"]  # the session opened by the mount is closed

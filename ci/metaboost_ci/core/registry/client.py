@@ -484,10 +484,12 @@ class RegistryClient:
         with tempfile.SpooledTemporaryFile(max_size=self.spool_memory) as spool:
             try:
                 size = await self._download_blob(src, digest, spool)
-            except RegistryProtocolError:
-                # Wrong bytes, nothing will be sent: close the upload session
-                # rather than leave it to expire. (Not after a network failure:
-                # the cleanup's own retries would only delay the error.)
+            except (RegistryProtocolError, HttpStatusError, OSError):
+                # Nothing will be sent (wrong bytes, the source refused or lacks
+                # the blob, the spool's disk failed): close the upload session
+                # rather than leave it open until the registry purges it (a
+                # week, by default). Not after a network failure: the cleanup's
+                # own retries would only delay the error.
                 await self._cancel_upload(dst, location)
                 raise
             if spool.name is not None:  # rolled over to a real file
