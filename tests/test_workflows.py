@@ -221,6 +221,19 @@ def test_ci_runs_the_readme_command_then_the_engine_tests() -> None:
         ">>",
         '"$GITHUB_STEP_SUMMARY"',
     ]
+    # Last, the offline GraphQL checks against the engine's own schema: the
+    # variable the checks read names the folder the schema is written to.
+    schema_step = next(
+        s for s in engine["steps"] if "tests.support.engine_schema" in s.get("run", "")
+    )
+    assert runs.index(schema_step["run"]) > bench_at
+    variable = "METABOOST_DAGGER_SCHEMA_DIR"
+    assert variable in schema_step["env"]
+    assert schema_step["run"].splitlines() == [
+        f'.venv/bin/python -m tests.support.engine_schema "${variable}"',
+        ".venv/bin/pytest tests/test_engine_*.py",
+    ]
+    assert any("docker-registry skopeo" in s.get("run", "") for s in engine["steps"])
 
 
 # -------------------------------------------- the publish scripts, for real

@@ -43,16 +43,28 @@ from gql.transport.exceptions import TransportQueryError
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DAGGER = REPO.parent / "shared" / "dagger"
+# Another folder with the same files, e.g. the schema written from a running
+# engine by tests/support/engine_schema.py (ci.yml's engine job).
+SCHEMA_DIR_VARIABLE = "METABOOST_DAGGER_SCHEMA_DIR"
 SCHEMA_FILE = "schema-v0.21.11.graphqls"
 DAGGER_JSON_SCHEMA_FILE = "dagger.json.schema.json"
 MAIN_OBJECT = "MetaboostCi"
 
 
+def shared_dagger_dir() -> Path:
+    """The schema files' folder: ``$METABOOST_DAGGER_SCHEMA_DIR``, else ``../shared/dagger``."""
+    override = os.environ.get(SCHEMA_DIR_VARIABLE)
+    return Path(override) if override else SHARED_DAGGER
+
+
 def shared_dagger_file(name: str) -> Path:
-    """``../shared/dagger/<name>``, or skip the test saying where it was looked for."""
-    path = SHARED_DAGGER / name
+    """``<schema dir>/<name>``, or skip the test saying where it was looked for."""
+    path = shared_dagger_dir() / name
     if not path.is_file():
-        pytest.skip(f"{path} is absent (CI puts shared/ beside the clone); check not run here")
+        pytest.skip(
+            f"{path} is absent (.ci/run has ../shared beside the clone; elsewhere set "
+            f"{SCHEMA_DIR_VARIABLE}); check not run here"
+        )
     return path
 
 
