@@ -183,6 +183,24 @@ async def test_credentials_in_the_remote_url_never_show(git_repos: GitRepos):
     assert store.description == "Git remote https://127.0.0.1:9/acme/metaboost.git"
 
 
+@pytest.mark.parametrize("with_userinfo", [False, True])
+async def test_a_token_in_the_remote_urls_query_never_shows(
+    git_repos: GitRepos, with_userinfo: bool
+):
+    secret = "qs" + "T0kenInQuery" * 3
+    userinfo = "x-access-token:other-secret-77@" if with_userinfo else ""
+    remote = f"https://{userinfo}127.0.0.1:9/acme/metaboost.git?access_token={secret}"
+    store = GitRemoteTagStore(remote, local_repo=git_repos.work)
+    sha = git_repos.commit()
+
+    for action in (store.list_tags(""), store.create_tag("1.0.0", sha), store.commit_exists(sha)):
+        with pytest.raises(RemoteError) as caught:
+            await action
+        assert secret not in str(caught.value)
+        assert "127.0.0.1:9" in str(caught.value)
+    assert store.description == "Git remote https://127.0.0.1:9/acme/metaboost.git"
+
+
 async def test_git_runs_in_c_locale_whatever_the_caller_uses(git_repos: GitRepos, monkeypatch):
     # A German locale (if installed) would translate "already exists".
     monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")

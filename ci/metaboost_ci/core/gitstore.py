@@ -24,7 +24,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import anyio
 
@@ -81,12 +81,16 @@ def parse_push_porcelain(output: str, ref: str) -> PushResult | None:
 
 
 def safe_remote(remote: str) -> str:
-    """The remote for messages: URL userinfo (user:token@) removed."""
+    """The remote for messages: URL userinfo (user:token@) and query removed.
+
+    A query can carry a token too (``?access_token=``), and unlike userinfo
+    it is not registered as a secret, so it must never be shown.
+    """
     parts = urlsplit(remote)
-    if parts.scheme and "@" in parts.netloc:
-        host = parts.netloc.rsplit("@", 1)[1]
-        return parts._replace(netloc=host).geturl()
-    return remote
+    if not parts.scheme:
+        return remote  # a path or scp-like user@host:repo: no password can hide there
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=host, query="", fragment="").geturl()
 
 
 def _register_remote_credentials(remote: str) -> None:
@@ -96,6 +100,10 @@ def _register_remote_credentials(remote: str) -> None:
     elif parts.scheme and parts.username and "@" in parts.netloc:
         # https://TOKEN@host: a bare token in the user part is a credential too.
         register_secret(parts.username)
+    if parts.scheme:
+        # ?access_token=...: git and curl echo the URL whole in their errors.
+        for _, value in parse_qsl(parts.query):
+            register_secret(value)
 
 
 class GitRemoteTagStore:
