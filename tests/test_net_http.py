@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -516,13 +517,25 @@ async def test_retry_lines_show_no_secret_and_no_query(fake_time: FakeTime) -> N
     register_secret(secret)
     progress = RecordingProgress()
     url = f"https://user:{secret}@api.example.test/{secret}/things?token={secret}&scope=x"
-    answers: list[Answer] = [httpx.Response(503), httpx.ConnectError(secret), httpx.Response(200)]
+    answers: list[Answer] = [
+        httpx.Response(503),
+        httpx.ConnectError(secret),
+        httpx.Response(429, headers={"retry-after": "3"}),
+        httpx.Response(200),
+    ]
     async with announcing_client(answers, fake_time, progress) as client:
         await client.request("GET", url)
-    assert progress.lines == [
+    assert progress.lines[:2] == [
         "GET api.example.test/***/things answered 503; retry 1 of 5 in 1.0 s",
         "GET api.example.test/***/things could not connect; retry 2 of 5 in 1.0 s",
     ]
+    # The rate-limit line is built apart from the others: masked all the same.
+    assert re.fullmatch(
+        r"test service rate limit: waiting 3 s \(until \d\d:\d\d:\d\d UTC\); "
+        r"GET api\.example\.test/\*\*\*/things answered 429, retry 3 of 5",
+        progress.lines[2],
+    ), progress.lines[2]
+    assert len(progress.lines) == 3
 
 
 async def test_a_digest_in_a_retry_line_is_cut_short(fake_time: FakeTime) -> None:
@@ -650,3 +663,30 @@ async def test_a_connection_lost_mid_body_raises_a_classified_transport_error(
     assert "token" not in text
     assert caught.value.__cause__ is None
     assert fake_time.sleeps == []  # a body cut off is the caller's to retry, not ours
+
+
+async def test_a_streamed_body_cancelled_midway_is_closed(fake_time: FakeTime) -> None:
+    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
+    with BodyServer(200, random.Random(6).randbytes(300_000)) as server:
+        async with HttpClient(service="test service", policy=policy) as client:
+            response = await client.request("GET", f"{server.url}/blob", stream=True)
+            received = 0
+            with anyio.CancelScope() as scope:
+                async with contextlib.aclosing(client.iter_body(response, 4096)) as chunks:
+                    async for chunk in chunks:
+                        received += len(chunk)
+                        scope.cancel()  # the next wait for bytes is cancelled
+            assert scope.cancelled_caught  # ended by the cancellation, not by the body's end
+            assert received < 300_000
+            assert response.is_closed
+
+
+async def test_a_streamed_body_left_early_is_closed(fake_time: FakeTime) -> None:
+    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
+    with BodyServer(200, random.Random(7).randbytes(300_000)) as server:
+        async with HttpClient(service="test service", policy=policy) as client:
+            response = await client.request("GET", f"{server.url}/blob", stream=True)
+            async with contextlib.aclosing(client.iter_body(response, 4096)) as chunks:
+                async for _ in chunks:
+                    break
+            assert response.is_closed
