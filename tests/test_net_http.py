@@ -223,6 +223,16 @@ async def test_backoff_waits_are_capped(fake_time: FakeTime) -> None:
 # ---------------------------------------------------------- Retry-After, bounds
 
 
+def test_allows_retry_needs_an_attempt_left_and_time_left() -> None:
+    now = [100.0]
+    policy = RetryPolicy(attempts=3, total_seconds=10.0, clock=lambda: now[0])
+    assert policy.allows_retry(2, started=100.0, wait=1.0)
+    assert not policy.allows_retry(3, started=100.0, wait=1.0)  # the last attempt failed
+    now[0] = 108.0
+    assert policy.allows_retry(1, started=100.0, wait=2.0)  # ends at exactly 10 s
+    assert not policy.allows_retry(1, started=100.0, wait=2.5)  # would end past it
+
+
 async def test_429_honours_retry_after_seconds(fake_time: FakeTime) -> None:
     answers: list[Answer] = [
         httpx.Response(429, headers={"retry-after": "7"}),

@@ -188,8 +188,7 @@ class GitHubClient:
         looks for the thing: found decides, absent means try again within the
         retry policy. (``HttpClient`` never re-sends a POST by itself.)
         """
-        clock = self.policy.clock  # the policy's clock, so tests can drive it
-        started = clock()
+        started = self.policy.clock()  # the policy's clock, so tests can drive it
         uncertain = False  # an earlier attempt may have created it
         attempt = 0
         while True:
@@ -211,8 +210,7 @@ class GitHubClient:
             if found is not None:
                 return found
             wait = self.policy.backoff(attempt)
-            out_of_time = clock() - started + wait > self.policy.total_seconds
-            if attempt >= self.policy.attempts or out_of_time:
+            if not self.policy.allows_retry(attempt, started, wait):
                 raise failure
             status = failure.status if isinstance(failure, HttpStatusError) else None
             what = f"answered {status}" if status else "failed"

@@ -44,6 +44,14 @@ class RetryPolicy:
     # What the total bound is measured with; tests pair a fake clock with a fake sleep.
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
+    def allows_retry(self, attempt: int, started: float, wait: float) -> bool:
+        """May failed ``attempt`` be followed by another after ``wait`` seconds?
+
+        Only with attempts left and the wait ending within ``total_seconds`` of
+        ``started`` (read from ``clock``): for callers with their own retry loop.
+        """
+        return attempt < self.attempts and self.clock() - started + wait <= self.total_seconds
+
     def backoff(self, attempt: int) -> float:
         """Full-jitter delay before retry number ``attempt`` (1-based)."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))

@@ -525,10 +525,7 @@ class RegistryClient:
                 actual, size = await self._read_into(response, digest, sink)
             except TransportError:
                 wait = policy.backoff(attempt)
-                # The same bounds as any request: attempts and total time.
-                if attempt >= policy.attempts or (
-                    policy.clock() - started + wait > policy.total_seconds
-                ):
+                if not policy.allows_retry(attempt, started, wait):
                     raise
                 url = self._blob_url(name, digest)
                 self._http.announce_retry("GET", url, "broke off mid-body", attempt, wait)
