@@ -9,4 +9,6 @@ pytest_plugins = [
     "tests.support.release",
     # Sets DAGGER_MAIN_OBJECT before anything imports dagger.mod.
     "tests.support.dagger_offline",
+    # buildah storage, the node:24 stand-in and the six sample images.
+    "tests.support.containers",
 ]
