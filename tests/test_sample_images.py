@@ -244,6 +244,18 @@ def test_the_node_24_standin_runs_this_machines_node(sample_images: SampleImages
     assert inside == outside.stdout.strip()
 
 
+def test_the_node_24_standin_has_node_24s_user_home_and_tmp(sample_images: SampleImages) -> None:
+    buildah = sample_images.buildah
+    script = (
+        "const fs = require('node:fs');"
+        "const [home, node, tmp] = ['/home', '/home/node', '/tmp'].map((p) => fs.statSync(p));"
+        "console.log(JSON.stringify({home: home.uid, node: [node.uid, node.gid],"
+        " tmp: (tmp.mode & 0o7777).toString(8)}))"
+    )
+    seen = json.loads(buildah.exec(buildah.container(NODE_STANDIN_TAG), ["node", "-e", script]))
+    assert seen == {"home": 0, "node": [NODE_UID, NODE_UID], "tmp": "1777"}
+
+
 def test_without_buildah_the_module_skips_unless_buildah_is_required(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

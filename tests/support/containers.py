@@ -261,36 +261,34 @@ def build_node_standin(buildah: Buildah, workdir: Path) -> Built:
     """A stand-in for node:24, tagged docker.io/library/node:24, FROM scratch.
 
     It is NOT Node 24: it is this machine's Node.js (``/usr/bin/node``, with
-    the libraries ``ldd`` lists and the dynamic loader), its npm, busybox as
-    ``/bin/sh`` and ``env`` (npm's launcher and ``npm run`` need them),
+    the libraries ``ldd`` lists and the dynamic loader), its npm, a ``/bin/sh`` and
+    ``env`` (npm's launcher and ``npm run`` need them: busybox-static, else
+    dash and coreutils' env),
     ``/etc/passwd`` with root and ``node`` (uid/gid 1000, home /home/node, as
     in node:24) and a world-writable /tmp. Enough for the sample's
     Dockerfiles (``npm ci``, ``npm run``, ``USER node``) to build and run.
     """
     rootfs = workdir / "rootfs"
-    for folder in ("bin", "usr/bin", "usr/local/bin", "usr/lib/node_modules", "etc", "root"):
+    for folder in (
+        "bin",
+        "usr/bin",
+        "usr/local/bin",
+        "usr/lib/node_modules",
+        "etc",
+        "root",
+        "home",
+    ):
         (rootfs / folder).mkdir(parents=True, exist_ok=True)
-    (rootfs / "home/node").mkdir(parents=True, exist_ok=True)
+    (workdir / "node-home").mkdir(exist_ok=True)
     (rootfs / "tmp").mkdir(exist_ok=True)
     (rootfs / "tmp").chmod(0o1777)
     node = Path(os.path.realpath(shutil.which("node") or "/usr/bin/node"))
-    shutil.copy2(node, rootfs / "usr/bin/node")
-    for library in shared_libraries(node):
-        target = rootfs / library.relative_to("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(library.resolve(), target)
+    copy_program(node, rootfs / "usr/bin/node", rootfs)
     npm = node.parent.parent / "lib/node_modules/npm"
     shutil.copytree(npm, rootfs / "usr/lib/node_modules/npm", symlinks=True)
     (rootfs / "usr/bin/npm").symlink_to("../lib/node_modules/npm/bin/npm-cli.js")
     (rootfs / "usr/bin/npx").symlink_to("../lib/node_modules/npm/bin/npx-cli.js")
-    # busybox is statically linked: one file gives /bin/sh and /usr/bin/env.
-    busybox = shutil.which("busybox")
-    if busybox is None:
-        pytest.fail("busybox (static) is needed for the node:24 stand-in's /bin/sh")
-    shutil.copy2(busybox, rootfs / "bin/busybox")
-    for applet in ("sh", "env"):
-        (rootfs / "bin" / applet).symlink_to("busybox")
-    (rootfs / "usr/bin/env").symlink_to("/bin/env")
+    add_shell_and_env(rootfs)
     (rootfs / "etc/passwd").write_text(
         f"root:x:0:0:root:/root:/bin/sh\nnode:x:{NODE_UID}:{NODE_UID}::/home/node:/bin/sh\n"
     )
@@ -300,16 +298,48 @@ def build_node_standin(buildah: Buildah, workdir: Path) -> Built:
         "FROM scratch\n"
         "COPY rootfs/ /\n"
         # COPY makes everything root's; node:24's /home/node is node's.
-        'RUN ["/bin/busybox", "chown", "node:node", "/home/node"]\n'
+        f"COPY --chown={NODE_UID}:{NODE_UID} node-home/ /home/node/\n"
         "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin\n"
         'CMD ["node"]\n'
     )
     return buildah.build(dockerfile, NODE_STANDIN_TAG, workdir)
 
 
+def add_shell_and_env(rootfs: Path) -> None:
+    """``/bin/sh`` and ``/usr/bin/env``: ``npm run`` needs the one, npm's launcher the other.
+
+    busybox-static when installed (one self-contained file), else dash and
+    coreutils' env with the libraries they link.
+    """
+    busybox = shutil.which("busybox")
+    if busybox is not None and not shared_libraries(Path(busybox)):
+        shutil.copy2(busybox, rootfs / "bin/busybox")
+        (rootfs / "bin/sh").symlink_to("busybox")
+        (rootfs / "usr/bin/env").symlink_to("/bin/busybox")
+        return
+    for name, target in (("dash", "bin/sh"), ("env", "usr/bin/env")):
+        program = shutil.which(name)
+        if program is None:
+            pytest.fail(f"the node:24 stand-in needs busybox-static or {name} on this machine")
+        copy_program(Path(os.path.realpath(program)), rootfs / target, rootfs)
+
+
+def copy_program(program: Path, target: Path, rootfs: Path) -> None:
+    """``program`` at ``target`` in ``rootfs``, with the libraries and loader it links."""
+    shutil.copy2(program, target)
+    for library in shared_libraries(program):
+        into = rootfs / library.relative_to("/")
+        if not into.exists():
+            into.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(library.resolve(), into)
+
+
 def shared_libraries(binary: Path) -> list[Path]:
-    """The absolute paths ``ldd`` lists for ``binary`` (libraries and the loader)."""
-    listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True)
+    """The absolute paths ``ldd`` lists for ``binary`` (libraries and the loader).
+
+    None for a static binary (ldd then says "not a dynamic executable" and fails).
+    """
+    listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
     return [Path(path) for path in re.findall(r"(/\S+)", listed.stdout)]
 
 
