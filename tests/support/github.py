@@ -685,8 +685,7 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
             except _Drop:
                 self.close_connection = True
                 return
-            record.status = answer.status
-            record.response_headers = self._send(answer)
+            self._send(answer, record)
 
         def _answer(self, method: str, path: str, record: RecordedRequest, raw: bytes) -> _Answer:
             faults = emulator.faults
@@ -758,7 +757,7 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
                 raise _no_write_access(_docs_for(method, path))
             raise _error(401, "Requires authentication", _docs_for(method, path))
 
-        def _send(self, answer: _Answer) -> dict[str, str]:
+        def _send(self, answer: _Answer, record: RecordedRequest) -> None:
             text = isinstance(answer.body, str)
             payload = answer.body.encode() if text else json.dumps(answer.body).encode()
             headers = {
@@ -768,13 +767,16 @@ def _handler_for(emulator: GitHubEmulator) -> type[BaseHTTPRequestHandler]:
                 **(emulator.rate_headers() if "x-ratelimit-limit" not in answer.headers else {}),
                 **answer.headers,
             }
+            # Recorded before the first byte goes out: the client may act on
+            # the answer (and a test read the record) before this thread resumes.
+            record.status = answer.status
+            record.response_headers = headers
             self.send_response(answer.status, HTTPStatus(answer.status).phrase)
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-            return headers
 
     return Handler
 
