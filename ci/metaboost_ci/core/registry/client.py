@@ -435,17 +435,22 @@ class RegistryClient:
         """
         check_name(name)
         check_digest(digest)
+        response = await self._fetch_blob(name, digest, stream=False)
+        verify_digest(response.content, digest, f"registry {self.host}: blob {name}@{digest}")
+        return response.content
+
+    async def _fetch_blob(self, name: str, digest: str, *, stream: bool) -> httpx.Response:
+        """GET a blob (storage redirects followed); ``BlobUnknown`` when it is missing."""
         try:
-            response = await self._send(
+            return await self._send(
                 "GET",
                 self._blob_url(name, digest),
                 scopes=repository_scope(name),
                 follow_redirects=True,
+                stream=stream,
             )
         except NotFound as exc:
             raise refine_not_found(exc, BlobUnknown) from None
-        verify_digest(response.content, digest, f"registry {self.host}: blob {name}@{digest}")
-        return response.content
 
     async def push_blob(self, name: str, data: bytes) -> str:
         """Upload ``data`` in one piece (POST then PUT); returns its digest."""
@@ -511,16 +516,7 @@ class RegistryClient:
             attempt += 1
             sink.seek(0)
             sink.truncate()
-            try:
-                response = await self._send(
-                    "GET",
-                    self._blob_url(name, digest),
-                    scopes=repository_scope(name),
-                    follow_redirects=True,
-                    stream=True,
-                )
-            except NotFound as exc:
-                raise refine_not_found(exc, BlobUnknown) from None
+            response = await self._fetch_blob(name, digest, stream=True)
             try:
                 actual, size = await self._read_into(response, digest, sink)
             except TransportError:
