@@ -16,7 +16,7 @@ from typing import IO, Any, cast
 
 import httpx
 
-from ..errors import HttpStatusError, InputError, NotFound, TransportError
+from ..errors import HttpStatusError, InputError, MetaboostCiError, NotFound, TransportError
 from ..net import HttpClient, RetryPolicy
 from ..net.http import BodyFactory, error_code_and_detail
 from ..progress import Progress
@@ -551,7 +551,10 @@ class RegistryClient:
         return f"{algorithm}:{hasher.hexdigest()}", size
 
     async def _cancel_upload(self, name: str, location: httpx.URL) -> None:
-        with contextlib.suppress(HttpStatusError, TransportError):
+        # Best effort, called while another failure is on its way up: any of our
+        # classified errors here (a refusal, a bad redirect, a lost connection)
+        # must not replace it. An unused session expires on the registry anyway.
+        with contextlib.suppress(MetaboostCiError):
             await self._send(
                 "DELETE",
                 location,
