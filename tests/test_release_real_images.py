@@ -76,6 +76,21 @@ PLATFORM = "linux/amd64"
 CLI = str(Path(sys.executable).with_name("metaboost-ci"))
 
 
+# Like rehearse's tools container: no credentials, no Actions files.
+NOT_PASSED = (
+    "GHCR_REGISTRY_TOKEN",
+    "REGISTRY_USERNAME",
+    "GITHUB_TOKEN",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+)
+
+
+def cli_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in NOT_PASSED}
+    return {**env, **GIT_ENV}
+
+
 @dataclass(frozen=True)
 class CliRun:
     code: int
@@ -106,7 +121,7 @@ class LocalCliOps(CliOps):
         process = await asyncio.create_subprocess_exec(
             *self.argv(*args),
             cwd=self.git.work,
-            env={**os.environ, **GIT_ENV},
+            env=cli_env(),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
