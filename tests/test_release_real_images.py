@@ -247,10 +247,10 @@ class Rehearsal:
         return StagingSteps(validate=nothing, build=build, smoke=nothing)
 
     async def publish_staging(
-        self, base: str | None = None, revision_of: dict[str, str] | None = None
+        self, override: str | None = None, revision_of: dict[str, str] | None = None
     ) -> PublishSummary:
         return await publish_staging(
-            StagingRequest(commit=self.commit, base=base or self.base),
+            StagingRequest(commit=self.commit, base=self.base, override=override),
             steps=self.steps(revision_of),
             pusher=self.pusher,
             ops=self.ops,
@@ -452,3 +452,18 @@ async def test_an_image_built_from_another_commit_is_refused_before_any_tag_move
     assert r.snapshot() == before
     assert r.digests(r.base) == dict.fromkeys(APPS)
     assert r.base not in r.git_tags()
+
+    # publish's own check: re-running staging onto that version (--version-override)
+    # keeps existing images only when proven this commit's (CliOps.present:
+    # discover, then verify --apps --revisions); it refuses before the reservation.
+    r.ops.commands.clear()
+    with pytest.raises(CheckFailed) as error:
+        await r.publish_staging(override=version)
+    assert [command[0] for command in r.ops.commands] == ["discover", "verify"]
+    assert r.ops.commands[1][1] == "--apps"
+    assert sorted(r.ops.commands[1][2].split(",")) == sorted(APPS)
+    assert "--revisions" in r.ops.commands[1]
+    assert error.value.problems == [
+        f"{r.pusher.image(foreign_app)}:{version} was built from {other}, not {r.commit}."
+    ]
+    assert r.snapshot() == before
