@@ -314,3 +314,26 @@ def test_a_local_os_error_is_one_sentence_not_a_traceback(
     assert "Traceback" not in captured.err
     assert "error: /results/summary.md: Permission denied. Fix: Check that path" in captured.err
     assert json.loads(captured.out)["error"]["kind"] == "MetaboostCiError"
+
+
+def test_promoting_an_older_version_says_latest_stays(world: ReleaseWorld) -> None:
+    def staged(base: str, seed: int) -> str:
+        commit = world.commit(f"release {base}")
+        world.github.repos.remote_tag_create(f"{base}-staging.0", commit)
+        world.push_build(f"{base}-staging.0", commit, seed=seed)
+        return commit
+
+    newer, older = staged("1.5.0", 300), staged(BASE, 301)
+    source = ["--source", str(world.work)]  # the changelogs are read there
+    promoted = [
+        run_cli(
+            [*world.cli_options(), "promote", "--commit", c, "--base-version", b, *source],
+            env=world.env(),
+        )
+        for c, b in ((newer, "1.5.0"), (older, BASE))
+    ]
+    assert [r.code for r in promoted] == [0, 0], [r.all_output for r in promoted]
+    assert promoted[0].out.startswith("Promoted 1.5.0-staging.0 to 1.5.0 and latest.")
+    out = promoted[1].out
+    assert out.startswith(f"Promoted {BASE}-staging.0 to {BASE}.\n")
+    assert f"latest left as it is: 1.5.0 is a newer release than {BASE}" in out

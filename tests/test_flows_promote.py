@@ -257,3 +257,76 @@ async def test_tag_lists_are_read_past_the_first_page(
     assert plan.n == 4
     assert {a: p.digest for a, p in plan.apps.items()} == {a: builds[4][a].digest for a in APPS}
     assert proxy.count("GET", path=rf"/{APPS[0]}/tags/list") >= 2 * 3
+
+
+def _promote_line(world: ReleaseWorld, base: str, *, seed: int) -> tuple[str, dict[str, str]]:
+    """A commit with its staging build of ``base`` (N = 0); returns it and its digests."""
+    commit = world.commit(f"release {base}")
+    world.github.repos.remote_tag_create(f"{base}-staging.0", commit)
+    build = world.push_build(f"{base}-staging.0", commit, seed=seed)
+    return commit, {app: build[app].digest for app in APPS}
+
+
+def _manifest_puts(world: ReleaseWorld) -> int:
+    return world.origin.count("PUT", r"/manifests/")
+
+
+async def test_a_second_promotion_writes_nothing(world: ReleaseWorld) -> None:
+    commit, digests = _promote_line(world, BASE, seed=200)
+    async with world.context() as ctx:
+        await promote(ctx, commit=commit, base=BASE, notes="notes")
+    puts = _manifest_puts(world)
+    async with world.context() as ctx:
+        again = await promote(ctx, commit=commit, base=BASE, notes="notes")
+    # BASE and latest already name the images: nothing is written twice.
+    assert all(p.base_done and p.latest_done for p in again.plan.apps.values())
+    assert again.written == dict.fromkeys(APPS, ())
+    assert _manifest_puts(world) == puts
+    assert world.digests("latest") == digests
+
+
+async def test_rerunning_an_older_promotion_leaves_latest_at_the_newer_release(
+    world: ReleaseWorld,
+) -> None:
+    older, older_digests = _promote_line(world, BASE, seed=210)
+    newer, newer_digests = _promote_line(world, "3.2.0", seed=211)
+    async with world.context() as ctx:
+        await promote(ctx, commit=older, base=BASE, notes="notes")
+        await promote(ctx, commit=newer, base="3.2.0", notes="notes")
+    assert world.digests("latest") == newer_digests
+    puts = _manifest_puts(world)
+
+    # The main job of the older commit runs again (a re-run of an old workflow).
+    async with world.context() as ctx:
+        rerun = await promote(ctx, commit=older, base=BASE, notes="notes")
+    assert world.digests("latest") == newer_digests  # not rolled back
+    assert world.digests(BASE) == older_digests
+    assert rerun.plan.newer_release == "3.2.0"
+    assert not rerun.plan.moves_latest
+    assert rerun.written == dict.fromkeys(APPS, ())
+    assert _manifest_puts(world) == puts
+    assert any("3.2.0 is a newer release" in note for note in rerun.notes)
+    summary = rerun.summary()
+    assert all("latest" not in row.tags for row in summary.images)
+    assert "float_tag" not in summary.github_output()
+
+
+async def test_a_hotfix_on_an_older_line_is_not_made_latest_anywhere(world: ReleaseWorld) -> None:
+    newer, newer_digests = _promote_line(world, "3.2.0", seed=220)
+    async with world.context() as ctx:
+        await promote(ctx, commit=newer, base="3.2.0", notes="notes")
+    newest_release = world.github.latest_release_id
+    hotfix, hotfix_digests = _promote_line(world, "3.1.1", seed=221)
+
+    async with world.context() as ctx:
+        promotion = await promote(ctx, commit=hotfix, base="3.1.1", notes="notes")
+    # The hotfix is released (image tag, Git tag, GitHub release)...
+    assert world.digests("3.1.1") == hotfix_digests
+    assert world.git_tags()["3.1.1"] == hotfix
+    assert promotion.release.action == "created"
+    # ...but neither latest nor GitHub's "latest" release moves to it.
+    assert world.digests("latest") == newer_digests
+    assert world.github.latest_release_id == newest_release
+    posted = [r for r in world.github.requests_for("POST", "/releases") if r.body]
+    assert posted[-1].body["tag_name"] == "3.1.1"
+    assert posted[-1].body["make_latest"] == "false"

@@ -412,11 +412,6 @@ async def test_a_second_promote_converges_on_the_same_digests_and_tags(
     assert r.git_tags() == {released.staging.version: r.commit, r.base: r.commit}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="promote re-puts latest on every app even when it already names the digest "
-    "(core/flows/promote.py: put_latest for all plan.apps); reported to the lead",
-)
 async def test_a_second_promote_writes_nothing(released: Released) -> None:
     r = released.rehearsal
     before = r.snapshot()

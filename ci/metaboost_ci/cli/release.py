@@ -338,15 +338,17 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
             update_release=args.update_release,
         )
         summary = result.summary()
+        targets = f"{base} and latest" if result.plan.moves_latest else base
         head = (
-            f"Dry run: would promote {result.plan.source} to {base} and latest "
-            "(nothing was written)."
+            f"Dry run: would promote {result.plan.source} to {targets} (nothing was written)."
             if result.dry_run
-            else f"Promoted {result.plan.source} to {base} and latest."
+            else f"Promoted {result.plan.source} to {targets}."
         )
         lines = [head, digest_table(summary.images)]
         lines.append(f"Git tag {base}: {result.git_tag}.")
         lines.append(result.release.sentence())
+        # What else the promotion says (latest left at a newer release).
+        lines += [note for note in result.notes if note != result.release.sentence()]
         if not result.dry_run:
             write_outputs(args, summary)
         data = {**result.to_dict(), "summary": summary.to_dict()}

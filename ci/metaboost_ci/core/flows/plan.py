@@ -9,21 +9,30 @@ must name that commit too. ``BASE`` is checked on every app before anything is
 written: absent, or already the same digest (a re-run); else the promotion is
 refused, because an immutable tag never moves.
 
+``latest`` names the highest release: when some app already has a release
+tag above ``BASE`` (a re-run of an older main commit, a hotfix on an older
+line), ``latest`` is left where it is on every app and the GitHub release is
+not made "latest". Where ``latest`` already names the image, it is not
+written again.
+
 Requests per app on the usual path: one tag list, one manifest read, one or
 two reads for the revision label, and (in ``promote``) one write per target
-tag. The tag list doubles as the check of the target: ``BASE`` is read (HEAD)
-only when the registry lists it.
+tag. The tag list doubles as the check of the targets: ``BASE`` and ``latest``
+are read (HEAD, concurrently) only when the registry lists them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import semver
 
 from ..errors import CheckFailed, NotFound
 from ..registry import Manifest
 from ..tags import require_commit_sha
-from ..versions import parse_staging_n, require_base_version, staging_tag
+from ..versions import is_base_version, parse_staging_n, require_base_version, staging_tag
 from .context import ReleaseContext, authorize, per_app, run_together
 from .verify import REVISION_LABEL, head_digest
 
@@ -38,6 +47,10 @@ class AppState:
     staging: frozenset[int]
     # The digest BASE names, None when absent.
     base_digest: str | None
+    # The digest latest names, None when absent.
+    latest_digest: str | None = None
+    # The highest release tag (X.Y.Z) above BASE, None when BASE is the highest.
+    newer_release: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,8 @@ class AppPlan:
     # The revision label of the image (first runnable platform), when present.
     revision: str | None
     manifest: Manifest = field(repr=False, compare=False)
+    # True when latest already names ``digest``: no write needed.
+    latest_done: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +74,7 @@ class AppPlan:
             "source": self.source,
             "digest": self.digest,
             "base": "exists" if self.base_done else "create",
+            "latest": "exists" if self.latest_done else "move",
             "revision": self.revision,
         }
 
@@ -73,10 +89,24 @@ class PromotionPlan:
     git_tag: str
     # Higher candidates that were passed over, and why.
     passed_over: tuple[str, ...] = ()
+    # The highest release above BASE on any app: latest then stays where it is.
+    newer_release: str | None = None
 
     @property
     def source(self) -> str:
         return staging_tag(self.base, self.n)
+
+    @property
+    def moves_latest(self) -> bool:
+        """False when a newer release exists: ``latest`` keeps naming it."""
+        return self.newer_release is None
+
+    @property
+    def latest_pending(self) -> list[str]:
+        """The apps whose ``latest`` this promotion writes."""
+        if not self.moves_latest:
+            return []
+        return [app for app, p in self.apps.items() if not p.latest_done]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +116,8 @@ class PromotionPlan:
             "source": self.source,
             "git_tag": self.git_tag,
             "passed_over": list(self.passed_over),
+            "newer_release": self.newer_release,
+            "moves_latest": self.moves_latest,
             "apps": {name: app.to_dict() for name, app in self.apps.items()},
         }
 
@@ -96,14 +128,31 @@ def revision_matches(label: str, commit: str) -> bool:
     return len(label) >= 7 and commit.startswith(label)
 
 
+def newer_release(tags: list[str], base: str) -> str | None:
+    """The highest release tag (strict ``X.Y.Z``) above ``base``, or None."""
+    floor = semver.Version.parse(base)
+    newer = [semver.Version.parse(t) for t in tags if is_base_version(t)]
+    highest = max((v for v in newer if v > floor), default=None)
+    return str(highest) if highest is not None else None
+
+
 async def _app_state(ctx: ReleaseContext, app: str, base: str) -> AppState:
     try:
         tags = await ctx.registry.list_tags(ctx.image_name(app))
     except NotFound:
         return AppState(app, frozenset(), None)
     numbers = frozenset(n for t in tags if (n := parse_staging_n(t, base)) is not None)
-    base_digest = await head_digest(ctx, app, base) if base in tags else None
-    return AppState(app, numbers, base_digest)
+    digests: dict[str, str | None] = {base: None, LATEST: None}
+
+    def reader(tag: str) -> Callable[[], Awaitable[None]]:
+        async def read() -> None:
+            digests[tag] = await head_digest(ctx, app, tag)
+
+        return read
+
+    # Only the tags the list names; both reads at once (one round trip).
+    await run_together(*(reader(tag) for tag in (base, LATEST) if tag in tags))
+    return AppState(app, numbers, digests[base], digests[LATEST], newer_release(tags, base))
 
 
 async def _runnable_labels(ctx: ReleaseContext, app: str, manifest: Manifest) -> dict[str, str]:
@@ -201,6 +250,7 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
         if not revisions and not clashes:
             if passed_over:
                 ctx.progress.step(f"Chose {staging_tag(base, n)}; passed over: {passed_over}")
+            newer = [s.newer_release for s in states.values() if s.newer_release]
             return PromotionPlan(
                 base,
                 commit,
@@ -208,6 +258,7 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
                 plan_apps,
                 git_tag="exists" if base_commit else "create",
                 passed_over=tuple(passed_over),
+                newer_release=max(newer, key=semver.Version.parse, default=None),
             )
         passed_over += revisions + clashes
         conflicts += clashes
@@ -246,6 +297,7 @@ async def _try_candidate(
             base_done=state.base_digest == manifest.digest,
             revision=revision,
             manifest=manifest,
+            latest_done=state.latest_digest == manifest.digest,
         )
         disagreement = clash = None
         if revision and not revision_matches(revision, commit):

@@ -1,11 +1,14 @@
 """Promote a staging build to ``BASE`` and ``latest`` (the main branch's publish).
 
 Executes a ``PromotionPlan``: ``BASE`` for all apps concurrently (where absent),
-then ``latest`` for all apps and, meanwhile, the Git tag ``BASE`` at the
-commit, then the full release. Each write re-puts the exact manifest bytes read during planning,
-so digests (attestations included) are preserved. A run that failed half-way
-converges when run again: the plan then finds ``BASE`` already at the same
-digest, the Git tag at the same commit, the release present.
+then ``latest`` (where it names something else, and only when no newer release
+exists: see ``plan``) and, meanwhile, the Git tag ``BASE`` at the commit, then
+the full release (GitHub's "latest" only when no newer release exists). Each
+write re-puts the exact manifest bytes read during planning, so digests
+(attestations included) are preserved. A run that failed half-way converges
+when run again: the plan then finds ``BASE`` and ``latest`` already at the same
+digest, the Git tag at the same commit, the release present; nothing is
+written twice.
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ class Promotion:
         return self.plan.base
 
     def summary(self) -> PublishSummary:
+        latest = (LATEST,) if self.plan.moves_latest else ()
         rows = tuple(
-            ImageRow(app, p.image, (self.plan.base, LATEST, p.source), p.digest)
+            ImageRow(app, p.image, (self.plan.base, *latest, p.source), p.digest)
             for app, p in self.plan.apps.items()
         )
-        return PublishSummary(self.plan.base, rows, LATEST, self.notes)
+        # No float_tag when latest stayed: nothing downstream may read it as moved.
+        float_tag = LATEST if self.plan.moves_latest else None
+        return PublishSummary(self.plan.base, rows, float_tag, self.notes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +78,9 @@ async def promote(
         + (" (dry run: nothing is written)." if dry_run else ".")
     )
     body = notes if notes is not None else fallback_notes(base)
+    kept = _latest_kept(plan)
+    if kept:
+        ctx.progress.step(kept)
 
     async def full_release() -> ReleaseOutcome:
         # The Git tag is handled here (planned, or created with the images).
@@ -84,6 +93,8 @@ async def promote(
             update_existing=update_release,
             dry_run=dry_run,
             ensure_git_tag=False,
+            # An older version's release must not become GitHub's "latest" either.
+            make_latest=plan.moves_latest,
         )
 
     if dry_run:
@@ -94,7 +105,7 @@ async def promote(
             "planned" if plan.git_tag == "create" else "exists",
             outcome,
             dry_run=True,
-            notes=_notes(outcome),
+            notes=_notes(outcome, kept),
         )
 
     pending = [app for app, p in plan.apps.items() if not p.base_done]
@@ -114,8 +125,10 @@ async def promote(
     )
     git_tag = plan.git_tag
 
+    latest_pending = plan.latest_pending
+
     async def move_latest() -> None:
-        await write_per_app(ctx, plan.apps, put_latest, what=f"{LATEST} -> {base}", fix=rerun)
+        await write_per_app(ctx, latest_pending, put_latest, what=f"{LATEST} -> {base}", fix=rerun)
 
     async def tag_commit() -> None:
         nonlocal git_tag
@@ -125,13 +138,30 @@ async def promote(
     # already: create it while latest moves (a round trip saved); the release,
     # which announces the version, waits for both.
     await run_together(move_latest, tag_commit)
-    written = {app: ((base,) if app in pending else ()) + (LATEST,) for app in plan.apps}
-    ctx.progress.step(f"Images promoted: {base} on {len(pending)} app(s), {LATEST} on all.")
+    written = {
+        app: ((base,) if app in pending else ()) + ((LATEST,) if app in latest_pending else ())
+        for app in plan.apps
+    }
+    ctx.progress.step(
+        f"Images promoted: {base} written on {len(pending)} app(s), "
+        f"{LATEST} on {len(latest_pending)}."
+    )
     outcome = await full_release()
-    return Promotion(plan, written, git_tag, outcome, notes=_notes(outcome))
+    return Promotion(plan, written, git_tag, outcome, notes=_notes(outcome, kept))
 
 
-def _notes(outcome: ReleaseOutcome) -> tuple[str, ...]:
+def _latest_kept(plan: PromotionPlan) -> str | None:
+    """The sentence saying why ``latest`` stays, when it does."""
+    if plan.moves_latest:
+        return None
+    return (
+        f"{LATEST} left as it is: {plan.newer_release} is a newer release than {plan.base} "
+        "(latest names the highest release)."
+    )
+
+
+def _notes(outcome: ReleaseOutcome, kept: str | None) -> tuple[str, ...]:
+    notes = [kept] if kept else []
     if outcome.action == "skipped":
-        return (outcome.sentence(),)
-    return ()
+        notes.append(outcome.sentence())
+    return tuple(notes)

@@ -184,8 +184,12 @@ async def release(
     update_existing: bool = False,
     dry_run: bool = False,
     ensure_git_tag: bool = True,
+    make_latest: bool | None = None,
 ) -> ReleaseOutcome:
     """Create the GitHub release of ``tag`` (staging: prerelease; main: full, made latest).
+
+    ``make_latest``: whether GitHub marks the release "latest" (default: a full
+    release is, a prerelease never; promote says False for an older version).
 
     The Git tag is created at ``commit`` first when absent (an existing tag must
     name ``commit``); ``ensure_git_tag=False`` is for a caller that has just
@@ -216,8 +220,9 @@ async def release(
         name=tag,
         body=notes,
         prerelease=prerelease,
-        # Staging prereleases must never become "latest"; main releases always do.
-        make_latest=not prerelease,
+        # Staging prereleases must never become "latest"; main releases do,
+        # unless a newer release exists (promote says so).
+        make_latest=(not prerelease) if make_latest is None else (make_latest and not prerelease),
         # Made or checked at the commit just before: by ensure_tag here, or by
         # promote (which passes ensure_git_tag=False for that reason).
         tag_verified=True,
