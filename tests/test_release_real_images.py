@@ -69,7 +69,7 @@ from tests.support.containers import (
 from tests.support.gitrepo import GIT_ENV, GitRepos, make_repos, run_git
 from tests.support.images import fetch_manifest
 from tests.support.registry_process import Registry, run_registry
-from tests.support.release import Snapshot
+from tests.support.release import Snapshot, successful_writes
 
 APPS = DEFAULT_APPS
 PLATFORM = "linux/amd64"
@@ -281,12 +281,7 @@ class Rehearsal:
 
     def snapshot(self) -> Snapshot:
         """Registry writes and Git tags so far (no GitHub here: releases are skipped)."""
-        writes = sum(
-            1
-            for e in self.registry.access_log()
-            if e.method in ("PUT", "POST", "PATCH", "DELETE") and 200 <= e.status < 300
-        )
-        return Snapshot(writes, 0, self.git_tags(), 0)
+        return Snapshot(successful_writes(self.registry), 0, self.git_tags(), 0)
 
 
 def new_rehearsal(images: SampleImages, registry: Registry, root: Path) -> Rehearsal:

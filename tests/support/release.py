@@ -234,17 +234,22 @@ class ReleaseWorld:
 
     def snapshot(self) -> Snapshot:
         """Writes that took effect so far (refused attempts write nothing)."""
-        registry_writes = sum(
-            1
-            for e in self.origin.access_log()
-            if e.method in ("PUT", "POST", "PATCH", "DELETE") and 200 <= e.status < 300
-        )
+        registry_writes = successful_writes(self.origin)
         github_writes = sum(
             1
             for r in self.github.requests
             if r.method in ("POST", "PATCH") and r.status is not None and 200 <= r.status < 300
         )
         return Snapshot(registry_writes, github_writes, self.git_tags(), len(self.github.releases))
+
+
+def successful_writes(registry: Registry) -> int:
+    """Writes a registry accepted so far (from its access log; refusals wrote nothing)."""
+    return sum(
+        1
+        for e in registry.access_log()
+        if e.method in ("PUT", "POST", "PATCH", "DELETE") and 200 <= e.status < 300
+    )
 
 
 WorldFactory = Callable[..., ReleaseWorld]
