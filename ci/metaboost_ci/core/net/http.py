@@ -227,12 +227,9 @@ class HttpClient:
                     raise
             except httpx.TransportError as exc:
                 safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                problem = _problem(exc)
-                if not safe or attempt >= policy.attempts:
-                    raise self._transport_error(method, url, problem, attempt) from None
                 wait = policy.backoff(attempt)
-                if policy.clock() - started + wait > policy.total_seconds:
-                    raise self._transport_error(method, url, problem, attempt) from None
+                if not safe or not policy.allows_retry(attempt, started, wait):
+                    raise self._transport_error(method, url, _problem(exc), attempt) from None
                 self.announce_retry(method, url, _short_problem(exc), attempt, wait)
                 await policy.sleep(wait)
                 continue
@@ -252,7 +249,7 @@ class HttpClient:
                     method, url, response, attempt, waited_out=server_wait, force_rate_limit=True
                 )
             wait = server_wait if server_wait is not None else policy.backoff(attempt)
-            if policy.clock() - started + wait > policy.total_seconds:
+            if not policy.allows_retry(attempt, started, wait):
                 raise self._status_error(method, url, response, attempt, force_rate_limit=limited)
             status = response.status_code
             if server_wait is not None and (limited or status == 429):
