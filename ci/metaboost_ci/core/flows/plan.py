@@ -23,17 +23,18 @@ are read (HEAD, concurrently) only when the registry lists them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import semver
 
-from ..errors import CheckFailed, NotFound
+from ..errors import CheckFailed
 from ..registry import Manifest
 from ..tags import require_commit_sha
 from ..versions import is_base_version, parse_staging_n, require_base_version, staging_tag
 from .context import ReleaseContext, authorize, per_app, run_together
+from .discover import list_app_tags
 from .verify import REVISION_LABEL, head_digest
 
 LATEST = "latest"
@@ -128,31 +129,29 @@ def revision_matches(label: str, commit: str) -> bool:
     return len(label) >= 7 and commit.startswith(label)
 
 
-def newer_release(tags: list[str], base: str) -> str | None:
+def newer_release(tags: Iterable[str], base: str) -> str | None:
     """The highest release tag (strict ``X.Y.Z``) above ``base``, or None."""
     floor = semver.Version.parse(base)
-    newer = [semver.Version.parse(t) for t in tags if is_base_version(t)]
-    highest = max((v for v in newer if v > floor), default=None)
-    return str(highest) if highest is not None else None
+    newer = [v for t in tags if is_base_version(t) and (v := semver.Version.parse(t)) > floor]
+    return str(max(newer)) if newer else None
 
 
 async def _app_state(ctx: ReleaseContext, app: str, base: str) -> AppState:
-    try:
-        tags = await ctx.registry.list_tags(ctx.image_name(app))
-    except NotFound:
-        return AppState(app, frozenset(), None)
-    numbers = frozenset(n for t in tags if (n := parse_staging_n(t, base)) is not None)
-    digests: dict[str, str | None] = {base: None, LATEST: None}
+    listed = await list_app_tags(ctx, app, base)
 
-    def reader(tag: str) -> Callable[[], Awaitable[None]]:
-        async def read() -> None:
-            digests[tag] = await head_digest(ctx, app, tag)
-
-        return read
+    async def read(tag: str) -> str | None:
+        return await head_digest(ctx, app, tag)
 
     # Only the tags the list names; both reads at once (one round trip).
-    await run_together(*(reader(tag) for tag in (base, LATEST) if tag in tags))
-    return AppState(app, numbers, digests[base], digests[LATEST], newer_release(tags, base))
+    present = [tag for tag in (base, LATEST) if tag in listed.tags]
+    digests = await per_app(present, read)
+    return AppState(
+        app,
+        frozenset(listed.staging),
+        digests.get(base),
+        digests.get(LATEST),
+        newer_release(listed.tags, base),
+    )
 
 
 async def _runnable_labels(ctx: ReleaseContext, app: str, manifest: Manifest) -> dict[str, str]:
