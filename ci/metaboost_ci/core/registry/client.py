@@ -40,6 +40,7 @@ from .media import (
     check_digest,
     check_name,
     check_reference,
+    digest_mismatch,
     digest_of,
     is_digest,
     verify_digest,
@@ -528,12 +529,8 @@ class RegistryClient:
                 await policy.sleep(wait)
                 continue
             if actual != digest:
-                raise RegistryProtocolError(
-                    f"registry {self.host}: blob {name}@{digest}: the bytes received hash to "
-                    f"{actual}, not {digest}; nothing was uploaded.",
-                    fix="The registry or a proxy on the way altered the content; run again, "
-                    "and report it to the registry's operator if it persists.",
-                )
+                what = f"registry {self.host}: blob {name}@{digest}"
+                raise digest_mismatch(what, actual, digest, "; nothing was uploaded")
             return size
 
     async def _read_into(

@@ -99,11 +99,18 @@ def verify_digest(data: bytes, expected: str, what: str) -> None:
         )
     actual = digest_of(data, algorithm)
     if actual != expected:
-        raise RegistryProtocolError(
-            f"{what}: the bytes received hash to {actual}, not {expected}.",
-            fix="The registry or a proxy on the way altered the content; run again, and "
-            "report it to the registry's operator if it persists.",
-        )
+        raise digest_mismatch(what, actual, expected)
+
+
+def digest_mismatch(
+    what: str, actual: str, expected: str, consequence: str = ""
+) -> RegistryProtocolError:
+    """The error for content that hashes to ``actual`` where ``expected`` was announced."""
+    return RegistryProtocolError(
+        f"{what}: the bytes received hash to {actual}, not {expected}{consequence}.",
+        fix="The registry or a proxy on the way altered the content; run again, and "
+        "report it to the registry's operator if it persists.",
+    )
 
 
 @dataclass(frozen=True)
