@@ -212,14 +212,9 @@ def test_pushed_manifests_read_back_byte_for_byte(
     registry: Registry, kind: str, media_type: str
 ) -> None:
     labels = {"org.opencontainers.image.revision": "0" * 40}
-    if kind == "oci-image":
-        pushed = push_image(registry, "owner/app", "t", labels=labels)
-    elif kind == "docker-image":
-        pushed = push_image(registry, "owner/app", "t", labels=labels, schema="docker")
-    elif kind == "oci-index":
-        pushed = push_index(registry, "owner/app", "t", labels=labels)
-    else:
-        pushed = push_index(registry, "owner/app", "t", labels=labels, schema="docker")
+    schema = "docker" if kind.startswith("docker") else "oci"
+    push = push_image if kind.endswith("image") else push_index
+    pushed = push(registry, "owner/app", "t", labels=labels, schema=schema)
     assert pushed.media_type == media_type
     for reference in (pushed.digest, "t"):
         response = fetch_manifest(registry, "owner/app", reference)
