@@ -102,13 +102,6 @@ class PromotionPlan:
         """False when a newer release exists: ``latest`` keeps naming it."""
         return self.newer_release is None
 
-    @property
-    def latest_pending(self) -> list[str]:
-        """The apps whose ``latest`` this promotion writes."""
-        if not self.moves_latest:
-            return []
-        return [app for app, p in self.apps.items() if not p.latest_done]
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "base": self.base,

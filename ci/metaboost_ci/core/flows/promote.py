@@ -13,6 +13,7 @@ written twice.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,26 +110,27 @@ async def promote(
         )
 
     pending = [app for app, p in plan.apps.items() if not p.base_done]
+    latest_pending = [
+        app for app, p in plan.apps.items() if plan.moves_latest and not p.latest_done
+    ]
 
-    async def put_base(app: str) -> str:
-        p = plan.apps[app]
-        return await ctx.registry.put_manifest(ctx.image_name(app), base, p.manifest)
+    def put(tag: str) -> Callable[[str], Awaitable[str]]:
+        async def one(app: str) -> str:
+            return await ctx.registry.put_manifest(
+                ctx.image_name(app), tag, plan.apps[app].manifest
+            )
 
-    async def put_latest(app: str) -> str:
-        p = plan.apps[app]
-        return await ctx.registry.put_manifest(ctx.image_name(app), LATEST, p.manifest)
+        return one
 
     # Every immutable tag first; only then the floating one (never a mix).
     rerun = "Run the promotion again: it re-plans, keeps what was written, and converges."
     await write_per_app(
-        ctx, pending, put_base, what=f"{base} (latest not moved on any app)", fix=rerun
+        ctx, pending, put(base), what=f"{base} (latest not moved on any app)", fix=rerun
     )
     git_tag = plan.git_tag
 
-    latest_pending = plan.latest_pending
-
     async def move_latest() -> None:
-        await write_per_app(ctx, latest_pending, put_latest, what=f"{LATEST} -> {base}", fix=rerun)
+        await write_per_app(ctx, latest_pending, put(LATEST), what=f"{LATEST} -> {base}", fix=rerun)
 
     async def tag_commit() -> None:
         nonlocal git_tag
