@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -48,8 +48,8 @@ from metaboost_ci.core.github import GitHubClient
 from metaboost_ci.core.net import RetryPolicy
 
 from .gitrepo import DEFAULT_BRANCH, GitRepos, git_env, make_repos, run_git
+from .ports import LoopbackServer, LoopbackService
 
-LOOPBACK = "127.0.0.1"
 API_VERSIONS = ("2022-11-28", "2026-03-10")
 DOCS = "https://docs.github.com/rest"
 REFS_DOCS = "https://docs.github.com/rest/git/refs#create-a-reference"
@@ -166,7 +166,7 @@ def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     return result
 
 
-class GitHubEmulator:
+class GitHubEmulator(LoopbackService):
     """The emulator's state and its HTTP server; see the module docstring."""
 
     def __init__(
@@ -198,24 +198,8 @@ class GitHubEmulator:
         self._lock = threading.Lock()
         self._used = 0
         self._window_reset = int(time.time()) + 3600
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self.api_url = f"http://{LOOPBACK}:{self.port}{self.path_prefix}"
-        # A short poll interval makes shutdown (which waits for the next poll) quick.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    # -- lifecycle ------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self.server = LoopbackServer(_handler_for(self))
+        self.api_url = f"{self.server.url}{self.path_prefix}"
 
     # -- conveniences for tests ------------------------------------------------
 

@@ -38,7 +38,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from .ports import LoopbackServer
+from .ports import LoopbackServer, LoopbackService
 from .registry_process import Registry
 
 Upstream = Registry | str
@@ -86,7 +86,7 @@ class _Scripted:
         )
 
 
-class Proxy:
+class Proxy(LoopbackService):
     """A running proxy: ``url``, ``host``, ``records``, ``count()``, ``registry``."""
 
     def __init__(
@@ -125,23 +125,9 @@ class Proxy:
         self._scripted: list[_Scripted] = []
         self._records: list[ProxyRecord] = []
         self._lock = threading.Lock()
-        self._httpd = LoopbackServer(_make_handler(self))
-        self.url = self._httpd.url
+        self.server = LoopbackServer(_make_handler(self))
+        self.url = self.server.url
         self.host = self.url.removeprefix("http://")
-
-    # -- lifecycle ----------------------------------------------------------
-    def start(self) -> Proxy:
-        self._httpd.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.stop()
-
-    def __enter__(self) -> Proxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def registry(self) -> Registry:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from .images import PushedImage
-from .ports import LoopbackServer
+from .ports import LoopbackServer, LoopbackService
 
 _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>sha256:[a-f0-9]{64})$")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
@@ -49,7 +49,7 @@ class Recorder:
             self.seen.append(Seen(handler.command, handler.path, headers))
 
 
-class Storage:
+class Storage(LoopbackService):
     """A 'storage host' on another port that serves blobs by digest, like GHCR's."""
 
     def __init__(self, blobs: dict[str, bytes]) -> None:
@@ -77,15 +77,8 @@ class Storage:
         self.server = LoopbackServer(Handler)
         self.url = self.server.url
 
-    def __enter__(self) -> Storage:
-        self.server.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
-
-
-class Front:
+class Front(LoopbackService):
     """Forwards to ``upstream``; ``redirect_blobs`` sends blob reads to ``storage``,
     ``decline_mounts`` drops the mount parameters, ``deny_puts`` answers PUTs 403
     (``echo_credentials``: quoting the request's Authorization header back, as a
@@ -173,12 +166,8 @@ class Front:
         self.server = LoopbackServer(Handler)
         self.url = self.server.url
 
-    def __enter__(self) -> Front:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
+    def stop(self) -> None:
+        super().stop()
         self._client.close()
 
 

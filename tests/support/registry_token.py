@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from .ports import LoopbackServer
+from .ports import LoopbackServer, LoopbackService
 
 ISSUER = "metaboost-test-token-server"
 SERVICE = "registry.test"
@@ -140,7 +140,7 @@ class TokenPolicy:
         return Access(requested.type, requested.name, actions)
 
 
-class TokenServer:
+class TokenServer(LoopbackService):
     """The running server: ``url``, ``realm`` (``url + "/token"``), ``service``,
     ``issuer``, ``policy`` to change grants, ``requests`` recorded in order."""
 
@@ -151,23 +151,9 @@ class TokenServer:
         self.policy = TokenPolicy()
         self._requests: list[TokenRequest] = []
         self._lock = threading.Lock()
-        self._httpd = LoopbackServer(_make_handler(self))
-        self.url = self._httpd.url
+        self.server = LoopbackServer(_make_handler(self))
+        self.url = self.server.url
         self.realm = f"{self.url}/token"
-
-    # -- lifecycle ------------------------------------------------------------
-    def start(self) -> TokenServer:
-        self._httpd.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.stop()
-
-    def __enter__(self) -> TokenServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- configuration ----------------------------------------------------------
     def add_user(self, username: str, password: str) -> None:

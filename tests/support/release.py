@@ -52,7 +52,7 @@ from .images import (
     push_index,
     tag_image,
 )
-from .ports import LoopbackServer
+from .ports import LoopbackServer, LoopbackService
 from .registry_process import Registry
 
 REPOSITORY = "acme/metaboost"
@@ -291,7 +291,7 @@ def any_world(request: pytest.FixtureRequest, world_factory: WorldFactory) -> Re
 # -- a registry that only ever gives one answer -----------------------------------
 
 
-class StatusRegistry:
+class StatusRegistry(LoopbackService):
     """Answers every repository request with ``status`` and a distribution-style
     error body; the API root (``GET /v2/``) answers 200, as an open registry's does."""
 
@@ -300,15 +300,8 @@ class StatusRegistry:
         self.code = code
         self.message = message
         self.requests: list[tuple[str, str]] = []
-        self._server = LoopbackServer(_status_handler(self))
-        self.url = self._server.url
-
-    def __enter__(self) -> StatusRegistry:
-        self._server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.stop()
+        self.server = LoopbackServer(_status_handler(self))
+        self.url = self.server.url
 
 
 def _status_handler(stub: StatusRegistry) -> type[BaseHTTPRequestHandler]:
