@@ -146,7 +146,6 @@ class Authorization:
     header: str
     scheme: str  # "basic" or "bearer"
     cached: bool  # a bearer token taken from the cache, not just exchanged
-    scopes: Scopes = field(default_factory=dict[str, frozenset[str]])
 
 
 @dataclass
@@ -229,7 +228,7 @@ class Authenticator:
         return None
 
     def _forget(self, challenge: Challenge, header: str) -> None:
-        key = (challenge.realm or "", challenge.service or "")
+        key = _token_key(challenge)
         self._tokens[key] = [t for t in self._tokens.get(key, []) if f"Bearer {t.value}" != header]
 
     def _cached(self, key: tuple[str, str], scopes: Scopes) -> _Token | None:
@@ -240,19 +239,19 @@ class Authenticator:
         return next((t for t in live if _covers(t.scopes, scopes)), None)
 
     async def _bearer(self, challenge: Challenge, scopes: Scopes) -> Authorization:
-        key = (challenge.realm or "", challenge.service or "")
+        key = _token_key(challenge)
         token = self._cached(key, scopes)
         if token is not None:
-            return Authorization(f"Bearer {token.value}", "bearer", cached=True, scopes=scopes)
+            return Authorization(f"Bearer {token.value}", "bearer", cached=True)
         # One exchange at a time: concurrent requests for the same scope then
         # find the token the first one fetched instead of exchanging again.
         async with self._lock:
             token = self._cached(key, scopes)
             if token is not None:
-                return Authorization(f"Bearer {token.value}", "bearer", cached=True, scopes=scopes)
+                return Authorization(f"Bearer {token.value}", "bearer", cached=True)
             token = await self._exchange(challenge, scopes)
             self._tokens.setdefault(key, []).append(token)
-        return Authorization(f"Bearer {token.value}", "bearer", cached=False, scopes=scopes)
+        return Authorization(f"Bearer {token.value}", "bearer", cached=False)
 
     async def _exchange(self, challenge: Challenge, scopes: Scopes) -> _Token:
         realm = httpx.URL(challenge.realm or "")
@@ -282,6 +281,11 @@ class Authenticator:
             "GET", realm.copy_merge_params(params), headers=headers, expect=(200,)
         )
         return _parse_token(response, scopes, started)
+
+
+def _token_key(challenge: Challenge) -> tuple[str, str]:
+    """Tokens are cached per token endpoint and service."""
+    return (challenge.realm or "", challenge.service or "")
 
 
 def _parse_token(response: httpx.Response, scopes: Scopes, started: float) -> _Token:
