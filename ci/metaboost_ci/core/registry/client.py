@@ -359,13 +359,13 @@ class RegistryClient:
                 fix="Check the reference: that is not an image manifest.",
             )
         announced = response.headers.get("docker-content-digest")
-        if announced is not None and is_digest(announced):
+        if announced is not None and not is_digest(announced):
+            announced = None  # not a digest we can check: ignored
+        if announced is not None:
             verify_digest(content, announced, what)
         if is_digest(ref):
             verify_digest(content, ref, what)
-        digest = (
-            ref if is_digest(ref) else announced if announced and is_digest(announced) else None
-        )
+        digest = ref if is_digest(ref) else announced
         manifest = Manifest.from_bytes(content, _media_type(response) or None)
         if digest is not None and digest != manifest.digest:
             # A sha512 reference: keep the name the caller and registry use.
