@@ -22,7 +22,7 @@ from ..core.progress import StderrProgress
 from ..core.settings import DEFAULT_GITHUB_API, open_release_context
 from ..core.tags import require_commit_sha
 from ..core.versions import require_base_version
-from .build import build_app, build_images, parse_platforms, sync_all
+from .build import build_app, parse_platforms
 from .bump import bump_version, read_base_version
 from .credentials import SecretArgs, registry_host, settings_for
 from .lockfile import regenerate_lockfile
@@ -185,8 +185,7 @@ class MetaboostCi:
     ) -> list[dagger.Container]:
         """Build every app for every platform concurrently, in one session."""
         plan = self.build_plan(platforms)
-        meta = plan.meta(commit=commit, version=await self.version_or_package(version))
-        images = await sync_all(build_images(self.source, plan.apps, plan.platforms, meta))
+        images = await plan.build_all(commit=commit, version=await self.version_or_package(version))
         return [variant for image in images for variant in image.variants]
 
     @function
@@ -200,8 +199,7 @@ class MetaboostCi:
                 f"--stay-seconds {stay_seconds} is negative.", fix="Give 0 or more seconds."
             )
         plan = self.build_plan(None, stay_seconds=stay_seconds)
-        meta = plan.meta(commit="", version=await self.version_or_package(""))
-        images = await sync_all(build_images(self.source, plan.apps, plan.platforms, meta))
+        images = await plan.build_all(commit="", version=await self.version_or_package(""))
         return "\n".join(await smoke_test(images, plan.smoke))
 
     # ------------------------------------------------------------- publish

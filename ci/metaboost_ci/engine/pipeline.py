@@ -31,6 +31,11 @@ class BuildPlan:
             created=created or rfc3339_now(),
         )
 
+    async def build_all(self, *, commit: str, version: str) -> list[AppImage]:
+        """Every app for every platform, in one session, labelled ``commit`` and ``version``."""
+        meta = self.meta(commit=commit, version=version)
+        return await sync_all(build_images(self.source, self.apps, self.platforms, meta))
+
 
 def staging_steps(plan: BuildPlan, *, commit: str) -> StagingSteps:
     """validate, build (all apps, one session) and smoke for ``plan``."""
@@ -40,8 +45,7 @@ def staging_steps(plan: BuildPlan, *, commit: str) -> StagingSteps:
         return await run_validate(plan.source, steps)
 
     async def build(version: str) -> list[AppImage]:
-        meta = plan.meta(commit=commit, version=version)
-        return await sync_all(build_images(plan.source, plan.apps, plan.platforms, meta))
+        return await plan.build_all(commit=commit, version=version)
 
     async def smoke(images: list[AppImage]) -> list[str]:
         return await smoke_test(images, plan.smoke)
