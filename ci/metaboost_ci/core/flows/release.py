@@ -184,12 +184,12 @@ async def release(
     update_existing: bool = False,
     dry_run: bool = False,
     ensure_git_tag: bool = True,
-    make_latest: bool | None = None,
+    make_latest: bool = True,
 ) -> ReleaseOutcome:
     """Create the GitHub release of ``tag`` (staging: prerelease; main: full, made latest).
 
-    ``make_latest``: whether GitHub marks the release "latest" (default: a full
-    release is, a prerelease never; promote says False for an older version).
+    ``make_latest``: whether GitHub marks a full release "latest" (a prerelease
+    never is; promote says False for an older version).
 
     The Git tag is created at ``commit`` first when absent (an existing tag must
     name ``commit``); ``ensure_git_tag=False`` is for a caller that has just
@@ -222,7 +222,7 @@ async def release(
         prerelease=prerelease,
         # Staging prereleases must never become "latest"; main releases do,
         # unless a newer release exists (promote says so).
-        make_latest=(not prerelease) if make_latest is None else (make_latest and not prerelease),
+        make_latest=make_latest and not prerelease,
         # Made or checked at the commit just before: by ensure_tag here, or by
         # promote (which passes ensure_git_tag=False for that reason).
         tag_verified=True,
