@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import httpx
 
@@ -505,54 +505,47 @@ def push(
     return PushedImage(registry.host, name, tag_list, image)
 
 
+class ImageOptions(TypedDict, total=False):
+    """``build_image``'s keywords (its defaults apply to what is left out)."""
+
+    layers: int
+    labels: Mapping[str, str] | None
+    layer_size: int
+    platform: str
+    schema: Schema
+    seed: int | None
+
+
+class IndexOptions(TypedDict, total=False):
+    """``build_index``'s keywords (its defaults apply to what is left out)."""
+
+    platforms: Sequence[str]
+    attestation: bool | None
+    labels: Mapping[str, str] | None
+    layers: int
+    layer_size: int
+    schema: Schema
+    seed: int | None
+
+
 def push_image(
     registry: Registry,
     name: str,
     tag: str | Sequence[str] | None,
-    *,
-    layers: int = 2,
-    labels: Mapping[str, str] | None = None,
-    layer_size: int = 1024,
-    platform: str = "linux/amd64",
-    schema: Schema = "oci",
-    seed: int | None = None,
+    **options: Unpack[ImageOptions],
 ) -> PushedImage:
-    """Build and push a single-platform image (``schema="docker"``: Docker v2 schema 2)."""
-    image = build_image(
-        layers=layers,
-        labels=labels,
-        layer_size=layer_size,
-        platform=platform,
-        schema=schema,
-        seed=seed,
-    )
-    return push(registry, name, image, tag)
+    """Build (``build_image``; ``schema="docker"``: Docker v2 schema 2) and push one image."""
+    return push(registry, name, build_image(**options), tag)
 
 
 def push_index(
     registry: Registry,
     name: str,
     tag: str | Sequence[str] | None,
-    *,
-    platforms: Sequence[str] = ("linux/amd64", "linux/arm64"),
-    attestation: bool | None = None,
-    labels: Mapping[str, str] | None = None,
-    layers: int = 1,
-    layer_size: int = 1024,
-    schema: Schema = "oci",
-    seed: int | None = None,
+    **options: Unpack[IndexOptions],
 ) -> PushedImage:
-    """Build and push a multi-platform index (see ``build_index``)."""
-    image = build_index(
-        platforms=platforms,
-        attestation=attestation,
-        labels=labels,
-        layers=layers,
-        layer_size=layer_size,
-        schema=schema,
-        seed=seed,
-    )
-    return push(registry, name, image, tag)
+    """Build (``build_index``) and push a multi-platform index."""
+    return push(registry, name, build_index(**options), tag)
 
 
 def tag_image(
