@@ -28,15 +28,9 @@ def parse_link_header(value: str) -> dict[str, str]:
 
 def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     """Same scheme, host and port: where credentials for ``a`` may also go."""
-    return (a.scheme, a.host, a.port or _default_port(a)) == (
-        b.scheme,
-        b.host,
-        b.port or _default_port(b),
-    )
-
-
-def _default_port(url: httpx.URL) -> int:
-    return 443 if url.scheme == "https" else 80
+    # httpx normalises the scheme's default port to None ("https://h:443" has
+    # port None, like "https://h"), so the triples compare origins as they are.
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 def next_page(response: httpx.Response, request_url: httpx.URL) -> httpx.URL | None:
