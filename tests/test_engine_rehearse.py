@@ -58,6 +58,16 @@ from tests.test_engine_bump import SampleFiles
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 REPOSITORY = "rehearsal/metaboost"
+# The release commands a rehearsal runs, in the order of a release.
+RELEASE_COMMANDS = [
+    "reserve",
+    "discover",
+    "verify",
+    "move-floating",
+    "verify",
+    "release",
+    "promote",
+]
 
 
 def digest(app: str) -> str:
@@ -171,16 +181,7 @@ async def test_rehearsal_runs_staging_then_main_against_the_session_registry(
     report = await run_rehearsal(
         plan(), module_source=dag.directory(), progress=RecordingProgress(), run_id="r1"
     )
-    # The release commands, in the order of a release.
-    assert [c[0] for c in world.cli] == [
-        "reserve",
-        "discover",
-        "verify",
-        "move-floating",
-        "verify",
-        "release",
-        "promote",
-    ]
+    assert [c[0] for c in world.cli] == RELEASE_COMMANDS
     assert world.cli[0] == ["reserve", "--commit", SHA, "--base-version", "0.1.0"]
     # Every app pushed once, by the engine, to localhost:5000 dialled to the started service.
     addresses = sorted(p[-1].args["address"] for p in world.pushes)

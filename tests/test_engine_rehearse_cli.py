@@ -28,6 +28,7 @@ from tests.support.dagger_offline import Call, PlayedApps, StandInSession, args_
 from tests.support.images import REVISION_LABEL, push_image
 from tests.support.registry_process import Registry
 from tests.test_engine_bump import SAMPLE, SampleFiles
+from tests.test_engine_rehearse import RELEASE_COMMANDS
 
 REPOSITORY = "rehearsal/metaboost"
 
@@ -104,15 +105,7 @@ async def test_the_rehearsal_drives_the_real_command_line(
         for line in git(tmp_path, "ls-remote", "--tags", str(tools.remote)).splitlines()
     )
     assert tags == {"refs/tags/0.1.0-staging.0": commit, "refs/tags/0.1.0": commit}
-    assert [c[10] for c in tools.commands] == [
-        "reserve",
-        "discover",
-        "verify",
-        "move-floating",
-        "verify",
-        "release",
-        "promote",
-    ]
+    assert [c[10] for c in tools.commands] == RELEASE_COMMANDS
     assert "### Published 0.1.0-staging.0" in report
     assert "### Published 0.1.0\n" in report
     assert f"{registry.host}/{REPOSITORY}/web" in report  # the promotion's summary, from its JSON
