@@ -18,9 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,30 +29,11 @@ import pytest
 
 from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.engine.smoke import PROBE_JS
+from tests.support.ports import free_port, wait_until
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
 WEB_APPS = [("web", "web-sidecar"), ("management-web", "management-web-sidecar")]
 ALL_APPS = list(DEFAULT_APPS)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Any, what: str, timeout: float = 15.0) -> Any:
-    """Poll until ``condition()`` is truthy; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +89,7 @@ def start(monorepo: Path) -> Iterator[Any]:
         )
         app = App(name, port, process)
         started.append(app)
-        wait_for(app.serving, f"{name} to answer /healthz")
+        wait_until(app.serving, timeout=15.0, what=f"{name} to answer /healthz")
         return app
 
     yield run
