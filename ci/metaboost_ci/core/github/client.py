@@ -25,10 +25,9 @@ from ..errors import (
     MetaboostCiError,
     RemoteError,
     TransportError,
-    UnexpectedStatus,
 )
 from ..net import HttpClient, RetryPolicy
-from ..net.http import display_url, error_code_and_detail
+from ..net.http import display_url
 from ..progress import Progress
 from ..redact import register_secret
 from ..tags import TagCreate, require_commit_sha, require_tag_name
@@ -480,19 +479,6 @@ class GitHubClient:
             )
         return self._unexpected(response)
 
-    def _unexpected(self, response: httpx.Response) -> UnexpectedStatus:
-        request = response.request
-        code, detail = error_code_and_detail(response)
-        url = display_url(request.url)
-        text = f"GitHub: {request.method} {url} answered {response.status_code}"
-        if code:
-            text += f" {code}"
-        if detail:
-            text += f": {detail.rstrip('.')}"
-        return UnexpectedStatus(
-            text + ".",
-            status=response.status_code,
-            method=request.method,
-            url=url,
-            code=code,
-        )
+    def _unexpected(self, response: httpx.Response) -> HttpStatusError:
+        """The error for an answer a create cannot use, worded like every other one."""
+        return self._http.error_for(response.request.method, response.request.url, response)
