@@ -81,6 +81,14 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def bump_offline(
+    capsys: pytest.CaptureFixture[str], repos: BranchRepos, *argv: str
+) -> tuple[int, str, str]:
+    """``bump-version ARGV`` on ``repos``' work tree, running neither npm audit nor dagger."""
+    source = ("--source", str(repos.work))
+    return run(capsys, "bump-version", *argv, *source, "--skip-audit", "--skip-lockfile")
+
+
 def committed_files(r: BranchRepos) -> set[str]:
     return set(r.git("show", "--name-only", "--format=", "HEAD").splitlines())
 
@@ -158,15 +166,7 @@ def test_no_push_commits_locally_only(
 def test_skip_lockfile_says_so_and_needs_no_dagger(
     mono: BranchRepos, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(
-        capsys,
-        "bump-version",
-        "0.2.0",
-        "--source",
-        str(mono.work),
-        "--skip-audit",
-        "--skip-lockfile",
-    )
+    code, out, err = bump_offline(capsys, mono, "0.2.0")
     assert code == 0, err
     assert "package-lock.json NOT regenerated (--skip-lockfile)" in err
     assert "Lockfile: NOT regenerated (--skip-lockfile)" in out
@@ -210,15 +210,7 @@ def test_prompts_for_the_version_on_a_terminal(
     mono: BranchRepos, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(sys, "stdin", Terminal("0.3.0\n"))
-    code, _, err = run(
-        capsys,
-        "bump-version",
-        "--source",
-        str(mono.work),
-        "--skip-audit",
-        "--skip-lockfile",
-        "--no-push",
-    )
+    code, _, err = bump_offline(capsys, mono, "--no-push")
     assert code == 0, err
     assert "Current version: 0.1.0" in err
     assert "New version (X.Y.Z)" in err
@@ -258,10 +250,7 @@ def test_invalid_versions_are_refused(
 def test_a_version_not_greater_is_a_warning(
     mono: BranchRepos, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(
-        capsys, "bump-version", "0.0.9", "--source", str(mono.work), "--skip-audit",
-        "--skip-lockfile", "--no-push",
-    )  # fmt: skip
+    code, _, err = bump_offline(capsys, mono, "0.0.9", "--no-push")
     assert code == 0, err
     assert "warning: 0.0.9 is not greater than the current version 0.1.0" in err
 
@@ -275,10 +264,7 @@ def test_an_existing_changelog_is_kept_and_not_committed(
     notes.write_text("# 0.2.0\n\nwritten by hand\n")
     r.git("add", str(notes))
     r.git("commit", "-q", "-m", "notes")
-    code, out, err = run(
-        capsys, "bump-version", "0.2.0", "--source", str(r.work), "--skip-audit",
-        "--skip-lockfile", "--no-push",
-    )  # fmt: skip
+    code, out, err = bump_offline(capsys, r, "0.2.0", "--no-push")
     assert code == 0, err
     assert notes.read_text() == "# 0.2.0\n\nwritten by hand\n"
     assert "docs/development/CHANGELOGS/0.2.0.md" not in committed_files(r)
@@ -290,15 +276,7 @@ def test_uncommitted_edits_to_the_files_are_refused(
 ) -> None:
     (mono.work / "apps/api/package.json").write_text(API + "\n")
     before = mono.snapshot()
-    code, _, err = run(
-        capsys,
-        "bump-version",
-        "1.0.0",
-        "--source",
-        str(mono.work),
-        "--skip-audit",
-        "--skip-lockfile",
-    )
+    code, _, err = bump_offline(capsys, mono, "1.0.0")
     assert code == 1
     assert "apps/api/package.json" in err
     assert mono.snapshot() == before
@@ -309,15 +287,7 @@ def test_detached_head_cannot_be_pushed(
 ) -> None:
     mono.git("checkout", "-q", "--detach")
     before = mono.snapshot()
-    code, _, err = run(
-        capsys,
-        "bump-version",
-        "1.0.0",
-        "--source",
-        str(mono.work),
-        "--skip-audit",
-        "--skip-lockfile",
-    )
+    code, _, err = bump_offline(capsys, mono, "1.0.0")
     assert code == 2
     assert "HEAD is detached" in err
     assert mono.snapshot() == before
@@ -331,10 +301,7 @@ def test_a_branch_behind_its_remote_is_refused_before_any_change(
     mono.commit("develop", "pushed by a colleague", cwd=mono.other)
     mono.git("fetch", "-q", "origin")
     before = mono.snapshot()
-    code, _, err = run(
-        capsys, "bump-version", "1.0.0", "--source", str(mono.work),
-        "--skip-audit", "--skip-lockfile",
-    )  # fmt: skip
+    code, _, err = bump_offline(capsys, mono, "1.0.0")
     assert code == 1
     assert "develop cannot be pushed to origin" in err
     assert "git pull --ff-only origin develop" in err
