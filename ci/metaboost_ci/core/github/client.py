@@ -71,24 +71,21 @@ def _require_api_url(api_url: str) -> str:
     return api_url.rstrip("/")
 
 
-def _message(response: httpx.Response) -> str:
+def _fields(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object GitHub answered with; empty for any other body."""
     try:
         body: Any = json.loads(response.content or b"null")
     except ValueError:
-        return ""
-    if isinstance(body, dict):
-        return str(cast(dict[str, Any], body).get("message") or "")
-    return ""
+        return {}
+    return cast(dict[str, Any], body) if isinstance(body, dict) else {}
+
+
+def _message(response: httpx.Response) -> str:
+    return str(_fields(response).get("message") or "")
 
 
 def _error_codes(response: httpx.Response) -> set[str]:
-    try:
-        body: Any = json.loads(response.content or b"null")
-    except ValueError:
-        return set()
-    if not isinstance(body, dict):
-        return set()
-    errors: Any = cast(dict[str, Any], body).get("errors")
+    errors: Any = _fields(response).get("errors")
     if not isinstance(errors, list):
         return set()
     return {
