@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from metaboost_ci.core.flows import promote
+from tests.support.gitrepo import run_git
 from tests.support.images import REVISION_LABEL, fetch_manifest, push_image, push_index
 from tests.support.proxies import Proxy
 from tests.support.registry_process import Registry, require_tool
@@ -78,7 +79,7 @@ def old_github_steps(api_url: str, token: str, commit: str) -> None:
 
 
 def delete_tag(bare: Path, tag: str) -> None:
-    subprocess.run(["git", "update-ref", "-d", f"refs/tags/{tag}"], cwd=bare, check=True)
+    run_git("update-ref", "-d", f"refs/tags/{tag}", cwd=bare)
 
 
 def old_method(proxy: Proxy, registry: Registry, owner: str) -> None:

@@ -30,7 +30,6 @@ import itertools
 import json
 import re
 import secrets
-import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -47,7 +46,7 @@ import pytest
 from metaboost_ci.core.github import GitHubClient
 from metaboost_ci.core.net import RetryPolicy
 
-from .gitrepo import DEFAULT_BRANCH, GitRepos, git_env, make_repos, run_git
+from .gitrepo import DEFAULT_BRANCH, GitRepos, git_in, make_repos, run_git
 from .ports import LoopbackServer, LoopbackService
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
@@ -155,15 +154,6 @@ def _error(
 def _no_write_access(documentation_url: str) -> _Answer:
     """What an Actions token without ``contents: write`` gets for a write."""
     return _error(403, "Resource not accessible by integration", documentation_url, CONTENTS_WRITE)
-
-
-def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        ["git", *args], cwd=repo, env=git_env(), capture_output=True, text=True, check=False
-    )
-    if check and result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {result.stderr}")
-    return result
 
 
 class GitHubEmulator(LoopbackService):
@@ -278,7 +268,7 @@ class GitHubEmulator(LoopbackService):
 
     def _is_empty(self) -> bool:
         """True while the repository has no commits (no refs at all)."""
-        return not _git(self.bare_repo, "for-each-ref", "--count=1").stdout.strip()
+        return not git_in(self.bare_repo, "for-each-ref", "--count=1").stdout.strip()
 
     def _url(self, path: str) -> str:
         return f"{self.api_url}/repos/{self.repository}{path}"
@@ -301,7 +291,7 @@ class GitHubEmulator(LoopbackService):
     # refs
 
     def _object_type(self, sha: str) -> str | None:
-        result = _git(self.bare_repo, "cat-file", "-t", sha, check=False)
+        result = git_in(self.bare_repo, "cat-file", "-t", sha, check=False)
         return result.stdout.strip() if result.returncode == 0 else None
 
     def _ref_json(self, ref: str, sha: str) -> dict[str, Any]:
@@ -315,7 +305,7 @@ class GitHubEmulator(LoopbackService):
         }
 
     def _read_ref(self, ref: str) -> str | None:
-        result = _git(self.bare_repo, "rev-parse", "-q", "--verify", ref, check=False)
+        result = git_in(self.bare_repo, "rev-parse", "-q", "--verify", ref, check=False)
         return result.stdout.strip() if result.returncode == 0 else None
 
     def _create_ref(self, body: Any, **_: Any) -> _Answer:
@@ -333,14 +323,14 @@ class GitHubEmulator(LoopbackService):
                 "Reference name must contain at least three slash-separated components.",
                 REFS_DOCS,
             )
-        if _git(self.bare_repo, "check-ref-format", ref, check=False).returncode != 0:
+        if git_in(self.bare_repo, "check-ref-format", ref, check=False).returncode != 0:
             # The emulator's wording: GitHub's text for a malformed name is not documented.
             raise _error(422, f"{ref} is not a valid ref name.", REFS_DOCS)
         if not re.fullmatch(r"[0-9a-f]{40}", sha) or self._object_type(sha) is None:
             raise _error(422, "Object does not exist", REFS_DOCS)
         if self.faults.take("reference_update_failed"):
             raise _error(422, "Reference update failed", REFS_DOCS)
-        created = _git(
+        created = git_in(
             self.bare_repo,
             "-c",
             f"core.filesRefLockTimeout={REF_LOCK_TIMEOUT_MS}",
@@ -374,7 +364,7 @@ class GitHubEmulator(LoopbackService):
 
     def _matching_refs(self, ref: str, query: dict[str, list[str]], **_: Any) -> _Answer:
         prefix = f"refs/{ref}"
-        out = _git(
+        out = git_in(
             self.bare_repo, "for-each-ref", "--sort=refname", "--format=%(refname) %(objectname)"
         ).stdout
         found = [
@@ -402,7 +392,7 @@ class GitHubEmulator(LoopbackService):
     def _get_tag_object(self, sha: str, **_: Any) -> _Answer:
         if self._object_type(sha) != "tag":
             raise _error(404, "Not Found", "https://docs.github.com/rest/git/tags#get-a-tag")
-        raw = _git(self.bare_repo, "cat-file", "tag", sha).stdout
+        raw = git_in(self.bare_repo, "cat-file", "tag", sha).stdout
         header, _, message = raw.partition("\n\n")
         fields = dict(line.split(" ", 1) for line in header.splitlines())
         name, email, stamp = _person(fields.get("tagger", "unknown <> 0 +0000"))
@@ -429,7 +419,7 @@ class GitHubEmulator(LoopbackService):
     def _commit_json(self, sha: str) -> dict[str, Any] | None:
         if not re.fullmatch(r"[0-9a-f]{40}", sha) or self._object_type(sha) != "commit":
             return None
-        raw = _git(self.bare_repo, "cat-file", "commit", sha).stdout
+        raw = git_in(self.bare_repo, "cat-file", "commit", sha).stdout
         header, _, message = raw.partition("\n\n")
         lines = [line.split(" ", 1) for line in header.splitlines()]
         author = _person(next(v for k, v in lines if k == "author"))
@@ -561,7 +551,7 @@ class GitHubEmulator(LoopbackService):
                             {"resource": "Release", "code": "invalid", "field": "target_commitish"}
                         ],
                     )
-                _git(self.bare_repo, "update-ref", f"refs/tags/{tag}", sha, "")
+                git_in(self.bare_repo, "update-ref", f"refs/tags/{tag}", sha, "")
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             release = {
                 "id": next(self._release_ids),

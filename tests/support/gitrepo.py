@@ -37,14 +37,19 @@ def git_env() -> dict[str, str]:
     return {**os.environ, **GIT_ENV}
 
 
-def run_git(*args: str, cwd: Path, check: bool = True) -> str:
-    """Run git in ``cwd``; return stdout stripped. Raises with git's stderr on failure."""
+def git_in(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run git in ``cwd``; the whole result. Raises with git's stderr on failure."""
     result = subprocess.run(
         ["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=False
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed ({result.returncode}): {result.stderr}")
-    return result.stdout.strip()
+    return result
+
+
+def run_git(*args: str, cwd: Path, check: bool = True) -> str:
+    """Run git in ``cwd``; return stdout stripped. Raises with git's stderr on failure."""
+    return git_in(cwd, *args, check=check).stdout.strip()
 
 
 @dataclass
