@@ -11,7 +11,6 @@ which one was used without ever showing the value.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import httpx
 from .apps import DEFAULT_APPS
 from .errors import ConfigError, InputError
 from .flows.context import ReleaseContext
-from .github import GitHubClient, GitHubTagStore
+from .github import DEFAULT_API_URL, GitHubClient, GitHubTagStore, require_repository
 from .gitstore import GitRemoteTagStore, safe_remote
 from .net import RetryPolicy
 from .progress import Progress, SilentProgress
@@ -33,14 +32,13 @@ from .registry import RegistryClient, RegistryCredentials, parse_registry_url
 from .tags import TagStore
 
 DEFAULT_REGISTRY = "https://ghcr.io"
-DEFAULT_GITHUB_API = "https://api.github.com"
+DEFAULT_GITHUB_API = DEFAULT_API_URL
 # The order is the seed's: a dedicated registry token wins over the Actions token.
 REGISTRY_TOKEN_VARS = ("GHCR_REGISTRY_TOKEN", "GITHUB_TOKEN")
 REGISTRY_USERNAME_VARS = ("REGISTRY_USERNAME", "GITHUB_ACTOR")
 GITHUB_TOKEN_VARS = ("GITHUB_TOKEN",)
 # GHCR ignores the username; any non-empty name works with a token.
 FALLBACK_USERNAME = "metaboost-ci"
-_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class Settings:
     local_repo: Path | None = None
 
     def __post_init__(self) -> None:
-        check_repository(self.repository)
+        require_repository(self.repository)
         object.__setattr__(self, "registry_url", check_registry_url(self.registry_url))
 
     @property
@@ -132,15 +130,6 @@ class Settings:
                 "a Git remote as the tag store.",
             )
         return self.github_token
-
-
-def check_repository(repository: str) -> str:
-    if not _REPOSITORY_RE.match(repository or ""):
-        raise InputError(
-            f"Repository {repository!r} is not of the form OWNER/REPO.",
-            fix="Pass --repository OWNER/REPO or set GITHUB_REPOSITORY.",
-        )
-    return repository
 
 
 def check_registry_url(url: str) -> str:
