@@ -9,13 +9,12 @@ regenerating the lockfile fails after the edits, the edited files are restored. 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import semver
@@ -23,7 +22,7 @@ import semver
 from ..core.audit import audit_gate, find_npm, read_allowlist
 from ..core.errors import CheckFailed, ConfigError, InputError, MetaboostCiError
 from ..core.gitsync import Git, GitCommandError, npm_audit_hook, sync_branches
-from ..core.monorepo import ROOT_PACKAGE, BumpPlan, LocalTree, plan_bump, write_plan
+from ..core.monorepo import ROOT_PACKAGE, BumpPlan, LocalTree, plan_bump, root_package, write_plan
 from ..core.progress import Progress, StderrProgress
 from ..core.versions import require_base_version
 from .output import Outcome, fields, table
@@ -185,16 +184,7 @@ def ask_version(current: str) -> str:
 
 
 def _current_version(root_text: str | None) -> str:
-    if root_text is None:
-        raise ConfigError(
-            f"There is no {ROOT_PACKAGE} at the monorepo root.",
-            fix="Run from the monorepo root (or pass --source DIR).",
-        )
-    try:
-        data: Any = json.loads(root_text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"The root {ROOT_PACKAGE} is not valid JSON: {exc.msg}.") from None
-    version: Any = cast(dict[str, Any], data).get("version") if isinstance(data, dict) else None
+    version: Any = root_package(root_text).get("version")
     return version if isinstance(version, str) else ""
 
 

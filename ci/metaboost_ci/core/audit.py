@@ -21,6 +21,7 @@ from typing import Any, cast
 import anyio
 
 from .errors import CheckFailed, ConfigError
+from .versions import parse_package_json
 
 AUDIT_ARGS = ("audit", "--omit=dev", "--audit-level=moderate", "--json")
 GATED_SEVERITIES = frozenset({"moderate", "high", "critical"})
@@ -51,11 +52,7 @@ def read_allowlist(package_json_text: str | None) -> frozenset[str]:
     """The allowlisted advisory IDs from a root package.json's text."""
     if package_json_text is None:
         return frozenset()
-    try:
-        data: Any = json.loads(package_json_text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"The root package.json is not valid JSON: {exc.msg}.") from None
-    section: Any = cast(dict[str, Any], data).get(CONFIG_KEY) if isinstance(data, dict) else None
+    section: Any = parse_package_json(package_json_text, "The root package.json").get(CONFIG_KEY)
     if section is None:
         return frozenset()
     fix = f'Write "{CONFIG_KEY}": {{"{ALLOWLIST_KEY}": ["GHSA-xxxx-xxxx-xxxx", ...]}}.'

@@ -91,6 +91,16 @@ def changelog_template(version: str) -> str:
     )
 
 
+def root_package(text: str | None) -> dict[str, Any]:
+    """The root package.json's object, from its ``text`` (None: the file is missing)."""
+    if text is None:
+        raise ConfigError(
+            f"There is no {ROOT_PACKAGE} at the monorepo root.",
+            fix="Run from the monorepo root (or pass --source DIR).",
+        )
+    return parse_package_json(text, ROOT_PACKAGE)
+
+
 async def plan_bump(tree: Tree, version: str) -> BumpPlan:
     """Plan setting ``version`` in the root and every workspace package.json.
 
@@ -99,12 +109,7 @@ async def plan_bump(tree: Tree, version: str) -> BumpPlan:
     """
     require_base_version(version, what="version")
     root_text = await tree.read(ROOT_PACKAGE)
-    if root_text is None:
-        raise ConfigError(
-            "There is no package.json at the monorepo root.",
-            fix="Run from the monorepo root (or pass --source DIR).",
-        )
-    root = parse_package_json(root_text, ROOT_PACKAGE)
+    root = root_package(root_text)
     previous: Any = root.get("version")
     packages = [ROOT_PACKAGE, *await _workspace_packages(tree, root)]
     changed: dict[str, str] = {}
