@@ -18,12 +18,8 @@ SHA = "c" * 40
 
 @pytest.fixture
 def empty_emulator(tmp_path: Path) -> Iterator[GitHubEmulator]:
-    emulator = GitHubEmulator(make_empty_repos(tmp_path / "empty"))
-    emulator.start()
-    try:
+    with GitHubEmulator(make_empty_repos(tmp_path / "empty")) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 CALLS: dict[str, Callable[[GitHubClient], Awaitable[object]]] = {
