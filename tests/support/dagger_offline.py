@@ -41,12 +41,13 @@ import graphql
 import pytest
 from gql.transport.exceptions import TransportQueryError
 
+from .engine_schema import SCHEMA_FILE
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DAGGER = REPO.parent / "shared" / "dagger"
 # Another folder with the same files, e.g. the schema written from a running
 # engine by tests/support/engine_schema.py (ci.yml's engine job).
 SCHEMA_DIR_VARIABLE = "METABOOST_DAGGER_SCHEMA_DIR"
-SCHEMA_FILE = "schema-v0.21.11.graphqls"
 DAGGER_JSON_SCHEMA_FILE = "dagger.json.schema.json"
 MAIN_OBJECT = "MetaboostCi"
 
