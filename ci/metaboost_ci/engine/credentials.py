@@ -10,22 +10,11 @@ registry username is not a secret and is not masked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import dagger
 
 from ..core.settings import DEFAULT_GITHUB_API, FALLBACK_USERNAME, Credential, Settings
 from .publish import RegistryAuth
-
-
-def registry_url(registry: str) -> str:
-    """``ghcr.io`` -> ``https://ghcr.io``; a URL with a scheme is kept as given."""
-    return registry if "://" in registry else f"https://{registry}"
-
-
-def registry_host(registry: str) -> str:
-    """``host[:port]`` as image references spell it."""
-    return urlsplit(registry_url(registry)).netloc
 
 
 @dataclass(frozen=True)
@@ -78,7 +67,7 @@ async def settings_for(
     )
     return Settings(
         repository=repository,
-        registry_url=registry_url(registry),
+        registry_url=registry,  # Settings normalises it (ghcr.io -> https://ghcr.io)
         apps=apps,
         github_api_url=github_api_url,
         github_token=github,

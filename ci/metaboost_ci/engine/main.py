@@ -24,7 +24,7 @@ from ..core.tags import require_commit_sha
 from ..core.versions import require_base_version
 from .build import build_app, parse_platforms
 from .bump import bump_version, read_base_version
-from .credentials import SecretArgs, registry_host, settings_for
+from .credentials import SecretArgs, settings_for
 from .lockfile import regenerate_lockfile
 from .ops import InProcessOps
 from .pipeline import BuildPlan, staging_steps
@@ -234,9 +234,7 @@ class MetaboostCi:
                     commit=commit, base=base, override=version_override or None, dry_run=dry_run
                 ),
                 steps=staging_steps(plan, commit=commit),
-                pusher=EnginePusher(
-                    registry_host(self.registry), repository, auth=secrets.push_auth()
-                ),
+                pusher=EnginePusher(ctx.registry_host, repository, auth=secrets.push_auth()),
                 ops=InProcessOps(ctx, self.source),
                 progress=ctx.progress,
             )
