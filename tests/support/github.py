@@ -46,7 +46,7 @@ import pytest
 from metaboost_ci.core.github import GitHubClient
 from metaboost_ci.core.net import RetryPolicy
 
-from .gitrepo import DEFAULT_BRANCH, GitRepos, git_in, make_repos, run_git
+from .gitrepo import DEFAULT_BRANCH, GitRepos, git_in, init_repos, make_repos
 from .ports import LoopbackServer, LoopbackService
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
@@ -761,12 +761,7 @@ def make_empty_repos(root: Path, name: str = "origin") -> GitRepos:
     ``repos.commit()`` pushes the first commit, after which the repository is
     no longer empty.
     """
-    root.mkdir(parents=True, exist_ok=True)
-    bare, work = root / f"{name}.git", root / f"{name}-work"
-    run_git("init", "-q", "--bare", "-b", DEFAULT_BRANCH, str(bare), cwd=root)
-    run_git("init", "-q", "-b", DEFAULT_BRANCH, str(work), cwd=root)
-    run_git("remote", "add", "origin", str(bare), cwd=work)
-    return GitRepos(bare=bare, work=work)
+    return init_repos(root, name)
 
 
 class RecordingSleep:

@@ -113,7 +113,8 @@ class GitRepos:
         return tags
 
 
-def _build_repos(root: Path, name: str) -> GitRepos:
+def init_repos(root: Path, name: str = "origin") -> GitRepos:
+    """``root/<name>.git`` (bare, no commits yet) and ``root/<name>-work``, its clone."""
     root.mkdir(parents=True, exist_ok=True)
     bare = root / f"{name}.git"
     work = root / f"{name}-work"
@@ -121,7 +122,11 @@ def _build_repos(root: Path, name: str) -> GitRepos:
     run_git("init", "-q", "-b", DEFAULT_BRANCH, str(work), cwd=root)
     # Relative, so a copy of the pair works wherever it is put.
     run_git("remote", "add", "origin", f"../{bare.name}", cwd=work)
-    repos = GitRepos(bare=bare, work=work)
+    return GitRepos(bare=bare, work=work)
+
+
+def _build_repos(root: Path, name: str) -> GitRepos:
+    repos = init_repos(root, name)
     repos.commit("initial commit")
     return repos
 
