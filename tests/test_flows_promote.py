@@ -303,6 +303,7 @@ async def test_rerunning_an_older_promotion_leaves_latest_at_the_newer_release(
     assert world.digests(BASE) == older_digests
     assert rerun.plan.newer_release == "3.2.0"
     assert not rerun.plan.moves_latest
+    assert {a["latest"] for a in rerun.plan.to_dict()["apps"].values()} == {"kept"}
     assert rerun.written == dict.fromkeys(APPS, ())
     assert _manifest_puts(world) == puts
     assert any("3.2.0 is a newer release" in note for note in rerun.notes)

@@ -112,8 +112,15 @@ class PromotionPlan:
             "passed_over": list(self.passed_over),
             "newer_release": self.newer_release,
             "moves_latest": self.moves_latest,
-            "apps": {name: app.to_dict() for name, app in self.apps.items()},
+            "apps": {name: self._app_dict(app) for name, app in self.apps.items()},
         }
+
+    def _app_dict(self, app: AppPlan) -> dict[str, Any]:
+        # An app's own view of latest yields to the plan's: kept when newer exists.
+        data = app.to_dict()
+        if not self.moves_latest:
+            data["latest"] = "kept"
+        return data
 
 
 def revision_matches(label: str, commit: str) -> bool:
