@@ -67,7 +67,7 @@ from tests.support.containers import (
     sample_tag,
 )
 from tests.support.gitrepo import GIT_ENV, GitRepos, make_repos, run_git
-from tests.support.images import fetch_manifest
+from tests.support.images import manifest_digest
 from tests.support.registry_process import Registry, run_registry
 from tests.support.release import Snapshot, successful_writes
 
@@ -267,11 +267,7 @@ class Rehearsal:
         )
 
     def digest(self, app: str, tag: str) -> str | None:
-        response = fetch_manifest(self.registry, image_name(DEFAULT_REPOSITORY, app), tag)
-        if response.status_code == 404:
-            return None
-        assert response.status_code == 200, response.text
-        return response.headers["docker-content-digest"]
+        return manifest_digest(self.registry, image_name(DEFAULT_REPOSITORY, app), tag)
 
     def digests(self, tag: str) -> dict[str, str | None]:
         return {app: self.digest(app, tag) for app in APPS}

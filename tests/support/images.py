@@ -571,6 +571,15 @@ def fetch_manifest(registry: Registry, name: str, reference: str) -> httpx.Respo
         return session.get_manifest(name, reference)
 
 
+def manifest_digest(registry: Registry, name: str, reference: str) -> str | None:
+    """The digest ``name:reference`` resolves to in the registry; None when it is absent."""
+    response = fetch_manifest(registry, name, reference)
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    return response.headers["docker-content-digest"]
+
+
 # -- OCI layouts and skopeo ----------------------------------------------------
 
 

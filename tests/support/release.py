@@ -47,7 +47,7 @@ from .gitrepo import make_repos
 from .images import (
     REVISION_LABEL,
     PushedImage,
-    fetch_manifest,
+    manifest_digest,
     push_image,
     push_index,
     tag_image,
@@ -218,11 +218,7 @@ class ReleaseWorld:
         tag_image(self.origin, self.image_name(app), image, tag)
 
     def digest(self, app: str, tag: str) -> str | None:
-        response = fetch_manifest(self.origin, self.image_name(app), tag)
-        if response.status_code == 404:
-            return None
-        assert response.status_code == 200, response.text
-        return response.headers["docker-content-digest"]
+        return manifest_digest(self.origin, self.image_name(app), tag)
 
     def digests(self, tag: str) -> dict[str, str | None]:
         return {app: self.digest(app, tag) for app in self.apps}
