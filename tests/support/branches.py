@@ -119,11 +119,9 @@ def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def _branch_repos_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Built once (about 40 git commands), copied for each test.
+    # Every git command here runs with gitrepo's git_env(): no identity to patch in.
     root = tmp_path_factory.mktemp("branch-template") / "repos"
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in GIT_ENV.items():
-            mp.setenv(key, value)
-        make_branch_repos(root)
+    make_branch_repos(root)
     return root
 
 
