@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -184,19 +184,7 @@ class SyncResult:
     returned_to: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "target": self.target,
-            "remote": self.remote,
-            "status": self.status,
-            "source_commit": self.source_commit,
-            "target_before": self.target_before,
-            "target_after": self.target_after,
-            "commits": list(self.commits),
-            "local_fast_forwards": dict(self.local_fast_forwards),
-            "audit": self.audit,
-            "returned_to": self.returned_to,
-        }
+        return asdict(self)
 
 
 # (git, source commit) -> a one-line note; raises CheckFailed to stop the sync.
