@@ -282,8 +282,8 @@ def _undo_hint(originals: dict[str, bytes | None]) -> str:
 
 
 async def _changed_paths(git: Git, paths: list[str]) -> list[str]:
-    text = await git.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
-    return sorted(entry[3:] for entry in text.stdout.split("\0") if entry)
+    changed, untracked = await git.status(*paths)
+    return sorted(changed + untracked)
 
 
 def _bump_outcome(

@@ -118,9 +118,10 @@ class Git:
                 fix="Pass --remote NAME (see `git remote -v`).",
             )
 
-    async def status(self) -> tuple[list[str], list[str]]:
-        """(changed tracked paths, untracked paths) of the work tree."""
-        text = (await self.run("status", "--porcelain=v1", "-z", "--untracked-files=all")).stdout
+    async def status(self, *paths: str) -> tuple[list[str], list[str]]:
+        """(changed tracked paths, untracked paths) of the work tree, or of ``paths`` in it."""
+        args = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+        text = (await self.run(*args)).stdout
         changed: list[str] = []
         untracked: list[str] = []
         entries = iter(text.split("\0"))
