@@ -79,20 +79,16 @@ class ReleaseWorld:
     origin: Registry
     github: GitHubEmulator
     store: Store
-    # The registry as the flows reach it (the origin, or a proxy in front of it).
+    # A proxy in front of the origin, when the flows reach it through one.
     registry: Registry | None = None
     apps: tuple[str, ...] = APPS
-
-    def __post_init__(self) -> None:
-        if self.registry is None:
-            self.registry = self.origin
 
     # -- names ----------------------------------------------------------------
 
     @property
     def via(self) -> Registry:
-        assert self.registry is not None
-        return self.registry
+        """The registry as the flows reach it."""
+        return self.origin if self.registry is None else self.registry
 
     @staticmethod
     def image_name(app: str) -> str:
