@@ -79,8 +79,9 @@ def shared_prefix() -> list[str]:
     return prefix
 
 
-def layers(images: SampleImages, app: str) -> list[str]:
-    return list(images.buildah.inspect(sample_tag(app))["OCIv1"]["rootfs"]["diff_ids"])
+def layers(images: SampleImages, tag: str) -> list[str]:
+    """The local image's layers (diff ids), bottom first."""
+    return list(images.buildah.inspect(tag)["OCIv1"]["rootfs"]["diff_ids"])
 
 
 def test_the_six_dockerfiles_share_their_steps_down_to_the_package_build() -> None:
@@ -102,18 +103,14 @@ def test_the_first_build_runs_the_shared_steps_and_the_five_others_reuse_them(
 
 
 def test_the_six_images_share_every_layer_but_their_own_app(sample_images: SampleImages) -> None:
-    by_app = {app: layers(sample_images, app) for app in DEFAULT_APPS}
-    base = layers_of_base(sample_images)
+    by_app = {app: layers(sample_images, sample_tag(app)) for app in DEFAULT_APPS}
+    base = layers(sample_images, NODE_STANDIN_TAG)
     shared = by_app[DEFAULT_APPS[0]][:-1]
     assert shared[: len(base)] == base
     assert len(shared) > len(base)
     for app, app_layers in by_app.items():
         assert app_layers[:-1] == shared, app
     assert len({app_layers[-1] for app_layers in by_app.values()}) == len(DEFAULT_APPS)
-
-
-def layers_of_base(images: SampleImages) -> list[str]:
-    return list(images.buildah.inspect(NODE_STANDIN_TAG)["OCIv1"]["rootfs"]["diff_ids"])
 
 
 @pytest.fixture
