@@ -16,10 +16,10 @@ from typing import Any, Protocol, cast
 import anyio
 
 from .errors import ConfigError
+from .flows.release import changelog_path  # the file the release reads its notes from
 from .versions import parse_package_json, require_base_version
 
 ROOT_PACKAGE = "package.json"
-CHANGELOG_DIR = "docs/development/CHANGELOGS"
 _WS = " \t\r\n"
 
 
@@ -69,10 +69,6 @@ class BumpPlan:
     changelog_path: str = ""
     changelog_created: bool = False
     packages: list[str] = field(default_factory=lambda: [])
-
-
-def changelog_path(version: str) -> str:
-    return f"{CHANGELOG_DIR}/{version}.md"
 
 
 def changelog_template(version: str) -> str:
