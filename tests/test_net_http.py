@@ -15,7 +15,6 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -36,24 +35,10 @@ from metaboost_ci.core.net import HttpClient, RetryPolicy, register_secret
 from metaboost_ci.core.net.http import RateLimit
 from metaboost_ci.core.net.retry import retry_after_seconds
 from metaboost_ci.core.progress import RecordingProgress
+from tests.support.fake_time import FakeTime
 from tests.support.ports import LoopbackServer
 
 URL = "https://api.example.test/things"
-
-
-@dataclass
-class FakeTime:
-    """A clock that only moves when the client sleeps."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list[float])
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FixedBackoff(RetryPolicy):

@@ -7,40 +7,23 @@ so no test waits: the waits are asserted, not spent.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pytest
 
 from metaboost_ci.core.errors import RateLimited, TransportError, UnexpectedStatus
-from metaboost_ci.core.net import RetryPolicy
 from metaboost_ci.core.registry import (
     ManifestUnknown,
     NameUnknown,
     RegistryClient,
     RegistryCredentials,
 )
+from tests.support.fake_time import FakeTime
 from tests.support.images import RegistrySession, push_image, push_index
 from tests.support.proxies import Proxy
 from tests.support.registry import Registry
 from tests.support.registry_front import blobs_of
 
 FaultProxy = Callable[..., Proxy]
-
-
-@dataclass
-class FakeTime:
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list[float])
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def policy(self, **options: float) -> RetryPolicy:
-        return RetryPolicy(sleep=self.sleep, clock=self.clock, **options)  # type: ignore[arg-type]
 
 
 async def test_429_retry_after_seconds_and_http_date(
