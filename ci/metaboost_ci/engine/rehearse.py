@@ -95,7 +95,12 @@ GIT_IDENTITY = (
     ("GIT_COMMITTER_NAME", "metaboost-ci rehearsal"),
     ("GIT_COMMITTER_EMAIL", "rehearsal@metaboost-ci.invalid"),
 )
-PUSH_WITH = ("engine", "skopeo")
+# --push-with choices, and how the report says each reached the registry.
+PUSHED_BY = {
+    "engine": f"the engine pushed to it as `{PUSH_HOST}`",
+    "skopeo": f"skopeo pushed to it as `{REGISTRY_ALIAS}:{REGISTRY_PORT}`",
+}
+PUSH_WITH = tuple(PUSHED_BY)
 TARBALL = "/rehearsal/image.tar"
 DIGEST_FILE = "/rehearsal/digest"
 INIT_REPOSITORIES = (
@@ -317,7 +322,7 @@ def rehearsal_report(
     *,
     commit: str,
     remote_tags: str,
-    pushed_by: str = f"the engine pushed to it as `{PUSH_HOST}`",
+    pushed_by: str,
 ) -> str:
     """The Markdown a newcomer reads: both summaries and the Git tags made."""
     tags = "\n".join(
@@ -382,13 +387,12 @@ async def run_rehearsal(
         main = await publish_main(
             commit=commit, base=base, dry_run=False, ops=ops, progress=progress
         )
-        pushed_by = (
-            f"skopeo pushed to it as `{REGISTRY_ALIAS}:{REGISTRY_PORT}`"
-            if push_with == "skopeo"
-            else f"the engine pushed to it as `{PUSH_HOST}`"
-        )
         return rehearsal_report(
-            staging, main, commit=commit, remote_tags=await ops.remote_tags(), pushed_by=pushed_by
+            staging,
+            main,
+            commit=commit,
+            remote_tags=await ops.remote_tags(),
+            pushed_by=PUSHED_BY[push_with],
         )
     finally:
         await stop_quietly(registry, progress)
