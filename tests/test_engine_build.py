@@ -8,6 +8,7 @@ from pathlib import Path
 import dagger
 import pytest
 from dagger import dag
+from dagger.mod._exceptions import FunctionError
 
 from metaboost_ci.core.apps import DEFAULT_APPS, dockerfile_path
 from metaboost_ci.core.errors import CheckFailed, InputError
@@ -161,7 +162,7 @@ async def test_build_refuses_an_unknown_app_before_any_query(
     dagger_standin: StandInSession,
 ) -> None:
     module = MetaboostCi(source=dag.directory(), apps=["api", "web"])
-    with pytest.raises(InputError, match="Choose from: api, web"):
+    with pytest.raises(FunctionError, match="Choose from: api, web"):
         await module.build(app="management-api")
     assert dagger_standin.queries == []
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from dagger import dag
+from dagger.mod._exceptions import FunctionError
 
-from metaboost_ci.core.errors import ConfigError, VersionError
+from metaboost_ci.core.errors import ConfigError
 from metaboost_ci.core.monorepo import LocalTree, plan_bump
 from metaboost_ci.engine.bump import DirectoryTree, bump_version, read_base_version
 from metaboost_ci.engine.main import MetaboostCi
@@ -57,7 +58,7 @@ async def test_bump_returns_only_the_changed_files_and_the_regenerated_lockfile(
 ) -> None:
     SampleFiles(dagger_standin)
     source = dag.directory().with_new_file("marker", "the monorepo")
-    plan, changes = await bump_version(source, "0.2.0")
+    plan, changes = await bump_version(source, "0.2.0", run_id="r1")
     written = {a["path"]: a["contents"] for a in args_of_chain(changes, "withNewFile")}
     assert set(written) == set(plan.changed)
     assert "package.json" in written
@@ -85,9 +86,9 @@ def args_of_chain(obj: object, name: str) -> list[dict[str, object]]:
 
 async def test_an_existing_changelog_is_kept(dagger_standin: StandInSession) -> None:
     SampleFiles(dagger_standin)
-    plan, _ = await bump_version(dag.directory(), "0.1.1")
+    plan, _ = await bump_version(dag.directory(), "0.1.1", run_id="r1")
     assert "docs/development/CHANGELOGS/0.1.1.md" in plan.changed
-    plan, _ = await bump_version(dag.directory(), "0.1.0")
+    plan, _ = await bump_version(dag.directory(), "0.1.0", run_id="r1")
     assert plan.changed == {}
     assert not plan.changelog_created
 
@@ -95,7 +96,7 @@ async def test_an_existing_changelog_is_kept(dagger_standin: StandInSession) -> 
 async def test_the_function_refuses_a_bad_version_before_reading(
     dagger_standin: StandInSession,
 ) -> None:
-    with pytest.raises(VersionError, match=r"X\.Y\.Z"):
+    with pytest.raises(FunctionError, match=r"X\.Y\.Z"):
         await MetaboostCi(source=dag.directory()).bump_version(version="1.2")
     assert dagger_standin.queries == []
 

@@ -6,6 +6,7 @@ from dagger import dag
 
 from metaboost_ci.engine.lockfile import regenerate_lockfile
 from metaboost_ci.engine.main import MetaboostCi
+from metaboost_ci.engine.node import RUN_VARIABLE
 from tests.support.dagger_offline import (
     StandInSession,
     args_of,
@@ -18,7 +19,7 @@ from tests.support.dagger_offline import (
 
 def test_the_lockfile_is_made_by_npm_install_in_node_24_on_linux_amd64() -> None:
     source = dag.directory().with_new_file("package.json", "{}")
-    lockfile = regenerate_lockfile(source)
+    lockfile = regenerate_lockfile(source, run_id="r1")
     calls = chain(lockfile)
     assert calls[0] == ("container", {"platform": "linux/amd64"})
     assert calls_named(lockfile, "from") == [{"address": "node:24"}]
@@ -32,10 +33,20 @@ def test_the_lockfile_is_made_by_npm_install_in_node_24_on_linux_amd64() -> None
         ["npm", "install", "--include=optional", "--no-audit", "--no-fund"],
     ]
     assert calls[-1] == ("file", {"path": "/src/package-lock.json"})
+    # npm install resolves against the registry as it is now: this run's own exec.
+    install = calls.index(("withExec", {"args": commands[-1]}))
+    assert ("withEnvVariable", {"name": RUN_VARIABLE, "value": "r1"}) in calls[:install]
+
+
+def test_each_run_regenerates_the_lockfile_afresh() -> None:
+    source = dag.directory()
+    first = calls_named(regenerate_lockfile(source, run_id="r1"), "withEnvVariable")
+    second = calls_named(regenerate_lockfile(source, run_id="r2"), "withEnvVariable")
+    assert first != second
 
 
 def test_npm_downloads_go_to_the_shared_cache_volume() -> None:
-    lockfile = regenerate_lockfile(dag.directory())
+    lockfile = regenerate_lockfile(dag.directory(), run_id="r1")
     [cache] = calls_named(lockfile, "withMountedCache")
     assert cache["path"] == "/root/.npm"
     assert chain(cache["cache"]) == [("cacheVolume", {"key": "metaboost-ci-npm"})]
@@ -53,7 +64,7 @@ async def test_the_lockfile_function_renders_to_a_valid_query(
 
 
 async def test_the_lockfile_query_as_the_engine_receives_it(dagger_standin: StandInSession) -> None:
-    text = await render(dagger_standin, regenerate_lockfile(dag.directory()))
+    text = await render(dagger_standin, regenerate_lockfile(dag.directory(), run_id="r1"))
     assert text.startswith('{\n  container(platform: "linux/amd64") {')
     assert 'from: from(address: "node:24")' in text
     assert 'file: file(path: "/src/package-lock.json")' in text

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 from dagger import dag
+from dagger.mod._exceptions import FunctionError
 
 from metaboost_ci.core.apps import DEFAULT_APPS
-from metaboost_ci.core.errors import CheckFailed, InputError
+from metaboost_ci.core.errors import CheckFailed
 from metaboost_ci.core.flows import ImageRow, PublishSummary
 from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.engine.main import MetaboostCi
@@ -31,18 +32,22 @@ from metaboost_ci.engine.pipeline import BuildPlan
 from metaboost_ci.engine.publish import kept_images
 from metaboost_ci.engine.rehearse import (
     DIGEST_FILE,
-    PROJECT_FILES,
     REMOTE_DIR,
     TARBALL,
-    CliOps,
-    CliSettings,
     SkopeoPusher,
     registry_service,
+    rehearsal_target,
     run_rehearsal,
-    summary_from_dict,
     tools_container,
 )
 from metaboost_ci.engine.smoke import SmokeOptions
+from metaboost_ci.engine.tools import (
+    PROJECT_FILES,
+    UV_VERSION,
+    Cli,
+    CliOps,
+    summary_from_dict,
+)
 from tests.support.dagger_offline import (
     REPO,
     Call,
@@ -221,7 +226,7 @@ async def test_each_command_runs_on_the_state_the_previous_one_left(
     assert commands == [[c[0] for c in world.cli[: i + 1]] for i in range(len(world.cli))]
 
 
-def test_the_tools_container_installs_this_project_and_binds_the_registry() -> None:
+def test_the_tools_container_installs_this_project_from_its_lock_and_binds_the_registry() -> None:
     registry = registry_service("r2")
     module_source = dag.directory().with_new_file("pyproject.toml", "")
     calls = chain(tools_container(module_source, dag.directory(), registry, "r2"))
@@ -233,12 +238,15 @@ def test_the_tools_container_installs_this_project_and_binds_the_registry() -> N
         module_source,
         PROJECT_FILES,
     )
-    assert monorepo["path"] == "/rehearsal/monorepo"
+    assert "uv.lock" in PROJECT_FILES
+    assert monorepo["path"] == "/work/monorepo"
     installs = [args["args"] for name, args in calls if name == "withExec"]
     assert "git" in installs[0][-1]
-    assert installs[1][:2] == ["pip", "install"]
-    assert installs[2][:2] == ["sh", "-c"]
-    assert f"git init -q --bare {REMOTE_DIR}" in installs[2][-1]
+    assert installs[1][-1] == f"uv=={UV_VERSION}"
+    # The locked dependencies, exactly: a stale lock fails instead of resolving anew.
+    assert installs[2][:4] == ["uv", "sync", "--locked", "--no-dev"]
+    assert installs[3][:2] == ["sh", "-c"]
+    assert f"git init -q --bare {REMOTE_DIR}" in installs[3][-1]
     # The run id comes before the repositories are made: a new run never reuses them.
     run_id = calls.index(("withEnvVariable", {"name": "METABOOST_CI_REHEARSAL", "value": "r2"}))
     assert run_id < names.index("withExec", names.index("withDirectory", run_id))
@@ -256,7 +264,7 @@ async def test_a_failing_command_is_reported_with_its_message(
         )
 
     dagger_standin.respond("Container.stdout", stdout)
-    ops = CliOps(dag.container(), CliSettings(REPOSITORY, DEFAULT_APPS))
+    ops = CliOps(Cli(dag.container(), rehearsal_target(REPOSITORY, DEFAULT_APPS), "r1"))
     with pytest.raises(CheckFailed) as failed:
         await ops.reserve(commit=SHA, base="0.1.0", override="0.1.0-staging.0", dry_run=False)
     assert "metaboost-ci reserve failed with exit code 1" in str(failed.value)
@@ -289,7 +297,7 @@ async def test_cli_ops_read_the_revisions_of_the_kept_apps_only(
     dagger_standin: StandInSession,
 ) -> None:
     seen = kept_world(dagger_standin, {"api": [SHA], "web": [SHA, ""]})
-    ops = CliOps(dag.container(), CliSettings(REPOSITORY, ("api", "web", "worker")))
+    ops = CliOps(Cli(dag.container(), rehearsal_target(REPOSITORY, ("api", "web", "worker")), "r1"))
     assert await ops.present(version="0.1.0-staging.3") == [
         KeptImage("api", (SHA,)),
         KeptImage("web", (SHA, "")),
@@ -306,7 +314,7 @@ async def test_cli_ops_run_no_verify_when_no_app_has_the_version(
     dagger_standin: StandInSession,
 ) -> None:
     kept_world(dagger_standin, {})
-    ops = CliOps(dag.container(), CliSettings(REPOSITORY, ("api", "web", "worker")))
+    ops = CliOps(Cli(dag.container(), rehearsal_target(REPOSITORY, ("api", "web", "worker")), "r1"))
     assert await ops.present(version="0.1.0-staging.7") == []
     assert ops.commands == [["discover", "--base-version", "0.1.0"]]
 
@@ -316,7 +324,7 @@ async def test_a_kept_image_from_another_commit_is_refused_through_the_command_l
 ) -> None:
     other = "0123456789abcdef0123456789abcdef01234567"
     kept_world(dagger_standin, {"api": [SHA], "web": [SHA, other]})
-    ops = CliOps(dag.container(), CliSettings(REPOSITORY, ("api", "web", "worker")))
+    ops = CliOps(Cli(dag.container(), rehearsal_target(REPOSITORY, ("api", "web", "worker")), "r1"))
     pusher = SkopeoPusher(dag.container(), REPOSITORY)
     with pytest.raises(CheckFailed) as refused:
         await kept_images(ops, pusher, version="0.1.0-staging.3", commit=SHA)
@@ -390,7 +398,7 @@ async def test_the_skopeo_fallback_pushes_tarballs_from_the_tools_container(
 async def test_an_unknown_push_method_is_refused_before_any_query(
     dagger_standin: StandInSession,
 ) -> None:
-    with pytest.raises(InputError, match="Choose from: engine, skopeo"):
+    with pytest.raises(FunctionError, match="Choose from: engine, skopeo"):
         await MetaboostCi(source=dag.directory()).rehearse(push_with="crane")
     assert dagger_standin.queries == []
 

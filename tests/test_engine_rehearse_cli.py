@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from dagger import dag
@@ -24,8 +23,17 @@ from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.engine.pipeline import BuildPlan
 from metaboost_ci.engine.rehearse import REMOTE_DIR, TOOLS_REGISTRY_URL, run_rehearsal
 from metaboost_ci.engine.smoke import SmokeOptions
-from tests.support.dagger_offline import Call, PlayedApps, StandInSession, args_of, execs
+from metaboost_ci.engine.tools import MONOREPO_DIR, RUN_VARIABLE
+from tests.support.dagger_offline import (
+    Call,
+    PlayedApps,
+    StandInSession,
+    args_of,
+    env_of,
+    execs,
+)
 from tests.support.images import REVISION_LABEL, push_image
+from tests.support.local_cli import run_exec
 from tests.support.registry_process import Registry
 from tests.test_engine_bump import SAMPLE, SampleFiles
 from tests.test_engine_rehearse import RELEASE_COMMANDS
@@ -52,7 +60,14 @@ class LocalTools:
         git(self.clone, *env, "commit", "-q", "-m", "The rehearsed monorepo")
         git(tmp, "init", "-q", "--bare", str(self.remote))
         git(self.clone, "push", "-q", str(self.remote), "main")
+        self.session = session
+        self.swap = {
+            TOOLS_REGISTRY_URL: registry.url,
+            REMOTE_DIR: str(self.remote),
+            MONOREPO_DIR: str(self.clone),
+        }
         self.commands: list[list[str]] = []
+        self.run_ids: list[str] = []
         self.apps = PlayedApps(session)
         SampleFiles(session)
         session.respond("Container.stdout", self.stdout)
@@ -70,17 +85,10 @@ class LocalTools:
     def stdout(self, calls: list[Call]) -> str:
         if self.apps.is_probe(calls):
             return self.apps.stdout(calls)
-        command = [
-            self.registry.url
-            if a == TOOLS_REGISTRY_URL
-            else str(self.remote)
-            if a == REMOTE_DIR
-            else a
-            for a in execs(calls)[-1]
-        ]
-        if command[0] == "metaboost-ci":
-            self.commands.append(command)
-            command = [sys.executable, "-m", "metaboost_ci.cli.main", *command[1:]]
+        if execs(calls)[-1][0] == "metaboost-ci":
+            self.run_ids.append(env_of(calls)[RUN_VARIABLE])
+            return run_exec(self.session, calls, swap=self.swap, cwd=self.clone, seen=self.commands)
+        command = [self.swap.get(a, a) for a in execs(calls)[-1]]
         done = subprocess.run(command, cwd=self.clone, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"{command}:\n{done.stderr}"
         return done.stdout
@@ -97,7 +105,9 @@ async def test_the_rehearsal_drives_the_real_command_line(
         repository=REPOSITORY,
         smoke=SmokeOptions(stay_seconds=1, run_id="r3"),
     )
-    report = await run_rehearsal(plan, module_source=dag.directory(), progress=RecordingProgress())
+    report = await run_rehearsal(
+        plan, module_source=dag.directory(), progress=RecordingProgress(), run_id="r3"
+    )
 
     commit = git(tools.clone, "rev-parse", "HEAD").strip()
     tags = dict(
@@ -110,3 +120,5 @@ async def test_the_rehearsal_drives_the_real_command_line(
     assert "### Published 0.1.0\n" in report
     assert f"{registry.host}/{REPOSITORY}/web" in report  # the promotion's summary, from its JSON
     assert "GitHub release 0.1.0-staging.0 skipped: the tag store is a Git remote" in report
+    # Every command exec carried this run's id: none can be an earlier run's cached answer.
+    assert tools.run_ids == ["r3"] * len(RELEASE_COMMANDS)

@@ -1,13 +1,14 @@
-"""publish-staging and publish-main through the module's functions, against real parts.
+"""publish-staging, publish-main, verify and plan through the module's functions, on real parts.
 
 The Dagger side is the stand-in (validate, builds and the smoke test are
 answered; a push is a real push of a small image, labelled with the commit,
-to a real docker-registry), while the release core runs for real: the
-GitHub emulator over a bare Git repository holds the tags and releases, and
-the registry holds the tags the flows read, move and copy. So this checks
-the module's thin layer (secrets to settings, the context, InProcessOps,
-the changelog read from the source Directory) with the same parts the
-command line's tests use.
+to a real docker-registry). Every release operation is the ``metaboost-ci``
+command the module runs in its tools container, run here for real
+(``tests.support.local_cli.run_exec``: the exec's argv, its environment with
+the secret variables, the monorepo as ``--source``): the GitHub emulator over
+a bare Git repository holds the tags and releases, and the registry holds the
+tags the flows read, move and copy. A failure reaches the caller as
+``dagger call`` shows it: a ``FunctionError`` with the command line's sentence.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from pathlib import Path
 import anyio
 import pytest
 from dagger import dag
+from dagger.mod._exceptions import FunctionError
 
 from metaboost_ci.core.apps import DEFAULT_APPS
-from metaboost_ci.core.errors import CheckFailed, InputError
 from metaboost_ci.core.redact import redact
 from metaboost_ci.engine.main import MetaboostCi
-from tests.support.dagger_offline import Call, PlayedApps, StandInSession, args_of
+from metaboost_ci.engine.tools import MONOREPO_DIR, RUN_VARIABLE
+from tests.support.dagger_offline import Call, PlayedApps, StandInSession, args_of, env_of, execs
 from tests.support.images import REVISION_LABEL, push_image
+from tests.support.local_cli import run_exec
 from tests.support.release import REPOSITORY, ReleaseWorld
 from tests.test_engine_bump import SampleFiles
 
@@ -36,11 +39,24 @@ class Engine:
     """The stand-in as the engine: pushes land on the world's real registry."""
 
     def __init__(self, session: StandInSession, world: ReleaseWorld) -> None:
+        self.session = session
         self.world = world
         self.pushed: list[str] = []
-        PlayedApps(session)
+        # The tools container's commands, and the run id each exec carried.
+        self.commands: list[list[str]] = []
+        self.run_ids: set[str] = set()
+        self.apps = PlayedApps(session)
         SampleFiles(session)
         session.respond("Container.publish", self.publish)
+        session.respond("Container.stdout", self.stdout)
+
+    def stdout(self, calls: list[Call]) -> str:
+        if self.apps.is_probe(calls):
+            return self.apps.stdout(calls)
+        assert execs(calls)[-1][0] == "metaboost-ci"
+        self.run_ids.add(env_of(calls)[RUN_VARIABLE])
+        swap = {MONOREPO_DIR: str(SAMPLE)}
+        return run_exec(self.session, calls, swap=swap, cwd=SAMPLE, seen=self.commands)
 
     def publish(self, calls: list[Call]) -> str:
         address = calls[-1].args["address"]
@@ -97,6 +113,17 @@ async def test_publish_staging_then_main_through_the_module(
     assert "### Published 0.1.0" in main
     # No rebuild on main: the only pushes were staging's.
     assert len(engine.pushed) == len(DEFAULT_APPS)
+    # Each function call is one run: its commands all carried its own id.
+    assert len(engine.run_ids) == 2
+    assert [c[10] for c in engine.commands] == [
+        "reserve",
+        "discover",
+        "verify",
+        "move-floating",
+        "verify",
+        "release",
+        "promote",
+    ]
 
 
 async def test_a_dry_run_writes_nothing_anywhere(
@@ -116,7 +143,7 @@ async def test_a_dry_run_writes_nothing_anywhere(
 async def test_without_a_repository_nothing_is_read_or_built(
     dagger_standin: StandInSession,
 ) -> None:
-    with pytest.raises(InputError, match="--repository"):
+    with pytest.raises(FunctionError, match="--repository"):
         await MetaboostCi(source=dag.directory()).publish_staging(
             commit="0" * 40, github_token=dag.set_secret("t", "token-value")
         )
@@ -126,7 +153,7 @@ async def test_without_a_repository_nothing_is_read_or_built(
 async def test_verify_and_plan_read_the_registry_and_write_nothing(
     dagger_standin: StandInSession, world: ReleaseWorld
 ) -> None:
-    SampleFiles(dagger_standin)
+    Engine(dagger_standin, world)
     commit = world.commit()
     await anyio.run_process(["git", "--git-dir", str(world.bare), "tag", "0.1.0-staging.0", commit])
     pushed = world.push_build("0.1.0-staging.0", commit)
@@ -151,10 +178,11 @@ async def test_verify_and_plan_read_the_registry_and_write_nothing(
 async def test_verify_names_every_missing_tag(
     dagger_standin: StandInSession, world: ReleaseWorld
 ) -> None:
+    Engine(dagger_standin, world)
     world.push_build("0.1.0-staging.0", world.commit(), apps=("api", "web"))
-    with pytest.raises(CheckFailed) as failed:
+    with pytest.raises(FunctionError) as failed:
         await module(world).verify(version="0.1.0-staging.0")
-    missing = sorted(re.findall(rf"/{REPOSITORY}/([a-z-]+):", "\n".join(failed.value.problems)))
+    missing = sorted(re.findall(rf"/{REPOSITORY}/([a-z-]+):", str(failed.value)))
     assert missing == sorted(set(DEFAULT_APPS) - {"api", "web"})
 
 
@@ -173,16 +201,16 @@ async def test_an_override_onto_another_commits_images_is_refused_before_any_wri
     before = world.snapshot()
     token = dag.set_secret("github-token", world.github.token)
 
-    with pytest.raises(CheckFailed, match="refusing before any push") as failed:
+    with pytest.raises(FunctionError, match="refusing before any push") as failed:
         await module(world).publish_staging(
             commit=commit, github_token=token, version_override=OVERRIDE
         )
 
-    problems = "\n".join(failed.value.problems)
+    problems = str(failed.value)
     for app in ("api", "web"):
         assert f"/{REPOSITORY}/{app}:{OVERRIDE} was built from {other}, not {commit}." in problems
     assert f"/{REPOSITORY}/management-api:{OVERRIDE} has no {REVISION_LABEL} label" in problems
-    assert failed.value.fix == "Choose another N with --version-override, or omit it."
+    assert problems.endswith("\nFix: Choose another N with --version-override, or omit it.")
     assert engine.pushed == []
     assert [e for e in world.origin.access_log() if e.method == "PUT"] == puts_before
     # Nothing at all: not even the Git tag the reservation would have made.
@@ -218,8 +246,9 @@ async def test_a_registry_username_equal_to_the_owner_does_not_mask_image_names(
     # In Actions GITHUB_ACTOR is often the owner: masked, it would turn every
     # image name the module prints into ***/metaboost/app.
     owner = REPOSITORY.split("/")[0]
+    Engine(dagger_standin, world)
     world.push_build("0.1.0-staging.0", world.commit(), apps=("api",))
-    with pytest.raises(CheckFailed) as failed:
+    with pytest.raises(FunctionError) as failed:
         await module(world).verify(version="0.1.0-staging.0", registry_username=owner)
     assert f"{world.via.host}/{REPOSITORY}/web:0.1.0-staging.0 does not exist." in str(failed.value)
     assert redact(f"ghcr.io/{REPOSITORY}/api") == f"ghcr.io/{REPOSITORY}/api"

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import dagger.mod
 import jsonschema
-from packaging.requirements import Requirement
 
-from metaboost_ci.engine.rehearse import PYTHON_IMAGE
 from tests.support.dagger_offline import (
     DAGGER_JSON_SCHEMA_FILE,
     REPO,
@@ -39,7 +37,26 @@ EXPECTED_FUNCTIONS = {
     "bump-version",
     "rehearse",
 }
-SIDE_EFFECTS = {"publish-staging", "publish-main", "rehearse", "verify", "plan"}
+# Each function's cache policy (None: Dagger's default, cached up to 7 days).
+# "never": every call runs; "session": every `dagger call` runs (deduplicated
+# within one session). A function that reads the outside world (registries,
+# GitHub, npm's registry and advisories) or has side effects is never cacheable.
+CACHE_POLICIES: dict[str, str | None] = {
+    "(constructor)": None,
+    "build": None,  # a pure function of the source
+    "build-all": None,  # a pure function of the source
+    "validate": "session",  # the npm audit reads today's advisories
+    "smoke": "session",  # fresh services, a fresh run id
+    "lockfile": "never",  # npm install resolves against a moving registry
+    "bump-version": "never",  # regenerates the lockfile the same way
+    "publish-staging": "never",
+    "publish-main": "never",
+    "verify": "never",
+    "plan": "never",
+    "rehearse": "never",
+}
+# What each policy's docstring says, so `dagger functions` tells the user.
+POLICY_WORDS = {None: "cached", "session": "every call", "never": "never cached"}
 
 
 def test_surface_matches_the_committed_snapshot() -> None:
@@ -64,10 +81,30 @@ def test_every_function_and_argument_is_documented() -> None:
             assert arg["doc"], f"{name} {arg['flag']} has no doc"
 
 
-def test_side_effects_and_remote_reads_are_never_cached() -> None:
+def test_every_function_has_its_chosen_cache_policy_and_says_so() -> None:
     functions = module_surface()["objects"]["MetaboostCi"]["functions"]
-    never = {name for name, f in functions.items() if f["cache"] == "never"}
-    assert never == SIDE_EFFECTS
+    assert {name: f["cache"] for name, f in functions.items()} == CACHE_POLICIES
+    for name, function in functions.items():
+        if name != "(constructor)":
+            assert POLICY_WORDS[function["cache"]] in function["doc"], name
+
+
+def test_nothing_that_reads_the_outside_world_is_cacheable() -> None:
+    """Dagger's default caches a function's answer for days: a stale audit, reservation, plan."""
+    functions = module_surface()["objects"]["MetaboostCi"]["functions"]
+    cacheable = {name for name, f in functions.items() if f["cache"] not in ("never", "session")}
+    assert not cacheable & {
+        "validate",
+        "smoke",
+        "lockfile",
+        "bump-version",
+        "publish-staging",
+        "publish-main",
+        "verify",
+        "plan",
+        "rehearse",
+    }
+    assert cacheable == {"(constructor)", "build", "build-all"}
 
 
 def test_source_defaults_to_the_repository_root_without_outputs() -> None:
@@ -95,7 +132,13 @@ async def test_the_registration_query_validates_against_the_engine_schema(
     module_surface()  # imports the module object
     await dagger.mod.default_module()._typedefs()
     registration = "\n".join(dagger_standin.texts())
-    for text in ('"publish_staging"', '"bump_version"', 'defaultPath: "/"', "policy: Never"):
+    for text in (
+        '"publish_staging"',
+        '"bump_version"',
+        'defaultPath: "/"',
+        "policy: Never",
+        "policy: PerSession",
+    ):
         assert text in registration
 
 
@@ -118,36 +161,3 @@ def test_the_entry_point_names_the_main_object() -> None:
     config = json.loads((REPO / "dagger.json").read_text(encoding="utf-8"))
     camel = "".join(part.capitalize() for part in config["name"].split("-"))
     assert entry.rsplit(":", 1)[1] == camel
-
-
-# The engine's Python runtime vendors its own SDK into ./sdk with the version
-# its pyproject carries in the Dagger repository (0.0.0), then runs
-# `uv pip install -e ./sdk -e .` and `uv pip check` (sdk/python/runtime/main.go,
-# WithInstall). The module's runtime requirement must accept that version.
-ENGINE_VENDORED_SDK_VERSION = "0.0.0"
-
-
-def _dagger_io(requirements: list[str]) -> list[Requirement]:
-    parsed = [Requirement(r) for r in requirements]
-    return [r for r in parsed if r.name == "dagger-io"]
-
-
-def test_the_runtime_can_install_the_module_with_the_engines_own_sdk() -> None:
-    import tomllib
-
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    engine = json.loads((REPO / "dagger.json").read_text(encoding="utf-8"))["engineVersion"]
-    (runtime,) = _dagger_io(project["dependencies"])
-    assert runtime.specifier.contains(ENGINE_VENDORED_SDK_VERSION), (
-        f"{runtime} rejects the engine's vendored SDK ({ENGINE_VENDORED_SDK_VERSION}): "
-        "`uv pip install -e ./sdk -e .` in the module runtime would fail"
-    )
-    assert runtime.specifier.contains(engine.removeprefix("v"))
-    # The runtime's base image is python:<requires-python's minimum>-slim
-    # (sdk/python/runtime/discovery.go); the rehearsal's tools container uses the same.
-    minimum = project["requires-python"].removeprefix(">=")
-    assert f"python:{minimum}-slim" == PYTHON_IMAGE
-    # The offline checks read private SDK attributes: the extras pin it exactly.
-    for extra in ("test", "lint"):
-        (pinned,) = _dagger_io(project["optional-dependencies"][extra])
-        assert str(pinned.specifier) == f"=={engine.removeprefix('v')}", extra

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from dagger import dag
+from dagger.mod._exceptions import FunctionError
 
-from metaboost_ci.core.errors import CheckFailed, InputError
+from metaboost_ci.core.errors import InputError
 from metaboost_ci.engine.main import MetaboostCi
+from metaboost_ci.engine.node import RUN_VARIABLE
 from metaboost_ci.engine.validate import STEP_NAMES, STEPS, choose_steps, run_validate
 from tests.support.dagger_offline import Call, ExecFailure, StandInSession, args_of, execs
 
@@ -41,15 +43,47 @@ def test_steps_can_be_chosen_and_ordered() -> None:
 async def test_every_step_runs_in_node_24_with_the_npm_cache(
     dagger_standin: StandInSession,
 ) -> None:
-    passed = await run_validate(dag.directory(), list(STEPS))
+    passed = await run_validate(dag.directory(), list(STEPS), run_id="run-1")
     assert [line.split(":")[0] for line in passed] == [f"ok  {name}" for name in STEP_NAMES]
     synced = dagger_standin.leaves("Container.sync")
-    # One evaluation per step, each on the state the previous one left.
-    assert [execs(calls) for calls in synced] == [SEED_COMMANDS[: i + 1] for i in range(7)]
+    # One evaluation per step, each on the state the previous one left; the
+    # audit on a branch of its own (it changes nothing the next steps use).
+    audit = SEED_COMMANDS[1]
+    assert [execs(calls) for calls in synced] == [
+        SEED_COMMANDS[: i + 1] if i < 2 else [c for c in SEED_COMMANDS[: i + 1] if c != audit]
+        for i in range(7)
+    ]
     last = synced[-1]
     assert args_of(last, "from") == [{"address": "node:24"}]
     assert args_of(last, "withMountedCache")[0]["path"] == "/root/.npm"
     assert args_of(last, "withWorkdir") == [{"path": "/src"}]
+
+
+async def test_the_audit_exec_carries_this_runs_id_and_the_pure_steps_do_not(
+    dagger_standin: StandInSession,
+) -> None:
+    """An unchanged lockfile must not get yesterday's audit: a new advisory has to block."""
+    runs: list[dict[str, dict[str, str]]] = []
+    for run_id in ("run-1", "run-2"):
+        dagger_standin.queries.clear()
+        await run_validate(dag.directory(), list(STEPS), run_id=run_id)
+        runs.append(
+            {
+                " ".join(execs(calls)[-1]): env_before_last_exec(calls)
+                for calls in dagger_standin.leaves("Container.sync")
+            }
+        )
+    audit = " ".join(SEED_COMMANDS[1])
+    assert [run[audit].get(RUN_VARIABLE) for run in runs] == ["run-1", "run-2"]
+    for command in runs[0]:
+        if command != audit:  # lint, builds...: pure functions of the source, cacheable
+            assert RUN_VARIABLE not in runs[0][command]
+            assert runs[0][command] == runs[1][command]
+
+
+def env_before_last_exec(calls: list[Call]) -> dict[str, str]:
+    last = max(i for i, c in enumerate(calls) if c.field == "withExec")
+    return {c.args["name"]: c.args["value"] for c in calls[:last] if c.field == "withEnvVariable"}
 
 
 async def test_a_failed_step_is_named_with_the_tail_of_its_output(
@@ -63,7 +97,7 @@ async def test_a_failed_step_is_named_with_the_tail_of_its_output(
         return dagger_standin._make_id("Container", calls)
 
     dagger_standin.respond("Container.sync", sync)
-    with pytest.raises(CheckFailed) as failed:
+    with pytest.raises(FunctionError) as failed:  # the function's error: CheckFailed's text
         await MetaboostCi(source=dag.directory()).validate()
     message = str(failed.value)
     assert "validate step 'lint' (npm run lint) failed with exit code 2" in message

@@ -6,10 +6,11 @@ tests/test_sample_images.py (the session's ``sample_images``, not built
 again):
 
 - the same order: ``publish.publish_staging`` then ``publish.publish_main``;
-- the same commands: ``rehearse.CliOps`` itself, only its ``run`` goes to a
-  local ``metaboost-ci`` process instead of the tools container, with
-  ``CliSettings.global_args()``'s flags pointed at a real docker-registry
-  and a bare Git repository (``--git-remote``) instead of the session's;
+- the same commands: ``tools.CliOps`` itself (the one release path), over
+  ``tests.support.local_cli.LocalCli``, which runs each ``metaboost-ci``
+  command as a local process instead of in the tools container, with
+  ``rehearsal_target``'s flags pointed at a real docker-registry and a bare
+  Git repository (``--git-remote``) instead of the session's;
 - the same labels: ``build.ImageMeta`` (revision = the commit, source,
   version = the reserved version, created), added as the engine adds them
   after the build (here ``FROM`` the sample image with ``--label``s: the
@@ -25,14 +26,11 @@ images); everything from the reservation on is real.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -56,9 +54,9 @@ from metaboost_ci.engine.rehearse import (
     DEFAULT_REPOSITORY,
     REMOTE_DIR,
     TOOLS_REGISTRY_URL,
-    CliOps,
-    CliSettings,
+    rehearsal_target,
 )
+from metaboost_ci.engine.tools import MONOREPO_DIR, CliOps
 from tests.support.containers import (
     Buildah,
     SampleImages,
@@ -66,80 +64,30 @@ from tests.support.containers import (
     sample_context,
     sample_tag,
 )
-from tests.support.gitrepo import GIT_ENV, GitRepos, make_repos, run_git
+from tests.support.gitrepo import GIT_ENV, GitRepos, make_repos
 from tests.support.images import manifest_digest
+from tests.support.local_cli import LocalCli, clean_env
 from tests.support.registry_process import Registry, run_registry
 from tests.support.release import Snapshot, successful_writes
 
 APPS = DEFAULT_APPS
 PLATFORM = "linux/amd64"
-CLI = str(Path(sys.executable).with_name("metaboost-ci"))
 
 
-# Like rehearse's tools container: no credentials, no Actions files.
-NOT_PASSED = (
-    "GHCR_REGISTRY_TOKEN",
-    "REGISTRY_USERNAME",
-    "GITHUB_TOKEN",
-    "GITHUB_OUTPUT",
-    "GITHUB_STEP_SUMMARY",
-)
-
-
-def cli_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in NOT_PASSED}
-    return {**env, **GIT_ENV}
-
-
-@dataclass(frozen=True)
-class CliRun:
-    code: int
-    out: str
-    err: str
-
-
-class LocalCliOps(CliOps):
-    """``CliOps`` with its commands run here: same argv, local registry and remote.
-
-    ``CliOps.run`` runs ``metaboost-ci <global args> <command>`` in the tools
-    container; this runs the same argv (the container's two addresses
-    swapped for this test's) as a process in the monorepo's clone.
-    """
-
-    def __init__(self, settings: CliSettings, *, registry: Registry, git: GitRepos) -> None:
-        super().__init__(cast(Any, None), settings)  # no tools container here
-        self.registry = registry
-        self.git = git
-
-    def argv(self, *args: str) -> list[str]:
-        swapped = {TOOLS_REGISTRY_URL: self.registry.url, REMOTE_DIR: str(self.git.bare)}
-        global_args = [swapped.get(arg, arg) for arg in self.settings.global_args()]
-        return [CLI, *global_args, *args]
-
-    async def invoke(self, *args: str) -> CliRun:
-        """Run one command; its exit code and output, whatever they are."""
-        process = await asyncio.create_subprocess_exec(
-            *self.argv(*args),
-            cwd=self.git.work,
-            env=cli_env(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await process.communicate()
-        assert process.returncode is not None
-        return CliRun(process.returncode, out.decode(), err.decode())
-
-    async def run(self, *args: str) -> dict[str, Any]:
-        """As ``CliOps.run``: the JSON document, or ``CheckFailed`` with the last lines."""
-        self.commands.append(list(args))
-        done = await self.invoke(*args)
-        if done.code != 0:
-            lines = (done.err or done.out).strip().splitlines()[-10:]
-            raise CheckFailed(f"metaboost-ci {args[0]} failed with exit code {done.code}.", lines)
-        return cast(dict[str, Any], json.loads(done.out))
-
-    async def remote_tags(self) -> str:
-        return run_git("ls-remote", "--tags", str(self.git.bare), cwd=self.git.work)
+def local_cli(registry: Registry, git: GitRepos) -> LocalCli:
+    """The rehearsal's command line, run here on the real registry and bare remote."""
+    swap = {
+        TOOLS_REGISTRY_URL: registry.url,
+        REMOTE_DIR: str(git.bare),
+        MONOREPO_DIR: str(git.work),
+    }
+    return LocalCli(
+        rehearsal_target(DEFAULT_REPOSITORY, APPS),
+        swap,
+        git.work,
+        # Like rehearse's tools container: no credentials, a Git identity.
+        clean_env(GIT_ENV),
+    )
 
 
 class BuildahPusher:
@@ -221,7 +169,8 @@ class Rehearsal:
     git: GitRepos
     commit: str
     base: str
-    ops: LocalCliOps
+    ops: CliOps
+    cli: LocalCli
     pusher: BuildahPusher
     workdir: Path
 
@@ -285,13 +234,15 @@ def new_rehearsal(images: SampleImages, registry: Registry, root: Path) -> Rehea
     sample = sample_context(root / "sample")
     workdir = root / "labels"
     workdir.mkdir()
+    cli = local_cli(registry, git)
     return Rehearsal(
         images.buildah,
         registry,
         git,
         commit_sample(git, sample),
         read_base_version(sample),
-        LocalCliOps(CliSettings(DEFAULT_REPOSITORY, APPS), registry=registry, git=git),
+        CliOps(cli),
+        cli,
         BuildahPusher(images.buildah, registry),
         workdir,
     )
@@ -426,7 +377,7 @@ async def test_an_image_built_from_another_commit_is_refused_before_any_tag_move
     }
 
     before = r.snapshot()
-    refused = await r.ops.invoke("promote", "--commit", r.commit, "--base-version", r.base)
+    refused = r.cli.invoke("promote", "--commit", r.commit, "--base-version", r.base)
     assert refused.code == 1, refused.err
     # Named: the app's image, the commit it was built from, the label that says so.
     assert f"{r.pusher.image(foreign_app)}:{version} was built from {other}" in refused.err

@@ -73,11 +73,7 @@ def error_document(exc: MetaboostCiError) -> dict[str, Any]:
 
 def report_failure(exc: MetaboostCiError, *, as_json: bool) -> int:
     """Say what failed on stderr (and as a JSON document on stdout with ``--json``)."""
-    if exc.fix and "\n" in exc.message:
-        # A list of problems: the fix on its own line, not glued to the last problem.
-        print(f"error: {exc.message}\nFix: {exc.fix}", file=sys.stderr)
-    else:
-        print(f"error: {exc}", file=sys.stderr)
+    print(f"error: {exc.describe()}", file=sys.stderr)
     if as_json:
         # A machine reading stdout gets one document on failure too.
         print(redact(json.dumps(error_document(exc), indent=2, sort_keys=True)))

@@ -26,6 +26,15 @@ class MetaboostCiError(Exception):
             return f"{self.message} Fix: {self.fix}"
         return self.message
 
+    def describe(self) -> str:
+        """What a person reads (the command line's ``error:`` line, a Dagger function's error).
+
+        A list of problems puts the fix on its own line, not glued to the last problem.
+        """
+        if self.fix and "\n" in self.message:
+            return f"{self.message}\nFix: {self.fix}"
+        return str(self)
+
 
 class InputError(MetaboostCiError):
     """Bad input or usage, found before any side effect."""

@@ -40,10 +40,12 @@ def apply_plan(directory: dagger.Directory, plan: BumpPlan) -> dagger.Directory:
     return directory
 
 
-async def bump_version(source: dagger.Directory, version: str) -> tuple[BumpPlan, dagger.Directory]:
+async def bump_version(
+    source: dagger.Directory, version: str, *, run_id: str
+) -> tuple[BumpPlan, dagger.Directory]:
     """The plan, and a Directory holding only what changes (lockfile included)."""
     plan = await plan_bump(DirectoryTree(source), version)
-    lockfile = regenerate_lockfile(apply_plan(source, plan))
+    lockfile = regenerate_lockfile(apply_plan(source, plan), run_id=run_id)
     changes = apply_plan(dag.directory(), plan).with_file(LOCKFILE, lockfile)
     return plan, changes
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagger
 
-from .node import WORKDIR, node_container
+from .node import RUN_VARIABLE, WORKDIR, node_container
 
 LOCKFILE = "package-lock.json"
 LOCK_PLATFORM = "linux/amd64"
@@ -17,15 +17,20 @@ LOCK_PLATFORM = "linux/amd64"
 REMOVE_NODE_MODULES = "find . -name node_modules -type d -prune -exec rm -rf {} +"
 
 
-def lockfile_container(source: dagger.Directory) -> dagger.Container:
-    """The container that regenerates the lockfile of ``source``."""
+def lockfile_container(source: dagger.Directory, *, run_id: str) -> dagger.Container:
+    """The container that regenerates the lockfile of ``source``.
+
+    ``npm install`` resolves against the registry as it is now: ``run_id`` in
+    its environment keeps the engine from answering with an earlier run's lockfile.
+    """
     return (
         node_container(source, platform=LOCK_PLATFORM)
         .with_exec(["sh", "-c", REMOVE_NODE_MODULES])
+        .with_env_variable(RUN_VARIABLE, run_id)
         .with_exec(["npm", "install", "--include=optional", "--no-audit", "--no-fund"])
     )
 
 
-def regenerate_lockfile(source: dagger.Directory) -> dagger.File:
+def regenerate_lockfile(source: dagger.Directory, *, run_id: str) -> dagger.File:
     """``package-lock.json`` as ``npm install`` leaves it, workspaces included."""
-    return lockfile_container(source).file(f"{WORKDIR}/{LOCKFILE}")
+    return lockfile_container(source, run_id=run_id).file(f"{WORKDIR}/{LOCKFILE}")

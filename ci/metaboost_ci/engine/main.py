@@ -8,29 +8,26 @@ module description is the package docstring (``engine/__init__.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
-from ..core.apps import DEFAULT_APPS, choose_known, validate_app_names
+from ..core.apps import DEFAULT_APPS, choose_known, image_name, validate_app_names
 from ..core.errors import InputError
-from ..core.flows import ReleaseContext, plan_promotion, reserve, verify
 from ..core.progress import StderrProgress
-from ..core.settings import DEFAULT_GITHUB_API, open_release_context
+from ..core.settings import DEFAULT_GITHUB_API, Settings
 from ..core.tags import require_commit_sha
 from ..core.versions import require_base_version
 from .build import build_app, parse_platforms
 from .bump import bump_version, read_base_version
-from .credentials import SecretArgs, settings_for
+from .errors import as_function_error
 from .lockfile import regenerate_lockfile
-from .ops import InProcessOps
 from .pipeline import BuildPlan, staging_steps
 from .publish import EnginePusher, StagingRequest, publish_main, publish_staging
-from .rehearse import DEFAULT_REPOSITORY, check_push_with, new_run_id, run_rehearsal
+from .rehearse import DEFAULT_REPOSITORY, check_push_with, run_rehearsal
 from .smoke import SmokeOptions, smoke_test
+from .tools import MONOREPO_DIR, Cli, CliOps, CliSecrets, CliTarget, new_run_id, release_cli
 from .validate import STEP_NAMES, choose_steps, run_validate
 
 # Build outputs and dependencies never belong in a build context.
@@ -111,46 +108,51 @@ class MetaboostCi:
         repository: str | None = None,
         stay_seconds: int = 2,
     ) -> BuildPlan:
+        run_id = new_run_id()
         return BuildPlan(
             source=source or self.source,
             apps=self.app_names(),
             platforms=parse_platforms(platforms),
             repository=self.repository if repository is None else repository,
-            smoke=SmokeOptions(stay_seconds=stay_seconds, run_id=new_run_id()),
+            smoke=SmokeOptions(stay_seconds=stay_seconds, run_id=run_id),
+            run_id=run_id,
         )
 
-    @asynccontextmanager
-    async def release_context(
-        self,
-        secrets: SecretArgs,
-        apps: tuple[str, ...] | None = None,
-        *,
-        need_github_token: bool = True,
-    ) -> AsyncGenerator[ReleaseContext]:
-        """The release core's context for this module's registry and repository.
-
-        Says on stderr which credentials are used (never their values).
-        """
-        settings = await settings_for(
-            registry=self.registry,
+    def settings(self, apps: tuple[str, ...] | None = None) -> Settings:
+        """The registry and repository, checked (bad input fails here, before any work)."""
+        return Settings(
             repository=self.require_repository(),
+            registry_url=self.registry,
             apps=apps or self.app_names(),
             github_api_url=self.github_api_url,
-            secrets=secrets,
         )
-        progress = StderrProgress()
-        progress.step(settings.describe_credentials())
-        async with open_release_context(
-            settings, progress=progress, need_github_token=need_github_token
-        ) as ctx:
-            yield ctx
+
+    def release_cli(self, secrets: CliSecrets, apps: tuple[str, ...] | None = None) -> Cli:
+        """``metaboost-ci`` in the tools container, pointed at this module's registry and
+        repository, with ``secrets`` in its environment: run any subcommand, get its JSON."""
+        settings = self.settings(apps)
+        target = CliTarget(
+            self.registry, settings.repository, settings.apps, settings.github_api_url
+        )
+        return release_cli(dag.current_module().source(), self.source, target, secrets)
 
     async def version_or_package(self, version: str) -> str:
         return version or await read_base_version(self.source)
 
+    # ------------------------------------------------------------- caching
+    # Dagger caches a function without `cache=` for up to 7 days: a second call
+    # with the same inputs returns the old answer without running anything.
+    # Each function states its policy in its doc: "session" runs on every
+    # `dagger call` (deduplicated within one session), "never" on every call.
+    # Execs that read the outside world carry a per-run value as well (see
+    # validate, lockfile, tools), since the exec cache is separate from this
+    # one. `cache=` works at runtime; the SDK's type stubs omit it, hence the
+    # pyright ignores.
+
     # ------------------------------------------------------------- checks
 
-    @function
+    @function(cache="session")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
     async def validate(
         self,
         steps: Annotated[
@@ -158,11 +160,12 @@ class MetaboostCi:
             Doc(f"Steps to run, in order (default: all): {', '.join(STEP_NAMES)}"),
         ] = None,
     ) -> str:
-        """Run the monorepo's checks in node:24: install, audit, builds, lint, types."""
-        passed = await run_validate(self.source, choose_steps(steps))
+        """Run the monorepo's checks in node:24; runs on every call, the npm audit always afresh."""
+        passed = await run_validate(self.source, choose_steps(steps), run_id=new_run_id())
         return "\n".join(passed)
 
     @function
+    @as_function_error
     async def build(
         self,
         app: Annotated[str, Doc("The app to build, e.g. api")],
@@ -170,44 +173,47 @@ class MetaboostCi:
         version: Annotated[str, Doc("Version label (default: package.json's)")] = "",
         commit: Annotated[str, Doc("Revision label (default: none)")] = "",
     ) -> dagger.Container:
-        """Build one app's image (the first platform's) from the repository root."""
+        """Build one app's image (first platform) from the repository root; cached: pure."""
         choose_known([app], self.app_names(), what="app")
         plan = self.build_plan(platforms)
         meta = plan.meta(commit=commit, version=await self.version_or_package(version))
         return build_app(self.source, app, plan.platforms[0], meta)
 
     @function
+    @as_function_error
     async def build_all(
         self,
         platforms: Platforms = None,
         version: Annotated[str, Doc("Version label (default: package.json's)")] = "",
         commit: Annotated[str, Doc("Revision label (default: none)")] = "",
     ) -> list[dagger.Container]:
-        """Build every app for every platform concurrently, in one session."""
+        """Build every app for every platform concurrently, in one session; cached: pure."""
         plan = self.build_plan(platforms)
         images = await plan.build_all(commit=commit, version=await self.version_or_package(version))
         return [variant for image in images for variant in image.variants]
 
-    @function
+    @function(cache="session")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
     async def smoke(
         self,
         stay_seconds: Annotated[int, Doc("How long each app must stay up")] = 2,
     ) -> str:
-        """Build every app; check each starts, stays up and keeps the runtime-config contract."""
+        """Build every app; check each starts, stays up, serves its config; runs on every call."""
         if stay_seconds < 0:
             raise InputError(
                 f"--stay-seconds {stay_seconds} is negative.", fix="Give 0 or more seconds."
             )
         plan = self.build_plan(None, stay_seconds=stay_seconds)
         images = await plan.build_all(commit="", version=await self.version_or_package(""))
-        return "\n".join(await smoke_test(images, plan.smoke))
+        lines = await smoke_test(images, plan.smoke)
+        return "\n".join([f"Smoke run {plan.smoke.run_id}:", *lines])
 
     # ------------------------------------------------------------- publish
-    # Side effects and reads of remote state are never served from Dagger's
-    # function cache. `cache=` works at runtime; the SDK's type stubs omit it,
-    # hence the pyright ignores.
+    # Side effects and reads of remote state: never cached, and every release
+    # operation is a `metaboost-ci` command in the tools container (`tools`).
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
     async def publish_staging(
         self,
         commit: Commit,
@@ -222,25 +228,27 @@ class MetaboostCi:
         ] = False,
         platforms: Platforms = None,
     ) -> str:
-        """Publish staging: validate, reserve, build, smoke, push, verify, move staging, release."""
+        """Publish staging: validate, reserve, build, smoke, push, verify, release; never cached."""
         commit = require_commit_sha(commit)
-        repository = self.require_repository()
         plan = self.build_plan(platforms)
+        settings = self.settings(plan.apps)
         base = await read_base_version(self.source)
-        secrets = SecretArgs(github_token, registry_token, registry_username)
-        async with self.release_context(secrets, plan.apps) as ctx:
-            summary = await publish_staging(
-                StagingRequest(
-                    commit=commit, base=base, override=version_override or None, dry_run=dry_run
-                ),
-                steps=staging_steps(plan, commit=commit),
-                pusher=EnginePusher(ctx.registry_host, repository, auth=secrets.push_auth()),
-                ops=InProcessOps(ctx, self.source),
-                progress=ctx.progress,
-            )
+        secrets = CliSecrets(github_token, registry_token, registry_username)
+        summary = await publish_staging(
+            StagingRequest(
+                commit=commit, base=base, override=version_override or None, dry_run=dry_run
+            ),
+            steps=staging_steps(plan, commit=commit),
+            pusher=EnginePusher(
+                settings.registry_host, settings.repository, auth=secrets.push_auth()
+            ),
+            ops=CliOps(self.release_cli(secrets, plan.apps)),
+            progress=StderrProgress(),
+        )
         return summary.markdown()
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
     async def publish_main(
         self,
         commit: Commit,
@@ -249,22 +257,22 @@ class MetaboostCi:
         registry_username: RegistryUsername = "",
         dry_run: Annotated[bool, Doc("Decide and report; write nothing")] = False,
     ) -> str:
-        """Publish main: promote the staging build of the commit to X.Y.Z and latest, no rebuild."""
+        """Publish main: promote the staging build to X.Y.Z and latest; never cached."""
         commit = require_commit_sha(commit)
-        self.require_repository()
+        self.settings()
         base = await read_base_version(self.source)
-        secrets = SecretArgs(github_token, registry_token, registry_username)
-        async with self.release_context(secrets) as ctx:
-            summary = await publish_main(
-                commit=commit,
-                base=base,
-                dry_run=dry_run,
-                ops=InProcessOps(ctx, self.source),
-                progress=ctx.progress,
-            )
+        secrets = CliSecrets(github_token, registry_token, registry_username)
+        summary = await publish_main(
+            commit=commit,
+            base=base,
+            dry_run=dry_run,
+            ops=CliOps(self.release_cli(secrets)),
+            progress=StderrProgress(),
+        )
         return summary.markdown()
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
     async def verify(
         self,
         version: Annotated[str, Doc("The immutable tag, e.g. 1.2.0-staging.3 or 1.2.0")],
@@ -273,16 +281,21 @@ class MetaboostCi:
         registry_username: RegistryUsername = "",
         github_token: OptionalGitHubToken = None,
     ) -> str:
-        """Check every app has the version tag (and the floating tag, on the same digest)."""
-        self.require_repository()
-        secrets = SecretArgs(github_token, registry_token, registry_username)
-        async with self.release_context(secrets, need_github_token=False) as ctx:
-            result = await verify(ctx, version=version, float_tag=float_tag or None)
-            tags = " and ".join(t for t in (version, float_tag) if t)
-            rows = [f"{ctx.image(app)}@{digest}" for app, digest in result.digests.items()]
+        """Check every app has the version (and floating) tag on one digest; never cached."""
+        settings = self.settings()
+        secrets = CliSecrets(github_token, registry_token, registry_username)
+        args = ["verify", "--version", version] + (["--float-tag", float_tag] if float_tag else [])
+        result = await self.release_cli(secrets).run(*args)
+        digests: dict[str, str] = result["digests"]
+        tags = " and ".join(t for t in (version, float_tag) if t)
+        rows = [
+            f"{settings.registry_host}/{image_name(settings.repository, app)}@{digest}"
+            for app, digest in digests.items()
+        ]
         return "\n".join([f"Verified {tags} on {len(rows)} apps:", *rows])
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
     async def plan(
         self,
         commit: Commit,
@@ -293,49 +306,54 @@ class MetaboostCi:
         registry_token: RegistryToken = None,
         registry_username: RegistryUsername = "",
     ) -> str:
-        """Say what publish-main (or, with --staging, publish-staging) would do; write nothing."""
+        """Say what publish-main (--staging: publish-staging) would do; never cached."""
         commit = require_commit_sha(commit)
-        self.require_repository()
+        self.settings()
         base = await read_base_version(self.source)
-        secrets = SecretArgs(github_token, registry_token, registry_username)
-        async with self.release_context(secrets, need_github_token=False) as ctx:
-            if staging:
-                planned = await reserve(ctx, commit=commit, base=base, dry_run=True)
-                return (
-                    f"publish-staging would reserve {planned.version} at {commit} "
-                    f"(hint {planned.hint}, registry {planned.registry_hint}, {planned.store})."
-                )
-            promotion = await plan_promotion(ctx, commit=commit, base=base)
-        lines = [
-            f"publish-main would promote {promotion.source} to {base} and latest "
-            f"(Git tag {base}: {promotion.git_tag}):"
-        ]
-        for app, app_plan in promotion.apps.items():
-            action = "already there" if app_plan.base_done else "copy"
-            lines.append(f"  {app}: {app_plan.image}@{app_plan.digest} ({action})")
-        lines += [f"  passed over: {reason}" for reason in promotion.passed_over]
-        return "\n".join(lines)
+        cli = self.release_cli(CliSecrets(github_token, registry_token, registry_username))
+        if staging:
+            planned = await cli.run(
+                "reserve", "--commit", commit, "--base-version", base, "--dry-run"
+            )
+            return (
+                f"publish-staging would reserve {planned['version']} at {commit} "
+                f"(hint {planned['hint']}, registry {planned['registry_hint']}, "
+                f"{planned['store']})."
+            )
+        promotion = await cli.run(
+            "promote",
+            "--commit",
+            commit,
+            "--base-version",
+            base,
+            "--source",
+            MONOREPO_DIR,
+            "--dry-run",
+        )
+        return promotion_plan_text(promotion["plan"], base)
 
     # ------------------------------------------------------------- monorepo edits
 
-    @function
+    @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
     def lockfile(self) -> dagger.File:
-        """Regenerate package-lock.json under Linux (node:24, linux/amd64, clean node_modules)."""
-        return regenerate_lockfile(self.source)
+        """Regenerate package-lock.json under Linux (node:24, linux/amd64, clean); never cached."""
+        return regenerate_lockfile(self.source, run_id=new_run_id())
 
-    @function
+    @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
     async def bump_version(
         self,
         version: Annotated[str, Doc("The new version, X.Y.Z")],
     ) -> dagger.Directory:
-        """Set the version everywhere; returns only the changed files, for -o ."""
+        """Set the version everywhere; returns only the changed files, for -o .; never cached."""
         require_base_version(version, what="--version")
-        _, changes = await bump_version(self.source, version)
+        _, changes = await bump_version(self.source, version, run_id=new_run_id())
         return changes
 
     # ------------------------------------------------------------- rehearsal
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
     async def rehearse(
         self,
         monorepo: Annotated[
@@ -351,7 +369,7 @@ class MetaboostCi:
             ),
         ] = "engine",
     ) -> str:
-        """Rehearse staging then main against a registry and Git remote inside the session."""
+        """Rehearse staging then main on a registry and Git remote in the session; never cached."""
         check_push_with(push_with)
         module_source = dag.current_module().source()
         source = monorepo if monorepo is not None else module_source.directory(SAMPLE_DIR)
@@ -359,8 +377,25 @@ class MetaboostCi:
             platforms, source=source, repository=self.repository or DEFAULT_REPOSITORY
         )
         return await run_rehearsal(
-            plan, module_source=module_source, progress=StderrProgress(), push_with=push_with
+            plan,
+            module_source=module_source,
+            progress=StderrProgress(),
+            push_with=push_with,
+            run_id=plan.run_id,
         )
+
+
+def promotion_plan_text(plan: dict[str, Any], base: str) -> str:
+    """``promote --dry-run``'s plan, as ``plan`` prints it."""
+    lines = [
+        f"publish-main would promote {plan['source']} to {base} and latest "
+        f"(Git tag {base}: {plan['git_tag']}):"
+    ]
+    for app, app_plan in cast(dict[str, dict[str, Any]], plan["apps"]).items():
+        action = "already there" if app_plan["base"] == "exists" else "copy"
+        lines.append(f"  {app}: {app_plan['image']}@{app_plan['digest']} ({action})")
+    lines += [f"  passed over: {reason}" for reason in plan["passed_over"]]
+    return "\n".join(lines)
 
 
 __all__ = ["MetaboostCi"]

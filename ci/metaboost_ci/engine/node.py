@@ -11,6 +11,9 @@ NPM_CACHE = "/root/.npm"
 WORKDIR = "/src"
 # One npm download cache for every npm step of every run on this engine.
 NPM_CACHE_VOLUME = "metaboost-ci-npm"
+# A per-run value in the environment of an exec that reads the outside world
+# (npm audit, an npm install that resolves): the exec cache cannot answer it.
+RUN_VARIABLE = "METABOOST_CI_RUN"
 
 
 def node_container(source: dagger.Directory, *, platform: str | None = None) -> dagger.Container:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import dagger
@@ -22,6 +23,8 @@ class BuildPlan:
     repository: str
     validate_steps: list[str] | None = None
     smoke: SmokeOptions = field(default_factory=SmokeOptions)
+    # This run's id: what reads the outside world (the audit) carries it.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def meta(self, *, commit: str, version: str, created: str = "") -> ImageMeta:
         return ImageMeta(
@@ -42,7 +45,7 @@ def staging_steps(plan: BuildPlan, *, commit: str) -> StagingSteps:
     steps = choose_steps(plan.validate_steps)  # bad step names fail before any work
 
     async def validate() -> list[str]:
-        return await run_validate(plan.source, steps)
+        return await run_validate(plan.source, steps, run_id=plan.run_id)
 
     async def build(version: str) -> list[AppImage]:
         return await plan.build_all(commit=commit, version=version)

@@ -24,12 +24,13 @@ How the pieces reach the registry service (the design problem):
   attach to containers (``Container.withServiceBinding``), and the module
   runtime has no ``git``. ``Service.up`` could tunnel a port into the runtime
   container, but it is meant for the CLI and blocks until cancelled. So the
-  core runs where bindings are documented to work: in a *tools container*
-  (python + git + this project, installed from ``dag.current_module().source()``)
-  bound to the registry as ``registry``, through the project's own command
-  line: ``metaboost-ci --registry http://registry:5000 --git-remote
-  /rehearsal/remote.git --json <command>``. ``CliOps`` is the ``ReleaseOps``
-  that does this; its answers are the command line's JSON documents.
+  core runs where bindings are documented to work: in the *tools container*
+  every release operation runs in (``tools``: python + git + this project,
+  installed from ``dag.current_module().source()`` with its lock), bound to
+  the registry as ``registry``, through the project's own command line:
+  ``metaboost-ci --registry http://registry:5000 --git-remote
+  /rehearsal/remote.git --json <command>``. The same ``tools.CliOps`` that
+  production runs; only its ``CliTarget`` differs.
 - ``--push-with skopeo`` is the fallback should an engine not dial the
   service for ``localhost`` as read above: the engine exports each image as
   an OCI tarball (``Container.asTarball``) and ``skopeo copy`` in the tools
@@ -42,29 +43,21 @@ How the pieces reach the registry service (the design problem):
 The registry service is started explicitly (``Service.start``) so the same
 instance serves every push and every command, and is stopped at the end.
 A fresh ``run_id`` in the registry's and the tools container's environment
-gives each rehearsal its own registry and defeats the engine's cache for
-steps that must really run again.
+gives each rehearsal its own registry and Git remote, and every command exec
+carries it too (``tools.Cli``), so nothing is answered from an earlier run.
 """
 
 from __future__ import annotations
-
-import json
-import uuid
-from dataclasses import dataclass
-from typing import Any, cast
 
 import dagger
 from dagger import dag
 
 from ..core.apps import image_name
-from ..core.errors import CheckFailed, InputError
-from ..core.flows import ImageRow, PublishSummary
-from ..core.flows.release import release_sentence
+from ..core.errors import InputError
+from ..core.flows import PublishSummary
 from ..core.progress import Progress
-from ..core.versions import parse_staging_version
 from .build import AppImage
 from .bump import read_base_version
-from .ops import KeptImage
 from .pipeline import BuildPlan, staging_steps
 from .publish import (
     EnginePusher,
@@ -73,6 +66,7 @@ from .publish import (
     publish_main,
     publish_staging,
 )
+from .tools import MONOREPO_DIR, Cli, CliOps, CliTarget, new_run_id, tools_image, with_monorepo
 
 REGISTRY_IMAGE = "registry:2"
 REGISTRY_PORT = 5000
@@ -81,14 +75,8 @@ PUSH_HOST = f"localhost:{REGISTRY_PORT}"
 # The tools container reaches the same service under this alias.
 REGISTRY_ALIAS = "registry"
 TOOLS_REGISTRY_URL = f"http://{REGISTRY_ALIAS}:{REGISTRY_PORT}"
-# requires-python's minimum, as the module runtime uses.
-PYTHON_IMAGE = "python:3.11-slim"
-PROJECT_DIR = "/opt/metaboost-ci"
-MONOREPO_DIR = "/rehearsal/monorepo"
 REMOTE_DIR = "/rehearsal/remote.git"
 DEFAULT_REPOSITORY = "rehearsal/metaboost"
-# What the tools container needs of this project to `pip install` it.
-PROJECT_FILES = ["pyproject.toml", "README.md", "ci/**"]
 GIT_IDENTITY = (
     ("GIT_AUTHOR_NAME", "metaboost-ci rehearsal"),
     ("GIT_AUTHOR_EMAIL", "rehearsal@metaboost-ci.invalid"),
@@ -108,10 +96,8 @@ INIT_REPOSITORIES = (
     "&& git commit -q -m 'The rehearsed monorepo' "
     f"&& git init -q --bare {REMOTE_DIR} && git push -q {REMOTE_DIR} main"
 )
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
+# The rehearsal's tools container and registry carry its run id here.
+REHEARSAL_VARIABLE = "METABOOST_CI_REHEARSAL"
 
 
 def registry_service(run_id: str) -> dagger.Service:
@@ -119,7 +105,7 @@ def registry_service(run_id: str) -> dagger.Service:
     return (
         dag.container()
         .from_(REGISTRY_IMAGE)
-        .with_env_variable("METABOOST_CI_REHEARSAL", run_id)
+        .with_env_variable(REHEARSAL_VARIABLE, run_id)
         .with_exposed_port(REGISTRY_PORT)
         .as_service(use_entrypoint=True)
     )
@@ -131,33 +117,21 @@ def tools_container(
     registry: dagger.Service,
     run_id: str,
 ) -> dagger.Container:
-    """python + git + metaboost-ci, the monorepo committed, a bare remote, the registry bound."""
-    container = (
-        dag.container()
-        .from_(PYTHON_IMAGE)
-        .with_exec(
-            [
-                "sh",
-                "-c",
-                "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
-                "git skopeo >/dev/null && rm -rf /var/lib/apt/lists/*",
-            ]
-        )
-        .with_mounted_cache("/root/.cache/pip", dag.cache_volume("metaboost-ci-pip"))
-        .with_directory(PROJECT_DIR, module_source, include=PROJECT_FILES)
-        .with_exec(["pip", "install", "-q", "--disable-pip-version-check", PROJECT_DIR])
-    )
+    """The tools, the monorepo committed, a bare remote, the registry bound."""
+    container = tools_image(module_source)
     for name, value in GIT_IDENTITY:
         container = container.with_env_variable(name, value)
     return (
-        container
         # From here on every step is this run's own (never a cached answer).
-        .with_env_variable("METABOOST_CI_REHEARSAL", run_id)
-        .with_directory(MONOREPO_DIR, monorepo)
+        with_monorepo(container.with_env_variable(REHEARSAL_VARIABLE, run_id), monorepo)
         .with_exec(["sh", "-c", INIT_REPOSITORIES])
-        .with_workdir(MONOREPO_DIR)
         .with_service_binding(REGISTRY_ALIAS, registry)
     )
+
+
+def rehearsal_target(repository: str, apps: tuple[str, ...]) -> CliTarget:
+    """The command line pointed at the session's registry and throwaway remote."""
+    return CliTarget(TOOLS_REGISTRY_URL, repository, apps, git_remote=REMOTE_DIR)
 
 
 class SkopeoPusher:
@@ -210,112 +184,6 @@ def choose_pusher(
     return EnginePusher(PUSH_HOST, repository, registry_service=registry)
 
 
-@dataclass(frozen=True)
-class CliSettings:
-    repository: str
-    apps: tuple[str, ...]
-
-    def global_args(self) -> list[str]:
-        return [
-            "--registry",
-            TOOLS_REGISTRY_URL,
-            "--repository",
-            self.repository,
-            "--apps",
-            ",".join(self.apps),
-            "--git-remote",
-            REMOTE_DIR,
-            "--json",
-        ]
-
-
-def summary_from_dict(data: dict[str, Any]) -> PublishSummary:
-    """A ``PublishSummary`` from its ``to_dict()`` (the command line's JSON)."""
-    rows = tuple(
-        ImageRow(str(row["app"]), str(row["image"]), tuple(row["tags"]), str(row["digest"]))
-        for row in cast(list[dict[str, Any]], data["images"])
-    )
-    float_tag = cast(str | None, data.get("float_tag"))
-    return PublishSummary(str(data["version"]), rows, float_tag, tuple(data.get("notes") or ()))
-
-
-class CliOps:
-    """``ReleaseOps`` through ``metaboost-ci`` in the tools container (see the module doc)."""
-
-    def __init__(self, tools: dagger.Container, settings: CliSettings) -> None:
-        self.tools = tools
-        self.settings = settings
-        self.commands: list[list[str]] = []
-
-    async def run(self, *args: str) -> dict[str, Any]:
-        """Run one command on the state the previous one left; its JSON document."""
-        argv = ["metaboost-ci", *self.settings.global_args(), *args]
-        self.commands.append(list(args))
-        step = self.tools.with_exec(argv)
-        try:
-            out = await step.stdout()
-        except dagger.ExecError as error:
-            lines = (error.stderr or error.stdout).strip().splitlines()[-10:]
-            raise CheckFailed(
-                f"metaboost-ci {args[0]} failed with exit code {error.exit_code}.", lines
-            ) from None
-        self.tools = step
-        return cast(dict[str, Any], json.loads(out))
-
-    async def reserve(self, *, commit: str, base: str, override: str | None, dry_run: bool) -> str:
-        args = ["reserve", "--commit", commit, "--base-version", base]
-        args += ["--version-override", override] if override else []
-        args += ["--dry-run"] if dry_run else []
-        return str((await self.run(*args))["version"])
-
-    async def present(self, *, version: str) -> list[KeptImage]:
-        """The apps that have ``version``, with their revisions, as ``InProcessOps`` gives them.
-
-        ``discover`` names the apps whose tag list has it; ``verify --revisions``
-        restricted to those apps (``--apps``) reads the digest each tag names and
-        the revision labels of exactly that image. A rehearsal's registry starts
-        empty, so there this is one ``discover`` and nothing more.
-        """
-        staging = parse_staging_version(version)
-        if staging is None:
-            return []
-        found = await self.run("discover", "--base-version", staging.base)
-        listed = cast(dict[str, dict[str, Any]], found["apps"])
-        apps = [app for app, tags in listed.items() if staging.n in tags["staging"]]
-        if not apps:
-            return []
-        verified = await self.run(
-            "verify", "--apps", ",".join(apps), "--version", version, "--revisions"
-        )
-        revisions = cast(dict[str, list[str]], verified["revisions"])
-        return [KeptImage(app, tuple(revisions[app])) for app in apps]
-
-    async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
-        args = ["verify", "--version", version] + (["--float-tag", float_tag] if float_tag else [])
-        return cast(dict[str, str], (await self.run(*args))["digests"])
-
-    async def move_floating(self, *, version: str, float_tag: str) -> None:
-        await self.run("move-floating", "--version", version, "--float-tag", float_tag)
-
-    async def release(self, *, tag: str, commit: str, prerelease: bool) -> str:
-        args = ["release", "--tag", tag, "--commit", commit] + (
-            ["--prerelease"] if prerelease else []
-        )
-        result = await self.run(*args)
-        return release_sentence(str(result["action"]), tag, result.get("url"), result.get("reason"))
-
-    async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary:
-        args = ["promote", "--commit", commit, "--base-version", base]
-        result = await self.run(*args, *(["--dry-run"] if dry_run else []))
-        summary = summary_from_dict(cast(dict[str, Any], result["summary"]))
-        notes = (f"Git tag {base}: {result['git_tag']}.", *summary.notes)
-        return PublishSummary(summary.version, summary.images, summary.float_tag, notes)
-
-    async def remote_tags(self) -> str:
-        """``git ls-remote --tags`` of the throwaway remote, for the report."""
-        return await self.tools.with_exec(["git", "ls-remote", "--tags", REMOTE_DIR]).stdout()
-
-
 def rehearsal_report(
     staging: PublishSummary,
     main: PublishSummary,
@@ -349,6 +217,11 @@ def rehearsal_report(
     )
 
 
+async def remote_tags(cli: Cli) -> str:
+    """``git ls-remote --tags`` of the throwaway remote, after the last command, for the report."""
+    return await cli.container.with_exec(["git", "ls-remote", "--tags", REMOTE_DIR]).stdout()
+
+
 async def stop_quietly(service: dagger.Service, progress: Progress) -> None:
     try:
         await service.stop()
@@ -373,7 +246,8 @@ async def run_rehearsal(
     try:
         tools = tools_container(module_source, plan.source, registry, run_id)
         commit = (await tools.with_exec(["git", "rev-parse", "HEAD"]).stdout()).strip()
-        ops = CliOps(tools, CliSettings(plan.repository, plan.apps))
+        cli = Cli(tools, rehearsal_target(plan.repository, plan.apps), run_id)
+        ops = CliOps(cli)
         pusher = choose_pusher(
             push_with, tools=tools, registry=registry, repository=plan.repository
         )
@@ -391,7 +265,7 @@ async def run_rehearsal(
             staging,
             main,
             commit=commit,
-            remote_tags=await ops.remote_tags(),
+            remote_tags=await remote_tags(cli),
             pushed_by=PUSHED_BY[push_with],
         )
     finally:

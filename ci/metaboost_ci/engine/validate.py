@@ -14,7 +14,7 @@ import dagger
 from ..core.apps import choose_known
 from ..core.errors import CheckFailed
 from ..core.redact import redact
-from .node import node_container
+from .node import RUN_VARIABLE, node_container
 
 TAIL_LINES = 40
 
@@ -23,6 +23,8 @@ TAIL_LINES = 40
 class Step:
     name: str
     command: tuple[str, ...]
+    # Reads the outside world (the npm advisory database): must never be a cached answer.
+    reads_world: bool = False
 
     @property
     def display(self) -> str:
@@ -32,7 +34,7 @@ class Step:
 # The seed's order: install, audit, packages, lint, types, web env, apps.
 STEPS: tuple[Step, ...] = (
     Step("install", ("npm", "ci", "--include=optional")),
-    Step("audit", ("npm", "audit", "--omit=dev", "--audit-level=moderate")),
+    Step("audit", ("npm", "audit", "--omit=dev", "--audit-level=moderate"), reads_world=True),
     Step("build-packages", ("npm", "run", "build:packages")),
     Step("lint", ("npm", "run", "lint")),
     Step("type-check", ("npm", "run", "type-check")),
@@ -75,15 +77,35 @@ def step_failure(step: Step, error: dagger.ExecError) -> CheckFailed:
     )
 
 
-async def run_validate(source: dagger.Directory, steps: list[Step]) -> list[str]:
-    """Run ``steps`` in order in one container; one line per passed step."""
+def step_container(container: dagger.Container, step: Step, run_id: str) -> dagger.Container:
+    """``container`` with ``step``'s exec; a step that reads the world carries ``run_id``.
+
+    The engine caches an exec by its inputs: with an unchanged lockfile,
+    ``npm audit`` would return the last answer and a newly published advisory
+    would not block anything. This run's id in its environment makes it a
+    new exec on every run. The other steps are pure functions of the source.
+    """
+    if step.reads_world:
+        container = container.with_env_variable(RUN_VARIABLE, run_id)
+    return container.with_exec(list(step.command))
+
+
+async def run_validate(source: dagger.Directory, steps: list[Step], *, run_id: str) -> list[str]:
+    """Run ``steps`` in order in one container; one line per passed step.
+
+    A step that reads the world (the audit) runs on a branch: the steps after
+    it continue from the container before it, so its per-run value does not
+    make them run again too (it changes no file they use).
+    """
     container = node_container(source)
     passed: list[str] = []
     for step in steps:
-        container = container.with_exec(list(step.command))
+        ran = step_container(container, step, run_id)
         try:
-            container = await container.sync()
+            ran = await ran.sync()
         except dagger.ExecError as error:
             raise step_failure(step, error) from None
+        if not step.reads_world:
+            container = ran
         passed.append(f"ok  {step.name}: {step.display}")
     return passed
