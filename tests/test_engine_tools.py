@@ -19,6 +19,7 @@ from metaboost_ci.core.errors import CheckFailed, InputError
 from metaboost_ci.engine.tools import (
     MONOREPO_DIR,
     RUN_VARIABLE,
+    UV_VERSION,
     Cli,
     CliOps,
     CliSecrets,
@@ -26,6 +27,7 @@ from metaboost_ci.engine.tools import (
     release_cli,
 )
 from tests.support.dagger_offline import Call, ExecFailure, StandInSession, args_of, execs
+from tests.support.tools_image import containerfile
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 APPS = ("api", "web")
@@ -197,3 +199,16 @@ async def test_a_failed_check_comes_back_with_every_problem(
         await Cli(dag.container(), TARGET, "r").run("verify", "--version", "1.2.0-staging.3")
     assert failed.value.problems == ["ghcr.io/acme/metaboost/web:1.2.0-staging.3 does not exist."]
     assert failed.value.describe().endswith("\nFix: Publish it first.")
+
+
+def test_the_buildah_measurement_builds_what_the_engine_builds() -> None:
+    """tests/support/tools_image.py derives its Containerfile from tools_image's chain."""
+    lines = containerfile().splitlines()
+    runs = [line for line in lines if line.startswith("RUN ")]
+    assert runs == [
+        "RUN python3 -m ensurepip --default-pip",  # the stand-in has no pip; the image has
+        f"RUN pip install -q --disable-pip-version-check uv=={UV_VERSION}",
+        "RUN uv sync --locked --no-dev --no-editable --quiet",
+    ]
+    assert "COPY project/ /opt/metaboost-ci/" in lines
+    assert lines[-1] == "ENV PATH=/opt/venv/bin:$PATH"
