@@ -3,7 +3,7 @@
 Against a real docker-registry: single images, an index whose attestation
 manifests must be skipped, an image with no label; then the command line's
 ``--revisions`` (its JSON and its table), including the ``--apps`` subset
-``rehearse.CliOps.present`` asks for.
+``tools.CliOps.present`` asks for.
 """
 
 from __future__ import annotations

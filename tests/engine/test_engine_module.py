@@ -34,6 +34,42 @@ def test_rehearse_publishes_staging_then_main_with_no_credentials(dagger_cli: Da
     assert "\n0.1.0\n" in tags
 
 
+def test_rehearse_with_skopeo_pushes_publishes_the_same_release(dagger_cli: DaggerCli) -> None:
+    report = dagger_cli.call("rehearse", "--push-with=skopeo").stdout
+    assert "skopeo pushed to it as `registry:5000`" in report
+    assert "### Published 0.1.0\n" in report
+
+
+def test_smoke_runs_again_on_every_call(dagger_cli: DaggerCli) -> None:
+    """cache="session": a second call is not the first one's answer (its run id differs)."""
+    first, second = (
+        dagger_cli.call("--source=sample", "smoke").stdout.splitlines()[0] for _ in range(2)
+    )
+    assert first.startswith("Smoke run ")
+    assert first != second
+
+
+def test_bad_input_is_one_sentence_and_its_fix_without_a_traceback(
+    dagger_cli: DaggerCli,
+) -> None:
+    done = dagger_cli.attempt(
+        [
+            "call",
+            "-m",
+            str(REPO),
+            "--source=sample",
+            "publish-main",
+            "--commit=" + "0" * 40,
+            "--github-token=env://PATH",  # any set variable: refused before it is read
+        ],
+        timeout=900,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "No repository given. Fix: Pass --repository OWNER/REPO" in output
+    assert "Traceback" not in output
+
+
 def test_lockfile_on_the_sample_is_accepted_by_npm_ci(
     dagger_cli: DaggerCli, tmp_path: Path
 ) -> None:
