@@ -28,7 +28,13 @@ from .credentials import SecretArgs, settings_for
 from .lockfile import regenerate_lockfile
 from .ops import InProcessOps
 from .pipeline import BuildPlan, staging_steps
-from .publish import EnginePusher, StagingRequest, publish_main, publish_staging
+from .publish import (
+    EnginePusher,
+    StagingRequest,
+    publish_main,
+    publish_staging,
+    summary_document,
+)
 from .rehearse import DEFAULT_REPOSITORY, check_push_with, new_run_id, run_rehearsal
 from .smoke import SmokeOptions, smoke_test
 from .validate import STEP_NAMES, choose_steps, run_validate
@@ -60,6 +66,13 @@ RegistryToken = Annotated[
     Doc("Registry token (default: the GitHub token), e.g. env://GHCR_REGISTRY_TOKEN"),
 ]
 RegistryUsername = Annotated[str, Doc("Registry username (GHCR ignores it; default: metaboost-ci)")]
+AsJson = Annotated[
+    bool,
+    Doc(
+        "Return one JSON document (version, each app's image and digest, the Markdown) "
+        "instead of the Markdown summary"
+    ),
+]
 
 
 @object_type
@@ -221,8 +234,9 @@ class MetaboostCi:
             bool, Doc("Validate, build and smoke-test; tag, push and release nothing")
         ] = False,
         platforms: Platforms = None,
+        json: AsJson = False,
     ) -> str:
-        """Publish staging: validate, reserve, build, smoke, push, verify, move staging, release."""
+        """Publish staging: validate while building, smoke, reserve, push, move staging, release."""
         commit = require_commit_sha(commit)
         repository = self.require_repository()
         plan = self.build_plan(platforms)
@@ -238,7 +252,7 @@ class MetaboostCi:
                 ops=InProcessOps(ctx, self.source),
                 progress=ctx.progress,
             )
-        return summary.markdown()
+        return summary_document(summary) if json else summary.markdown()
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
     async def publish_main(
@@ -248,6 +262,7 @@ class MetaboostCi:
         registry_token: RegistryToken = None,
         registry_username: RegistryUsername = "",
         dry_run: Annotated[bool, Doc("Decide and report; write nothing")] = False,
+        json: AsJson = False,
     ) -> str:
         """Publish main: promote the staging build of the commit to X.Y.Z and latest, no rebuild."""
         commit = require_commit_sha(commit)
@@ -262,7 +277,7 @@ class MetaboostCi:
                 ops=InProcessOps(ctx, self.source),
                 progress=ctx.progress,
             )
-        return summary.markdown()
+        return summary_document(summary) if json else summary.markdown()
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
     async def verify(
