@@ -8,7 +8,9 @@
   that records its arguments and prints a real ``PublishSummary``: the
   arguments must exist on the module (its surface snapshot), secrets travel
   only as ``env://`` references, the summary lands in ``$GITHUB_STEP_SUMMARY``
-  and the version in ``$GITHUB_OUTPUT``.
+  (with whether the engine's cache was warm or cold) and the version and each
+  app's image and digest in ``$GITHUB_OUTPUT``; the attestation job's
+  subjects, resolved from those outputs, are the pushed digests.
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ import pytest
 import yaml
 
 from metaboost_ci.cli.dev import lockfile_command
+from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.core.flows import ImageRow, PublishSummary
+from metaboost_ci.engine.publish import summary_document
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
 SURFACE = REPO / "tests" / "snapshots" / "dagger_surface.json"
 DAGGER_ACTION = "dagger/dagger-for-github@27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77"  # v8.4.1
 DAGGER_VERSION = "0.21.11"
+ATTEST_ACTION = "actions/attest-build-provenance@96278af6caaf10aea03fd8d33a09a777ca52d62f"  # v3.2.0
 README = REPO / "README.md"
 
 
@@ -145,7 +150,13 @@ def test_publish_permissions_are_least_privilege(name: str, job: str) -> None:
     workflow = load(name)
     assert workflow["permissions"] == {}
     assert workflow["jobs"][job]["permissions"] == {"contents": "write", "packages": "write"}
-    assert workflow["jobs"][job]["outputs"] == {"version": "${{ steps.publish.outputs.version }}"}
+    assert workflow["jobs"][job]["outputs"] == {
+        key: f"${{{{ steps.publish.outputs.{key} }}}}" for key in ("version", "images", "digests")
+    }
+    # Only the attestation job may sign (and nothing else in these workflows).
+    for other, spec in workflow["jobs"].items():
+        if other != "attest":
+            assert "id-token" not in spec.get("permissions", {}), other
     publish = step(workflow, "publish")
     assert publish["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
     assert publish["env"]["GHCR_REGISTRY_TOKEN"] == "${{ secrets.GHCR_REGISTRY_TOKEN }}"
@@ -168,21 +179,38 @@ def test_staging_publishes_only_from_the_staging_branch(ref: str, ok: bool) -> N
     job = load("publish-staging.yml")["jobs"]["publish"]
     guard = job["steps"][0]
     assert guard["name"] == "Only from the staging branch"  # before anything else runs
-    result = subprocess.run(
-        ["bash", "-e", "-c", guard["run"]],
-        env={"PATH": os.environ["PATH"], "GITHUB_REF": ref},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_guard(guard["run"], ref)
     assert (result.returncode == 0) is ok
     if not ok:
         assert "::error::Publish (staging) runs on the staging branch only" in result.stdout
 
 
+def run_guard(script: str, ref: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        env={"PATH": os.environ["PATH"], "GITHUB_REF": ref},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(("ref", "ok"), [("refs/heads/main", True), ("refs/heads/staging", False)])
+def test_main_publishes_only_from_the_main_branch(ref: str, ok: bool) -> None:
+    job = load("publish-main.yml")["jobs"]["promote"]
+    guard = job["steps"][0]
+    assert guard["name"] == "Only from the main branch"  # before anything else runs
+    result = run_guard(guard["run"], ref)
+    assert (result.returncode == 0) is ok
+    if not ok:
+        assert "::error::Publish (main) runs on the main branch only" in result.stdout
+
+
 def test_main_runs_one_at_a_time_never_cancelled() -> None:
     workflow = load("publish-main.yml")
-    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    # On a push to main, or by hand (workflow_dispatch, no inputs; the guard above).
+    assert workflow["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
     assert workflow["concurrency"] == {
         "group": "publish-main-${{ github.repository }}",
         "cancel-in-progress": False,
@@ -238,6 +266,7 @@ def test_ci_runs_the_readme_command_then_the_engine_tests() -> None:
 
 # -------------------------------------------- the publish scripts, for real
 
+# Prints what ``dagger call ... --json`` prints: the summary's JSON document.
 FAKE_DAGGER = """#!{python}
 import json, os, sys
 with open(os.environ["FAKE_DAGGER_LOG"], "w") as log:
@@ -262,7 +291,13 @@ def split_call(argv: list[str]) -> tuple[list[str], str, list[str]]:
 
 
 def flags(args: list[str]) -> dict[str, str]:
-    return dict(a.split("=", 1) for a in args)
+    """``--name=value`` -> value; a bare boolean ``--name`` -> "true"."""
+    return dict(a.split("=", 1) if "=" in a else (a, "true") for a in args)
+
+
+def outputs_of(text: str) -> dict[str, str]:
+    """``$GITHUB_OUTPUT``'s ``key=value`` lines (each value is one line)."""
+    return dict(line.split("=", 1) for line in text.splitlines())
 
 
 def run_publish_step(
@@ -282,7 +317,7 @@ def run_publish_step(
     full_env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "FAKE_DAGGER_LOG": str(tmp_path / "argv.json"),
-        "FAKE_DAGGER_OUTPUT": summary.markdown(),
+        "FAKE_DAGGER_OUTPUT": summary_document(summary),
         "RUNNER_TEMP": str(tmp_path / "runner"),
         "GITHUB_REPOSITORY": "metaboost/metaboost",
         "GITHUB_SHA": "a" * 40,
@@ -299,25 +334,73 @@ def run_publish_step(
     return argv, files["GITHUB_STEP_SUMMARY"].read_text(), files["GITHUB_OUTPUT"].read_text()
 
 
-def summary_for(version: str) -> PublishSummary:
-    row = ImageRow("api", "ghcr.io/metaboost/metaboost/api", (version,), "sha256:" + "b" * 64)
-    return PublishSummary(version, (row,), "staging")
+def pushed_digest(app: str) -> str:
+    return "sha256:" + (app.encode().hex() * 64)[:64]
+
+
+def summary_for(version: str, digest: str | None = None) -> PublishSummary:
+    rows = tuple(
+        ImageRow(
+            app, f"ghcr.io/metaboost/metaboost/{app}", (version,), digest or pushed_digest(app)
+        )
+        for app in DEFAULT_APPS
+    )
+    return PublishSummary(version, rows, "staging")
+
+
+def resolve(expression: str, context: dict[str, Any]) -> Any:
+    """A ``${{ a.b.c }}`` or ``${{ fromJSON(a.b.c) }}`` expression against ``context``."""
+    found = re.fullmatch(r"\$\{\{ (fromJSON\()?([\w.-]+)\)? \}\}", expression)
+    assert found, f"not a plain property expression: {expression}"
+    value: Any = context
+    for key in found.group(2).split("."):
+        value = value[key]
+    return json.loads(value) if found.group(1) else value
+
+
+def attestation_subjects(job_outputs: dict[str, str]) -> list[tuple[str, str]]:
+    """(subject-name, subject-digest) of each attest job, as Actions would expand them.
+
+    ``job_outputs`` are the publish step's ``$GITHUB_OUTPUT``; the publish job
+    maps them to job outputs, the attest job's matrix reads those, and each
+    matrix entry fills the attest action's inputs.
+    """
+    workflow = load("publish-staging.yml")
+    publish, attest = workflow["jobs"]["publish"], workflow["jobs"]["attest"]
+    steps_context = {"steps": {"publish": {"outputs": job_outputs}}}
+    outputs = {key: resolve(value, steps_context) for key, value in publish["outputs"].items()}
+    assert attest["needs"] == "publish"
+    matrix = resolve(
+        attest["strategy"]["matrix"]["image"], {"needs": {"publish": {"outputs": outputs}}}
+    )
+    [action] = [s for s in attest["steps"] if s.get("uses", "").startswith("actions/attest-")]
+    assert action["uses"] == ATTEST_ACTION
+    assert action["with"]["push-to-registry"] is True
+    subjects: list[tuple[str, str]] = []
+    for entry in matrix:
+        context = {"matrix": {"image": entry}}
+        name = resolve(action["with"]["subject-name"], context)
+        subjects.append((name, resolve(action["with"]["subject-digest"], context)))
+    return subjects
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 @pytest.mark.parametrize(
-    ("override", "registry_token"), [("", ""), ("1.2.0-staging.7", "ghcr-secret-value")]
+    ("override", "registry_token", "cloud_token"),
+    [("", "", ""), ("1.2.0-staging.7", "ghcr-secret-value", "cloud-secret-value")],
 )
-def test_publish_staging_script(tmp_path: Path, override: str, registry_token: str) -> None:
+def test_publish_staging_script(
+    tmp_path: Path, override: str, registry_token: str, cloud_token: str
+) -> None:
     version = override or "1.2.0-staging.3"
     env = {
         "GITHUB_TOKEN": "gh-secret-value",
         "GHCR_REGISTRY_TOKEN": registry_token,
+        "DAGGER_CLOUD_TOKEN": cloud_token,
         "VERSION_OVERRIDE": override,
     }
-    argv, step_summary, outputs = run_publish_step(
-        tmp_path, "publish-staging.yml", env, summary_for(version)
-    )
+    summary = summary_for(version)
+    argv, step_summary, outputs = run_publish_step(tmp_path, "publish-staging.yml", env, summary)
 
     constructor, function, args = split_call(argv)
     assert function == "publish-staging"
@@ -326,26 +409,72 @@ def test_publish_staging_script(tmp_path: Path, override: str, registry_token: s
         "--commit": "a" * 40,
         "--github-token": "env://GITHUB_TOKEN",
         "--registry-username": "octocat",
+        "--json": "true",
     }
     if registry_token:
         expected["--registry-token"] = "env://GHCR_REGISTRY_TOKEN"
     if override:
         expected["--version-override"] = override
     assert flags(args) == expected
-    assert "secret-value" not in json.dumps(argv)
     known = surface()
     assert set(flags(constructor)) <= known["(constructor)"]
     assert set(flags(args)) <= known["publish-staging"]
-    assert step_summary == summary_for(version).markdown()
-    assert outputs == f"version={version}\n"
+    cache = step_summary.removeprefix(summary.markdown())
+    assert cache.lstrip("\n").startswith("Engine cache: ")
+    assert ("warm: Dagger Cloud" in cache) is bool(cloud_token)
+    assert ("cold: no DAGGER_CLOUD_TOKEN" in cache) is not bool(cloud_token)
+    assert "secret-value" not in json.dumps(argv) + step_summary + outputs
+    written = outputs_of(outputs)
+    assert written["version"] == version
+    images = [(row.image, row.digest) for row in summary.images]
+    assert [(i["name"], i["digest"]) for i in json.loads(written["images"])] == images
+    assert json.loads(written["digests"]) == {row.app: row.digest for row in summary.images}
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_attestation_subjects_are_the_pushed_digests(tmp_path: Path) -> None:
+    summary = summary_for("1.2.0-staging.3")
+    env = {"GITHUB_TOKEN": "gh-secret-value"}
+    _, _, outputs = run_publish_step(tmp_path, "publish-staging.yml", env, summary)
+    subjects = attestation_subjects(outputs_of(outputs))
+    # One per app: the image without a tag (push-to-registry needs that) and its digest.
+    assert subjects == [(row.image, row.digest) for row in summary.images]
+    assert len(subjects) == len(DEFAULT_APPS)
+
+
+def test_only_the_attestation_job_may_sign() -> None:
+    workflow = load("publish-staging.yml")
+    attest = workflow["jobs"]["attest"]
+    assert attest["permissions"] == {
+        "id-token": "write",
+        "attestations": "write",
+        "packages": "write",
+    }
+    # It logs in to the image's registry with the same token the publish used.
+    [login] = [s for s in attest["steps"] if "docker login" in s.get("run", "")]
+    assert login["env"]["IMAGE"] == "${{ matrix.image.name }}"
+    assert "--password-stdin" in login["run"]
+    for name in ("ci.yml", "publish-main.yml"):
+        for job, spec in load(name)["jobs"].items():
+            assert "id-token" not in spec.get("permissions", {}), (name, job)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("name", ["publish-staging.yml", "publish-main.yml"])
+def test_a_result_without_pushed_digests_gets_no_outputs(tmp_path: Path, name: str) -> None:
+    # A dry run's "(not pushed)" must never become an attestation subject.
+    bad = summary_for("1.2.0-staging.3", digest="(not pushed)")
+    with pytest.raises(AssertionError, match="names an image without a") as failed:
+        run_publish_step(tmp_path, name, {"GITHUB_TOKEN": "x" * 8}, bad)
+    assert "images=" not in (tmp_path / "github_output").read_text()
+    assert "::error::" in str(failed.value)
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_publish_main_script(tmp_path: Path) -> None:
     env = {"GITHUB_TOKEN": "gh-secret-value", "GHCR_REGISTRY_TOKEN": ""}
-    argv, step_summary, outputs = run_publish_step(
-        tmp_path, "publish-main.yml", env, summary_for("1.2.0")
-    )
+    summary = summary_for("1.2.0")
+    argv, step_summary, outputs = run_publish_step(tmp_path, "publish-main.yml", env, summary)
     constructor, function, args = split_call(argv)
     assert function == "publish-main"
     assert set(flags(constructor)) <= surface()["(constructor)"]
@@ -353,16 +482,20 @@ def test_publish_main_script(tmp_path: Path) -> None:
         "--commit": "a" * 40,
         "--github-token": "env://GITHUB_TOKEN",
         "--registry-username": "octocat",
+        "--json": "true",
     }
     assert set(flags(args)) <= surface()["publish-main"]
-    assert "### Published 1.2.0" in step_summary
-    assert outputs == "version=1.2.0\n"
+    assert step_summary.startswith("### Published 1.2.0")
+    written = outputs_of(outputs)
+    assert written["version"] == "1.2.0"
+    assert json.loads(written["digests"]) == {row.app: row.digest for row in summary.images}
+    assert [i["name"] for i in json.loads(written["images"])] == [r.image for r in summary.images]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_publish_script_fails_on_a_summary_without_a_version(tmp_path: Path) -> None:
+def test_publish_script_fails_on_a_result_without_a_version(tmp_path: Path) -> None:
     bad = PublishSummary("", (), None)
-    with pytest.raises(AssertionError, match="does not start with"):
+    with pytest.raises(AssertionError, match="names no version"):
         run_publish_step(tmp_path, "publish-main.yml", {"GITHUB_TOKEN": "x" * 8}, bad)
 
 
