@@ -386,11 +386,15 @@ def attestation_subjects(job_outputs: dict[str, str]) -> list[tuple[str, str]]:
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 @pytest.mark.parametrize(
-    ("override", "registry_token", "cloud_token"),
-    [("", "", ""), ("1.2.0-staging.7", "ghcr-secret-value", "cloud-secret-value")],
+    ("override", "registry_token", "cloud_token", "runner_host"),
+    [
+        ("", "", "", ""),
+        ("1.2.0-staging.7", "ghcr-secret-value", "cloud-secret-value", ""),
+        ("", "", "", "tcp://engine.internal:1234"),
+    ],
 )
 def test_publish_staging_script(
-    tmp_path: Path, override: str, registry_token: str, cloud_token: str
+    tmp_path: Path, override: str, registry_token: str, cloud_token: str, runner_host: str
 ) -> None:
     version = override or "1.2.0-staging.3"
     env = {
@@ -398,6 +402,7 @@ def test_publish_staging_script(
         "GHCR_REGISTRY_TOKEN": registry_token,
         "DAGGER_CLOUD_TOKEN": cloud_token,
         "VERSION_OVERRIDE": override,
+        "_EXPERIMENTAL_DAGGER_RUNNER_HOST": runner_host,
     }
     summary = summary_for(version)
     argv, step_summary, outputs = run_publish_step(tmp_path, "publish-staging.yml", env, summary)
@@ -421,8 +426,10 @@ def test_publish_staging_script(
     assert set(flags(args)) <= known["publish-staging"]
     cache = step_summary.removeprefix(summary.markdown())
     assert cache.lstrip("\n").startswith("Engine cache: ")
-    assert ("warm: Dagger Cloud" in cache) is bool(cloud_token)
-    assert ("cold: no DAGGER_CLOUD_TOKEN" in cache) is not bool(cloud_token)
+    # Warm only on a persistent engine; Dagger Cloud gets the trace, not the cache.
+    assert ("warm: a persistent engine" in cache) is bool(runner_host)
+    assert ("cold: a new engine" in cache) is not bool(runner_host)
+    assert ("DAGGER_CLOUD_TOKEN sent the trace" in cache) is bool(cloud_token)
     assert "secret-value" not in json.dumps(argv) + step_summary + outputs
     written = outputs_of(outputs)
     assert written["version"] == version
