@@ -222,7 +222,7 @@ async def publish_staging(
     """The staging publish, in the order the module docstring gives."""
     if request.override is not None:
         validate_override(request.override, request.base)  # bad input: before any work
-    progress.step("Validating and building the images at once; N is reserved once both passed.")
+    progress.step("Validating while building the images; N is reserved once the checks pass.")
     checks, built = await validate_and_build(steps)
     for line in checks:
         progress.step(f"validate {line}")
