@@ -1,4 +1,5 @@
-"""Six images in one Dagger session versus six separate sessions (the old matrix).
+"""Six images in one Dagger session versus six separate sessions (the old matrix),
+and publish-staging's critical path: validate, then build, versus both at once.
 
 Run where a Dagger engine can run (Docker, network to pull node:24):
 
@@ -22,9 +23,17 @@ they are cached once by a warm-up build).
 2. six images in one session, concurrently (what publish-staging does);
 3. six sessions, one image each, each with its own value (six runners with
    their own caches, as the old matrix): the sum and the longest;
-4. scenario 2 again with nothing changed: the warm re-run.
+4. scenario 2 again with nothing changed: the warm re-run;
+5. ``publish-staging --dry-run``'s container work in the old order: validate,
+   then build every image, then smoke (``StagingSteps`` awaited one by one);
+6. ``publish-staging --dry-run`` itself (``publish.publish_staging``):
+   validate and the builds at once, then smoke. Both cold, each with its own
+   value; the reservation is a dry run that reads nothing remote here (a
+   ``ReleaseOps`` that plans ``X.Y.Z-staging.0``), so only container work is
+   timed.
 
 Goals (issue 4): (2) costs no more than 1.5x (1); (4) takes under 10% of (2).
+Issue 10 reports (6) over (5), the share of the old critical path left.
 The script prints the figures and whether each goal is met (progress goes to
 stderr); it is not a test, and a goal not met does not change its exit status.
 Without a reachable engine it exits with status 2 and says why.
@@ -43,7 +52,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -52,6 +63,8 @@ sys.path.insert(0, str(REPO / "ci"))
 
 from metaboost_ci.core.apps import DEFAULT_APPS, parse_apps  # noqa: E402
 from metaboost_ci.core.errors import InputError  # noqa: E402
+
+BENCHMARK_REPOSITORY = "benchmark/metaboost"
 
 
 @dataclass
@@ -127,19 +140,78 @@ async def session(work: Callable[[], Awaitable[None]]) -> None:
         await work()
 
 
-async def build(source_dir: Path, apps: tuple[str, ...], nonce: str) -> None:
-    """Build ``apps`` from ``source_dir`` with ``nonce`` in its package.json, concurrently."""
+def nonce_source(source_dir: Path, nonce: str) -> Any:
+    """``source_dir`` as a Dagger Directory with ``nonce`` in its package.json (all cold)."""
     from dagger import dag
 
-    from metaboost_ci.engine.build import ImageMeta, build_images, sync_all
     from metaboost_ci.engine.main import SOURCE_IGNORE
 
     root = json.loads((source_dir / "package.json").read_text(encoding="utf-8"))
     root["description"] = f"benchmark {nonce}"
     source = dag.host().directory(str(source_dir), exclude=SOURCE_IGNORE)
-    source = source.with_new_file("package.json", json.dumps(root, indent=2) + "\n")
+    return source.with_new_file("package.json", json.dumps(root, indent=2) + "\n")
+
+
+async def build(source_dir: Path, apps: tuple[str, ...], nonce: str) -> None:
+    """Build ``apps`` from ``source_dir`` with ``nonce`` in its package.json, concurrently."""
+    from metaboost_ci.engine.build import ImageMeta, build_images, sync_all
+
     meta = ImageMeta(revision="", version="0.0.0-benchmark", source="", created="")
-    await sync_all(build_images(source, apps, ["linux/amd64"], meta))
+    await sync_all(build_images(nonce_source(source_dir, nonce), apps, ["linux/amd64"], meta))
+
+
+class PlannedRelease:
+    """The ``ReleaseOps`` of a dry run that reads nothing remote: it plans N = 0."""
+
+    async def reserve(self, *, commit: str, base: str, override: str | None, dry_run: bool) -> str:
+        assert dry_run, "the benchmark only makes dry runs"
+        return f"{base}-staging.0"
+
+    async def present(self, *, version: str) -> list[Any]:
+        return []
+
+    async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
+        raise AssertionError("a dry run verifies nothing")
+
+    async def move_floating(self, *, version: str, float_tag: str) -> None:
+        raise AssertionError("a dry run moves nothing")
+
+    async def release(self, *, tag: str, commit: str, prerelease: bool) -> str:
+        raise AssertionError("a dry run releases nothing")
+
+    async def promote(self, *, commit: str, base: str, dry_run: bool) -> Any:
+        raise AssertionError("a dry run promotes nothing")
+
+
+async def publish_dry_run(
+    source_dir: Path, apps: tuple[str, ...], nonce: str, *, overlapped: bool
+) -> None:
+    """publish-staging --dry-run's container work; ``overlapped=False``: the old order."""
+    from metaboost_ci.core.progress import RecordingProgress
+    from metaboost_ci.engine.pipeline import BuildPlan, staging_steps
+    from metaboost_ci.engine.publish import EnginePusher, StagingRequest, publish_staging
+    from metaboost_ci.engine.smoke import SmokeOptions
+
+    plan = BuildPlan(
+        source=nonce_source(source_dir, nonce),
+        apps=apps,
+        platforms=["linux/amd64"],
+        repository=BENCHMARK_REPOSITORY,
+        smoke=SmokeOptions(run_id=nonce[:12]),
+    )
+    commit = (nonce * 2)[:40]
+    steps = staging_steps(plan, commit=commit)
+    if not overlapped:
+        await steps.validate()
+        await steps.smoke(await steps.build())
+        return
+    await publish_staging(
+        StagingRequest(commit=commit, base="0.0.0", dry_run=True),
+        steps=steps,
+        pusher=EnginePusher("localhost", BENCHMARK_REPOSITORY),
+        ops=PlannedRelease(),
+        progress=RecordingProgress(),
+    )
 
 
 async def measure(
@@ -166,13 +238,15 @@ def verdict(met: bool) -> str:
 
 @dataclass
 class Report:
-    """The four scenarios' figures and what follows from them (no engine needed)."""
+    """The six scenarios' figures and what follows from them (no engine needed)."""
 
     single: Figures
     together: Figures
     matrix: Figures
     warm: Figures
     longest_matrix_session: float
+    sequential: Figures
+    overlapped: Figures
 
     @property
     def session_ratio(self) -> float:
@@ -198,6 +272,7 @@ class Report:
                 self.matrix.engine_cpu, self.together.engine_cpu
             ),
             "warm_over_cold_wall": self.warm_share,
+            "overlapped_over_sequential_publish_wall": self.overlapped.wall / self.sequential.wall,
         }
 
     def goals(self) -> dict[str, bool]:
@@ -207,7 +282,14 @@ class Report:
         }
 
     def scenarios(self) -> tuple[Figures, ...]:
-        return (self.single, self.together, self.matrix, self.warm)
+        return (
+            self.single,
+            self.together,
+            self.matrix,
+            self.warm,
+            self.sequential,
+            self.overlapped,
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -267,12 +349,12 @@ async def run_scenarios(source_dir: Path, apps: tuple[str, ...]) -> Report:
     warm_up = uuid.uuid4().hex
     await session(lambda: build(source_dir, apps[:1], warm_up))
 
-    print("1/4 one image alone...", file=sys.stderr, flush=True)
+    print("1/6 one image alone...", file=sys.stderr, flush=True)
     single = await measure(
         "1. one image alone", container, [lambda: build(source_dir, apps[:1], uuid.uuid4().hex)]
     )
     shared = uuid.uuid4().hex
-    print(f"2/4 {len(apps)} images, one session...", file=sys.stderr, flush=True)
+    print(f"2/6 {len(apps)} images, one session...", file=sys.stderr, flush=True)
     together = await measure(
         f"2. {len(apps)} images, one session", container, [lambda: build(source_dir, apps, shared)]
     )
@@ -286,14 +368,25 @@ async def run_scenarios(source_dir: Path, apps: tuple[str, ...]) -> Report:
 
         return run
 
-    print(f"3/4 {len(apps)} sessions, one image each...", file=sys.stderr, flush=True)
+    print(f"3/6 {len(apps)} sessions, one image each...", file=sys.stderr, flush=True)
     matrix_runs = [matrix_run(app) for app in apps]
     matrix = await measure(f"3. {len(apps)} sessions, one image each (sum)", container, matrix_runs)
-    print("4/4 warm re-run...", file=sys.stderr, flush=True)
+    print("4/6 warm re-run...", file=sys.stderr, flush=True)
     warm = await measure(
         "4. scenario 2 again, nothing changed", container, [lambda: build(source_dir, apps, shared)]
     )
-    return Report(single, together, matrix, warm, max(walls))
+    publish: dict[bool, Figures] = {}
+    for overlapped, name in (
+        (False, "5. publish-staging --dry-run, validate then build"),
+        (True, "6. publish-staging --dry-run, validate while building"),
+    ):
+        print(f"{5 + overlapped}/6 {name[3:]}...", file=sys.stderr, flush=True)
+        publish[overlapped] = await measure(
+            name,
+            container,
+            [partial(publish_dry_run, source_dir, apps, uuid.uuid4().hex, overlapped=overlapped)],
+        )
+    return Report(single, together, matrix, warm, max(walls), publish[False], publish[True])
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
+import anyio
 import dagger
 import pytest
 from dagger import dag
@@ -11,7 +13,7 @@ from dagger import dag
 from metaboost_ci.core.errors import CheckFailed, InputError, RemoteError
 from metaboost_ci.core.flows import ImageRow, PublishSummary
 from metaboost_ci.core.progress import RecordingProgress
-from metaboost_ci.engine.build import AppImage
+from metaboost_ci.engine.build import LABEL_VERSION, AppImage, with_version
 from metaboost_ci.engine.ops import KeptImage
 from metaboost_ci.engine.publish import (
     EnginePusher,
@@ -21,6 +23,7 @@ from metaboost_ci.engine.publish import (
     digest_of,
     publish_main,
     publish_staging,
+    summary_document,
 )
 from tests.support.dagger_offline import Call, StandInSession, args_of, chain
 
@@ -35,7 +38,12 @@ def digest(app: str) -> str:
 
 @dataclass
 class World:
-    """Fakes for every step; ``events`` records what ran, in order."""
+    """Fakes for every step; ``events`` records what ran, in order.
+
+    validate and build record when they start (``*_started``) and, after
+    yielding to the event loop a few times as real steps do, when they end:
+    run concurrently, each starts before the other ends.
+    """
 
     events: list[tuple[str, ...]] = field(default_factory=lambda: [])
     present_apps: set[str] = field(default_factory=lambda: set())
@@ -43,15 +51,29 @@ class World:
     present_revisions: tuple[str, ...] = (SHA,)
     failing_push: str | None = None
     failing_smoke: bool = False
+    failing_validate: bool = False
+    failing_build: bool = False
     registry_digests: dict[str, str] = field(default_factory=lambda: {})
+    # The images each push was given, by app.
+    pushed_images: dict[str, AppImage] = field(default_factory=lambda: {})
 
     # -- steps
+    async def step(self, name: str) -> None:
+        self.events.append((f"{name}_started",))
+        for _ in range(3):
+            await anyio.lowlevel.checkpoint()
+        self.events.append((name,))
+
     async def validate(self) -> list[str]:
-        self.events.append(("validate",))
+        await self.step("validate")
+        if self.failing_validate:
+            raise CheckFailed("validate step 'lint' failed.", fix="Run `npm run lint`.")
         return ["ok  install"]
 
-    async def build(self, version: str) -> list[AppImage]:
-        self.events.append(("build", version))
+    async def build(self) -> list[AppImage]:
+        await self.step("build")
+        if self.failing_build:
+            raise CheckFailed("Building the images failed.", ["web (linux/amd64): exit 1"])
         return [AppImage(app, ("linux/amd64",), (dag.container(),)) for app in APPS]
 
     async def smoke(self, images: list[AppImage]) -> list[str]:
@@ -60,8 +82,12 @@ class World:
             raise CheckFailed("The smoke test failed.", ["web: did not stay up"])
         return ["ok  web"]
 
+    async def label(self, images: list[AppImage], version: str) -> list[AppImage]:
+        self.events.append(("label", version))
+        return with_version(images, version)
+
     def steps(self) -> StagingSteps:
-        return StagingSteps(self.validate, self.build, self.smoke)
+        return StagingSteps(self.validate, self.build, self.smoke, self.label)
 
     # -- Pusher
     def image(self, app: str) -> str:
@@ -69,6 +95,7 @@ class World:
 
     async def push(self, image: AppImage, tag: str) -> str:
         self.events.append(("push", image.app, tag))
+        self.pushed_images[image.app] = image
         if image.app == self.failing_push:
             raise RemoteError("the registry answered 500")
         self.registry_digests[image.app] = digest(image.app)
@@ -104,8 +131,12 @@ class World:
         rows = tuple(ImageRow(a, self.image(a), (base, "latest"), digest(a)) for a in APPS)
         return PublishSummary(base, rows, "latest", ("GitHub release created.",))
 
+    def ran(self) -> list[tuple[str, ...]]:
+        """What ran, in the order it ended (start markers left out)."""
+        return [e for e in self.events if not e[0].endswith("_started")]
+
     def names(self) -> list[str]:
-        return [e[0] for e in self.events]
+        return [e[0] for e in self.ran()]
 
 
 async def run(world: World, **request: object) -> PublishSummary:
@@ -122,16 +153,19 @@ async def test_immutable_tags_are_pushed_for_every_app_before_any_floating_tag()
     world = World()
     summary = await run(world)
     names = world.names()
-    assert names[:4] == ["validate", "reserve", "build", "smoke"]
-    pushes = [i for i, e in enumerate(world.events) if e[0] == "push"]
-    assert sorted(e[1] for e in world.events if e[0] == "push") == sorted(APPS)
-    assert all(world.events[i][2] == VERSION for i in pushes)
+    assert sorted(names[:2]) == ["build", "validate"]
+    assert names[2:5] == ["smoke", "reserve", "label"]
+    ran = world.ran()
+    assert ran[4] == ("label", VERSION)
+    pushes = [i for i, e in enumerate(ran) if e[0] == "push"]
+    assert sorted(e[1] for e in ran if e[0] == "push") == sorted(APPS)
+    assert all(ran[i][2] == VERSION for i in pushes)
     move = names.index("move_floating")
     assert max(pushes) < names.index("verify") < move
-    assert world.events[names.index("verify")] == ("verify", VERSION, "None")
+    assert ran[names.index("verify")] == ("verify", VERSION, "None")
     assert names[move:] == ["move_floating", "verify", "release"]
-    assert world.events[move + 1] == ("verify", VERSION, "staging")
-    assert world.events[-1] == ("release", VERSION, "True")
+    assert ran[move + 1] == ("verify", VERSION, "staging")
+    assert ran[-1] == ("release", VERSION, "True")
     assert summary.version == VERSION
     assert [row.digest for row in summary.images] == [digest(a) for a in APPS]
     assert summary.images[0].tags == (VERSION, "staging")
@@ -150,11 +184,66 @@ async def test_a_failed_push_moves_no_floating_tag_and_releases_nothing() -> Non
     assert len([e for e in world.events if e[0] == "push"]) == 6
 
 
-async def test_nothing_is_pushed_when_the_smoke_test_fails() -> None:
-    world = World(failing_smoke=True)
-    with pytest.raises(CheckFailed, match="smoke"):
+async def test_the_builds_start_before_validate_ends() -> None:
+    world = World()
+    await run(world)
+    events = [e[0] for e in world.events]
+    assert events.index("build_started") < events.index("validate")
+    assert events.index("validate_started") < events.index("build")
+
+
+@pytest.mark.parametrize(
+    ("failing", "message"),
+    [
+        ({"failing_validate": True}, "validate step 'lint' failed"),
+        ({"failing_build": True}, "Building the images failed"),
+        ({"failing_smoke": True}, "The smoke test failed"),
+    ],
+)
+async def test_no_n_is_reserved_and_nothing_pushed_when_a_check_fails(
+    failing: dict[str, bool], message: str
+) -> None:
+    world = World(**failing)  # type: ignore[arg-type]
+    with pytest.raises(CheckFailed, match=message) as failed:
         await run(world)
-    assert world.names() == ["validate", "reserve", "build", "smoke"]
+    names = world.names()
+    assert "reserve" not in names
+    assert not {"label", "push", "move_floating", "release"} & set(names)
+    # Both validate and the builds ran to their end; the smoke test only after both passed.
+    assert sorted(names[:2]) == ["build", "validate"]
+    assert ("smoke" in names) is ("failing_smoke" in failing)
+    if "failing_validate" in failing:
+        assert failed.value.fix == "Run `npm run lint`."  # validate's own error, as it was
+
+
+async def test_validate_and_a_build_failing_together_are_reported_together() -> None:
+    world = World(failing_validate=True, failing_build=True)
+    with pytest.raises(CheckFailed, match="validate and the image builds failed") as failed:
+        await run(world)
+    build, validate = failed.value.problems
+    # Each with its own details (the failed image, validate's fix).
+    assert build.startswith("build: Building the images failed.")
+    assert "web (linux/amd64)" in build
+    assert validate.startswith("validate: validate step 'lint' failed.")
+    assert "npm run lint" in validate
+    assert sorted(world.names()) == ["build", "validate"]
+
+
+async def test_the_version_label_is_added_after_the_build_to_the_images_pushed() -> None:
+    world = World()
+    built: list[AppImage] = []
+    original = world.build
+
+    async def build() -> list[AppImage]:
+        built.extend(await original())
+        return built
+
+    world.build = build  # type: ignore[method-assign]
+    await run(world)
+    assert not [c for c in chain(built[0].primary) if c[0] == "withLabel"]
+    for app in APPS:
+        labels = [c[1] for c in chain(world.pushed_images[app].primary) if c[0] == "withLabel"]
+        assert labels == [{"name": LABEL_VERSION, "value": VERSION}]
 
 
 async def test_existing_immutable_tags_are_never_pushed_again() -> None:
@@ -163,8 +252,11 @@ async def test_existing_immutable_tags_are_never_pushed_again() -> None:
     pushed = {e[1] for e in world.events if e[0] == "push"}
     assert pushed == set(APPS) - {"api", "web"}
     # With an override the kept images are checked before the reservation, and again
-    # (the set the pushes skip) after the smoke test.
-    assert world.events[1:3] == [("present", VERSION), ("reserve", "1.2.0", VERSION, "False")]
+    # (the set the pushes skip) before the pushes.
+    names = world.names()
+    at = names.index("present")
+    assert names[at - 1 : at + 2] == ["smoke", "present", "reserve"]
+    assert ("reserve", "1.2.0", VERSION, "False") in world.events
     assert world.names().count("present") == 2
     assert any("Kept" in note and "api, web" in note for note in summary.notes)
 
@@ -184,7 +276,7 @@ async def test_kept_images_not_proven_this_commits_stop_everything_before_the_re
     world = World(present_apps={"api", "web"}, present_revisions=revisions)
     with pytest.raises(CheckFailed, match="refusing before any push") as failed:
         await run(world, override=VERSION)
-    assert world.names() == ["validate", "present"]
+    assert world.names()[2:] == ["smoke", "present"]
     assert len(failed.value.problems) == 2
     for app, problem in zip(("api", "web"), failed.value.problems, strict=True):
         assert problem.startswith(f"ghcr.io/acme/metaboost/{app}:{VERSION} ")
@@ -202,14 +294,14 @@ async def test_a_bad_override_is_refused_before_the_registry_is_read() -> None:
     world = World()
     with pytest.raises(InputError, match=r"staging\.N"):
         await run(world, override="1.2.0-rc.1")
-    assert world.names() == ["validate"]
+    assert world.events == []  # bad input: refused before any work
 
 
 async def test_a_dry_run_with_an_override_checks_the_kept_images_too() -> None:
     world = World(present_apps={"web"}, present_revisions=("0" * 40,))
     with pytest.raises(CheckFailed, match="not proven"):
         await run(world, override=VERSION, dry_run=True)
-    assert world.names() == ["validate", "present"]
+    assert world.names()[2:] == ["smoke", "present"]
 
 
 async def test_a_registry_holding_other_bytes_than_pushed_stops_before_floating_tags() -> None:
@@ -230,10 +322,20 @@ async def test_a_registry_holding_other_bytes_than_pushed_stops_before_floating_
 async def test_a_dry_run_validates_builds_and_smoke_tests_but_writes_nothing() -> None:
     world = World()
     summary = await run(world, dry_run=True)
-    assert world.names() == ["validate", "reserve", "build", "smoke"]
-    assert world.events[1] == ("reserve", "1.2.0", "None", "True")
+    assert world.names()[2:] == ["smoke", "reserve", "label"]
+    assert ("reserve", "1.2.0", "None", "True") in world.events
     assert {row.digest for row in summary.images} == {"(not pushed)"}
     assert "Dry run" in summary.notes[0]
+
+
+async def test_the_json_document_names_each_image_and_its_pushed_digest() -> None:
+    summary = await run(World())
+    document = json.loads(summary_document(summary))
+    assert document["version"] == VERSION
+    assert [(i["app"], i["image"], i["digest"]) for i in document["images"]] == [
+        (app, f"ghcr.io/acme/metaboost/{app}", digest(app)) for app in APPS
+    ]
+    assert document["markdown"] == summary.markdown()
 
 
 async def test_publish_main_is_the_promotion() -> None:

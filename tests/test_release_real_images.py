@@ -175,25 +175,31 @@ class Rehearsal:
     workdir: Path
 
     def steps(self, revision_of: dict[str, str] | None = None) -> StagingSteps:
-        """No validate or smoke (the sample image tests do those); build = label.
+        """No validate or smoke (the sample image tests do those); the build is done: label.
 
-        ``revision_of`` overrides the revision label per app (another commit's build).
+        The labels (the version one included) are added once the version is
+        reserved, as ``build.with_version`` adds the version label after the
+        engine's build. ``revision_of`` overrides the revision label per app
+        (another commit's build).
         """
 
         async def nothing(*_: object) -> list[str]:
             return []
 
-        async def build(version: str) -> list[AppImage]:
+        async def build() -> list[AppImage]:
+            # The pusher pushes by app: no engine containers to carry.
+            return [AppImage(app, (PLATFORM,), ()) for app in APPS]
+
+        async def label(images: list[AppImage], version: str) -> list[AppImage]:
             for app in APPS:
                 revision = (revision_of or {}).get(app, self.commit)
                 meta = ImageMeta(revision, version, source_url(DEFAULT_REPOSITORY), rfc3339_now())
                 self.pusher.local[app] = await asyncio.to_thread(
                     label_image, self.buildah, app, meta, self.workdir
                 )
-            # The pusher pushes by app: no engine containers to carry.
-            return [AppImage(app, (PLATFORM,), ()) for app in APPS]
+            return images
 
-        return StagingSteps(validate=nothing, build=build, smoke=nothing)
+        return StagingSteps(validate=nothing, build=build, smoke=nothing, label=label)
 
     async def publish_staging(
         self, override: str | None = None, revision_of: dict[str, str] | None = None

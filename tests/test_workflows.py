@@ -4,11 +4,9 @@
   are missing, except in CI, where missing tools fail).
 - Structure: least privilege, every action pinned by commit SHA, no
   ``${{ }}`` expression in any script, the triggers and concurrency asked for.
-- The publish steps' bash scripts run under bash with a stand-in ``dagger``
-  that records its arguments and prints a real ``PublishSummary``: the
-  arguments must exist on the module (its surface snapshot), secrets travel
-  only as ``env://`` references, the summary lands in ``$GITHUB_STEP_SUMMARY``
-  and the version in ``$GITHUB_OUTPUT``.
+- The branch guards run under bash; the README's commands match the module.
+
+The publish steps' own scripts run in tests/test_workflow_publish_scripts.py.
 """
 
 from __future__ import annotations
@@ -21,18 +19,23 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
-import yaml
 
 from metaboost_ci.cli.dev import lockfile_command
-from metaboost_ci.core.flows import ImageRow, PublishSummary
+from tests.support.workflows import (
+    DAGGER_ACTION,
+    REPO,
+    SURFACE,
+    WORKFLOWS,
+    all_workflows,
+    flags,
+    load,
+    step,
+    steps,
+    surface,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-WORKFLOWS = REPO / ".github" / "workflows"
-SURFACE = REPO / "tests" / "snapshots" / "dagger_surface.json"
-DAGGER_ACTION = "dagger/dagger-for-github@27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77"  # v8.4.1
 DAGGER_VERSION = "0.21.11"
 README = REPO / "README.md"
 
@@ -46,26 +49,6 @@ def readme_command(prefix: str) -> str:
     ]
     assert len(set(lines)) == 1, f"README: expected one command starting {prefix!r}: {lines}"
     return lines[0]
-
-
-def load(name: str) -> dict[str, Any]:
-    data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
-    # YAML 1.1 reads the key `on` as True.
-    if True in data:
-        data["on"] = data.pop(True)
-    return cast(dict[str, Any], data)
-
-
-def all_workflows() -> list[str]:
-    return sorted(p.name for p in WORKFLOWS.glob("*.yml"))
-
-
-def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
-    return [step for job in workflow["jobs"].values() for step in job["steps"]]
-
-
-def step(workflow: dict[str, Any], step_id: str) -> dict[str, Any]:
-    return next(s for s in steps(workflow) if s.get("id") == step_id)
 
 
 # ------------------------------------------------------------------- linters
@@ -145,7 +128,13 @@ def test_publish_permissions_are_least_privilege(name: str, job: str) -> None:
     workflow = load(name)
     assert workflow["permissions"] == {}
     assert workflow["jobs"][job]["permissions"] == {"contents": "write", "packages": "write"}
-    assert workflow["jobs"][job]["outputs"] == {"version": "${{ steps.publish.outputs.version }}"}
+    assert workflow["jobs"][job]["outputs"] == {
+        key: f"${{{{ steps.publish.outputs.{key} }}}}" for key in ("version", "images", "digests")
+    }
+    # Only the attestation job may sign (and nothing else in these workflows).
+    for other, spec in workflow["jobs"].items():
+        if other != "attest":
+            assert "id-token" not in spec.get("permissions", {}), other
     publish = step(workflow, "publish")
     assert publish["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
     assert publish["env"]["GHCR_REGISTRY_TOKEN"] == "${{ secrets.GHCR_REGISTRY_TOKEN }}"
@@ -168,21 +157,38 @@ def test_staging_publishes_only_from_the_staging_branch(ref: str, ok: bool) -> N
     job = load("publish-staging.yml")["jobs"]["publish"]
     guard = job["steps"][0]
     assert guard["name"] == "Only from the staging branch"  # before anything else runs
-    result = subprocess.run(
-        ["bash", "-e", "-c", guard["run"]],
-        env={"PATH": os.environ["PATH"], "GITHUB_REF": ref},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_guard(guard["run"], ref)
     assert (result.returncode == 0) is ok
     if not ok:
         assert "::error::Publish (staging) runs on the staging branch only" in result.stdout
 
 
+def run_guard(script: str, ref: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        env={"PATH": os.environ["PATH"], "GITHUB_REF": ref},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(("ref", "ok"), [("refs/heads/main", True), ("refs/heads/staging", False)])
+def test_main_publishes_only_from_the_main_branch(ref: str, ok: bool) -> None:
+    job = load("publish-main.yml")["jobs"]["promote"]
+    guard = job["steps"][0]
+    assert guard["name"] == "Only from the main branch"  # before anything else runs
+    result = run_guard(guard["run"], ref)
+    assert (result.returncode == 0) is ok
+    if not ok:
+        assert "::error::Publish (main) runs on the main branch only" in result.stdout
+
+
 def test_main_runs_one_at_a_time_never_cancelled() -> None:
     workflow = load("publish-main.yml")
-    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    # On a push to main, or by hand (workflow_dispatch, no inputs; the guard above).
+    assert workflow["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
     assert workflow["concurrency"] == {
         "group": "publish-main-${{ github.repository }}",
         "cancel-in-progress": False,
@@ -234,136 +240,6 @@ def test_ci_runs_the_readme_command_then_the_engine_tests() -> None:
         ".venv/bin/pytest tests/test_engine_*.py",
     ]
     assert any("docker-registry skopeo" in s.get("run", "") for s in engine["steps"])
-
-
-# -------------------------------------------- the publish scripts, for real
-
-FAKE_DAGGER = """#!{python}
-import json, os, sys
-with open(os.environ["FAKE_DAGGER_LOG"], "w") as log:
-    json.dump(sys.argv[1:], log)
-sys.stdout.write(os.environ["FAKE_DAGGER_OUTPUT"])
-"""
-
-
-def surface() -> dict[str, set[str]]:
-    """Function (and "(constructor)") -> its flags, from the module's surface snapshot."""
-    data = json.loads(SURFACE.read_text(encoding="utf-8"))
-    functions = data["objects"][data["main_object"]]["functions"]
-    return {name: {a["flag"] for a in f["args"]} for name, f in functions.items()}
-
-
-def split_call(argv: list[str]) -> tuple[list[str], str, list[str]]:
-    """``[--progress=plain] call <constructor flags> <function> <flags>``."""
-    assert argv[:2] == ["--progress=plain", "call"], argv
-    rest = argv[2:]
-    at = next(i for i, a in enumerate(rest) if not a.startswith("--"))
-    return rest[:at], rest[at], rest[at + 1 :]
-
-
-def flags(args: list[str]) -> dict[str, str]:
-    return dict(a.split("=", 1) for a in args)
-
-
-def run_publish_step(
-    tmp_path: Path, name: str, env: dict[str, str], summary: PublishSummary
-) -> tuple[list[str], str, str]:
-    """Run the workflow's publish script; return (dagger argv, step summary, outputs)."""
-    script = step(load(name), "publish")["run"]
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "dagger"
-    fake.write_text(FAKE_DAGGER.format(python=sys.executable))
-    fake.chmod(0o755)
-    files = {key: tmp_path / key.lower() for key in ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT")}
-    for path in files.values():
-        path.write_text("")
-    (tmp_path / "runner").mkdir()
-    full_env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "FAKE_DAGGER_LOG": str(tmp_path / "argv.json"),
-        "FAKE_DAGGER_OUTPUT": summary.markdown(),
-        "RUNNER_TEMP": str(tmp_path / "runner"),
-        "GITHUB_REPOSITORY": "metaboost/metaboost",
-        "GITHUB_SHA": "a" * 40,
-        "GITHUB_ACTOR": "octocat",
-        **{key: str(path) for key, path in files.items()},
-        **env,
-    }
-    # As Actions runs a `run:` script: bash -e {0} (plus the script's own set -euo pipefail).
-    result = subprocess.run(
-        ["bash", "-e", "-c", script], env=full_env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    argv = json.loads((tmp_path / "argv.json").read_text())
-    return argv, files["GITHUB_STEP_SUMMARY"].read_text(), files["GITHUB_OUTPUT"].read_text()
-
-
-def summary_for(version: str) -> PublishSummary:
-    row = ImageRow("api", "ghcr.io/metaboost/metaboost/api", (version,), "sha256:" + "b" * 64)
-    return PublishSummary(version, (row,), "staging")
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-@pytest.mark.parametrize(
-    ("override", "registry_token"), [("", ""), ("1.2.0-staging.7", "ghcr-secret-value")]
-)
-def test_publish_staging_script(tmp_path: Path, override: str, registry_token: str) -> None:
-    version = override or "1.2.0-staging.3"
-    env = {
-        "GITHUB_TOKEN": "gh-secret-value",
-        "GHCR_REGISTRY_TOKEN": registry_token,
-        "VERSION_OVERRIDE": override,
-    }
-    argv, step_summary, outputs = run_publish_step(
-        tmp_path, "publish-staging.yml", env, summary_for(version)
-    )
-
-    constructor, function, args = split_call(argv)
-    assert function == "publish-staging"
-    assert flags(constructor) == {"--source": ".", "--repository": "metaboost/metaboost"}
-    expected = {
-        "--commit": "a" * 40,
-        "--github-token": "env://GITHUB_TOKEN",
-        "--registry-username": "octocat",
-    }
-    if registry_token:
-        expected["--registry-token"] = "env://GHCR_REGISTRY_TOKEN"
-    if override:
-        expected["--version-override"] = override
-    assert flags(args) == expected
-    assert "secret-value" not in json.dumps(argv)
-    known = surface()
-    assert set(flags(constructor)) <= known["(constructor)"]
-    assert set(flags(args)) <= known["publish-staging"]
-    assert step_summary == summary_for(version).markdown()
-    assert outputs == f"version={version}\n"
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_publish_main_script(tmp_path: Path) -> None:
-    env = {"GITHUB_TOKEN": "gh-secret-value", "GHCR_REGISTRY_TOKEN": ""}
-    argv, step_summary, outputs = run_publish_step(
-        tmp_path, "publish-main.yml", env, summary_for("1.2.0")
-    )
-    constructor, function, args = split_call(argv)
-    assert function == "publish-main"
-    assert set(flags(constructor)) <= surface()["(constructor)"]
-    assert flags(args) == {
-        "--commit": "a" * 40,
-        "--github-token": "env://GITHUB_TOKEN",
-        "--registry-username": "octocat",
-    }
-    assert set(flags(args)) <= surface()["publish-main"]
-    assert "### Published 1.2.0" in step_summary
-    assert outputs == "version=1.2.0\n"
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_publish_script_fails_on_a_summary_without_a_version(tmp_path: Path) -> None:
-    bad = PublishSummary("", (), None)
-    with pytest.raises(AssertionError, match="does not start with"):
-        run_publish_step(tmp_path, "publish-main.yml", {"GITHUB_TOKEN": "x" * 8}, bad)
 
 
 def test_bump_version_lockfile_call_matches_the_module() -> None:

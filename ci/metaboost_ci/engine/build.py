@@ -4,6 +4,11 @@ All apps are built in one Dagger session from the same context directory, so
 the steps their Dockerfiles share (base image, ``npm ci``, the shared package
 build) are solved once and reused by every image, instead of once per runner
 as in the old six-way matrix.
+
+Labels are image metadata, set after the Dockerfile steps (``with_label``
+changes the image config, not a layer). A staging publish builds without the
+version label and adds it with ``with_version`` once ``X.Y.Z-staging.N`` is
+reserved, so the expensive build need not wait for the reservation.
 """
 
 from __future__ import annotations
@@ -110,6 +115,18 @@ def build_images(
             tuple(build_app(source, app, platform, meta) for platform in platforms),
         )
         for app in apps
+    ]
+
+
+def with_version(images: list[AppImage], version: str) -> list[AppImage]:
+    """``images`` with the version label: config only, the built layers are reused as they are."""
+    return [
+        AppImage(
+            image.app,
+            image.platforms,
+            tuple(variant.with_label(LABEL_VERSION, version) for variant in image.variants),
+        )
+        for image in images
     ]
 
 

@@ -12,6 +12,11 @@ from ..core.errors import CheckFailed, MetaboostCiError
 T = TypeVar("T")
 
 
+def describe_failure(exc: Exception) -> str:
+    """A failure in one line of a list: our own errors say enough, others name their type."""
+    return str(exc) if isinstance(exc, MetaboostCiError) else f"{type(exc).__name__}: {exc}"
+
+
 async def run_all(what: str, steps: Sequence[tuple[str, Callable[[], Awaitable[T]]]]) -> list[T]:
     """Await every ``(name, step)`` concurrently; results in the order given.
 
@@ -25,10 +30,8 @@ async def run_all(what: str, steps: Sequence[tuple[str, Callable[[], Awaitable[T
     async def run(index: int, name: str, step: Callable[[], Awaitable[T]]) -> None:
         try:
             results[index] = await step()
-        except MetaboostCiError as exc:
-            problems[index] = f"{name}: {exc}"
         except Exception as exc:  # reported with the others below
-            problems[index] = f"{name}: {type(exc).__name__}: {exc}"
+            problems[index] = f"{name}: {describe_failure(exc)}"
 
     async with anyio.create_task_group() as group:
         for index, (name, step) in enumerate(steps):

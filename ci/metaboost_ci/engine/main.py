@@ -24,7 +24,13 @@ from .bump import bump_version, read_base_version
 from .errors import as_function_error
 from .lockfile import regenerate_lockfile
 from .pipeline import BuildPlan, staging_steps
-from .publish import EnginePusher, StagingRequest, publish_main, publish_staging
+from .publish import (
+    EnginePusher,
+    StagingRequest,
+    publish_main,
+    publish_staging,
+    summary_document,
+)
 from .rehearse import DEFAULT_REPOSITORY, check_push_with, run_rehearsal
 from .smoke import SmokeOptions, smoke_test
 from .tools import MONOREPO_DIR, Cli, CliOps, CliSecrets, CliTarget, new_run_id, release_cli
@@ -57,6 +63,13 @@ RegistryToken = Annotated[
     Doc("Registry token (default: the GitHub token), e.g. env://GHCR_REGISTRY_TOKEN"),
 ]
 RegistryUsername = Annotated[str, Doc("Registry username (GHCR ignores it; default: metaboost-ci)")]
+AsJson = Annotated[
+    bool,
+    Doc(
+        "Return one JSON document (version, each app's image and digest, the Markdown) "
+        "instead of the Markdown summary"
+    ),
+]
 
 
 @object_type
@@ -227,8 +240,9 @@ class MetaboostCi:
             bool, Doc("Validate, build and smoke-test; tag, push and release nothing")
         ] = False,
         platforms: Platforms = None,
+        json: AsJson = False,
     ) -> str:
-        """Publish staging: validate, reserve, build, smoke, push, verify, release; never cached."""
+        """Publish staging: validate while building, smoke, reserve, push, release; never cached."""
         commit = require_commit_sha(commit)
         plan = self.build_plan(platforms)
         settings = self.settings(plan.apps)
@@ -245,7 +259,7 @@ class MetaboostCi:
             ops=CliOps(self.release_cli(secrets, plan.apps)),
             progress=StderrProgress(),
         )
-        return summary.markdown()
+        return summary_document(summary) if json else summary.markdown()
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
     @as_function_error
@@ -256,6 +270,7 @@ class MetaboostCi:
         registry_token: RegistryToken = None,
         registry_username: RegistryUsername = "",
         dry_run: Annotated[bool, Doc("Decide and report; write nothing")] = False,
+        json: AsJson = False,
     ) -> str:
         """Publish main: promote the staging build to X.Y.Z and latest; never cached."""
         commit = require_commit_sha(commit)
@@ -269,7 +284,7 @@ class MetaboostCi:
             ops=CliOps(self.release_cli(secrets)),
             progress=StderrProgress(),
         )
-        return summary.markdown()
+        return summary_document(summary) if json else summary.markdown()
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
     @as_function_error

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 import dagger
 
-from .build import AppImage, ImageMeta, build_images, rfc3339_now, source_url, sync_all
+from .build import (
+    AppImage,
+    ImageMeta,
+    build_images,
+    rfc3339_now,
+    source_url,
+    sync_all,
+    with_version,
+)
 from .publish import StagingSteps
 from .smoke import SmokeOptions, smoke_test
 from .validate import choose_steps, run_validate
@@ -41,16 +49,20 @@ class BuildPlan:
 
 
 def staging_steps(plan: BuildPlan, *, commit: str) -> StagingSteps:
-    """validate, build (all apps, one session) and smoke for ``plan``."""
+    """validate, build (all apps, one session), smoke and the version label for ``plan``."""
     steps = choose_steps(plan.validate_steps)  # bad step names fail before any work
 
     async def validate() -> list[str]:
         return await run_validate(plan.source, steps, run_id=plan.run_id)
 
-    async def build(version: str) -> list[AppImage]:
-        return await plan.build_all(commit=commit, version=version)
+    async def build() -> list[AppImage]:
+        # No version yet: it is reserved after the build (see publish).
+        return await plan.build_all(commit=commit, version="")
 
     async def smoke(images: list[AppImage]) -> list[str]:
         return await smoke_test(images, plan.smoke)
 
-    return StagingSteps(validate=validate, build=build, smoke=smoke)
+    async def label(images: list[AppImage], version: str) -> list[AppImage]:
+        return with_version(images, version)
+
+    return StagingSteps(validate=validate, build=build, smoke=smoke, label=label)

@@ -1,7 +1,13 @@
 """publish-staging and publish-main: the order of a release, written once.
 
-    validate -> reserve -> build -> smoke -> push every immutable tag
+    (validate | build) -> smoke -> reserve -> label -> push every immutable tag
     -> verify -> move the floating tag -> verify again -> prerelease -> summary
+
+validate and the image builds run at the same time: the builds do not need
+the version, whose label is image metadata added after the Dockerfile steps
+(``build.with_version``). ``X.Y.Z-staging.N`` is reserved only once validate,
+every build and the smoke test passed, so a failed check never burns an N
+(a Git tag with no images under it).
 
 The order is the point: the floating tag ``staging`` moves only after every
 app's immutable ``X.Y.Z-staging.N`` is pushed and verified, so it never names
@@ -13,20 +19,22 @@ carry this commit in its ``org.opencontainers.image.revision`` label, else
 checked before the reservation (which creates the Git tag), and again before
 the pushes; a kept image that is not provably this commit's stops the publish.
 
-The steps come in as a ``StagingSteps`` (containers: validate, build, smoke),
-a ``Pusher`` (image pushes) and a ``ReleaseOps`` (tags and releases), so the
-same sequence runs for ``publish-staging`` (ghcr.io, the GitHub API) and for
-``rehearse`` (a registry service, a throwaway Git remote), and tests can
-record the order with fakes.
+The steps come in as a ``StagingSteps`` (containers: validate, build, smoke,
+label), a ``Pusher`` (image pushes) and a ``ReleaseOps`` (tags and releases),
+so the same sequence runs for ``publish-staging`` (ghcr.io, the GitHub API)
+and for ``rehearse`` (a registry service, a throwaway Git remote), and tests
+can record the order with fakes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
+import anyio
 import dagger
 from dagger import dag
 
@@ -37,7 +45,7 @@ from ..core.flows.plan import revision_matches
 from ..core.progress import Progress
 from ..core.versions import STAGING, validate_override
 from .build import AppImage
-from .concurrent import run_all
+from .concurrent import describe_failure, run_all
 from .ops import KeptImage, ReleaseOps
 
 NOT_PUSHED = "(not pushed)"
@@ -116,9 +124,11 @@ class StagingSteps:
     """The container work of a staging publish, as callables (fakes in tests)."""
 
     validate: Callable[[], Awaitable[list[str]]]
-    # version -> the built (synced) images
-    build: Callable[[str], Awaitable[list[AppImage]]]
+    # The built (synced) images, without the version label.
+    build: Callable[[], Awaitable[list[AppImage]]]
     smoke: Callable[[list[AppImage]], Awaitable[list[str]]]
+    # (built images, reserved version) -> the images to push, version label added.
+    label: Callable[[list[AppImage], str], Awaitable[list[AppImage]]]
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,39 @@ async def kept_images(ops: ReleaseOps, pusher: Pusher, *, version: str, commit: 
     return {image.app for image in kept}
 
 
+async def validate_and_build(steps: StagingSteps) -> tuple[list[str], list[AppImage]]:
+    """validate and the builds at once, each to its end (validate's lines, the images).
+
+    One failure is raised as it is (its own message and fix); both failing
+    become one ``CheckFailed`` naming each.
+    """
+    checks: list[str] = []
+    images: list[AppImage] = []
+    failures: dict[str, Exception] = {}
+
+    async def validate() -> None:
+        try:
+            checks.extend(await steps.validate())
+        except Exception as exc:  # reported below, with the build's
+            failures["validate"] = exc
+
+    async def build() -> None:
+        try:
+            images.extend(await steps.build())
+        except Exception as exc:  # reported below, with validate's
+            failures["build"] = exc
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(validate)
+        group.start_soon(build)
+    if len(failures) == 1:
+        raise next(iter(failures.values()))
+    if failures:
+        problems = [f"{name}: {describe_failure(exc)}" for name, exc in failures.items()]
+        raise CheckFailed("validate and the image builds failed.", sorted(problems))
+    return checks, images
+
+
 async def publish_staging(
     request: StagingRequest,
     *,
@@ -177,20 +220,23 @@ async def publish_staging(
     progress: Progress,
 ) -> PublishSummary:
     """The staging publish, in the order the module docstring gives."""
-    for line in await steps.validate():
+    if request.override is not None:
+        validate_override(request.override, request.base)  # bad input: before any work
+    progress.step("Validating while building the images; N is reserved once the checks pass.")
+    checks, built = await validate_and_build(steps)
+    for line in checks:
         progress.step(f"validate {line}")
+    for line in await steps.smoke(built):
+        progress.step(f"smoke {line}")
     if request.override is not None:
         # Before the reservation: it would create the Git tag at this commit
         # even when the images under it are another commit's.
-        validate_override(request.override, request.base)
         await kept_images(ops, pusher, version=request.override, commit=request.commit)
     version = await ops.reserve(
         commit=request.commit, base=request.base, override=request.override, dry_run=request.dry_run
     )
-    progress.step(f"{'Would reserve' if request.dry_run else 'Reserved'} {version}; building.")
-    images = await steps.build(version)
-    for line in await steps.smoke(images):
-        progress.step(f"smoke {line}")
+    progress.step(f"{'Would reserve' if request.dry_run else 'Reserved'} {version}.")
+    images = await steps.label(built, version)
     if request.dry_run:
         rows = tuple(
             ImageRow(i.app, pusher.image(i.app), (version, request.float_tag), NOT_PUSHED)
@@ -228,6 +274,15 @@ async def publish_staging(
     if existing:
         notes.append(f"Kept (already published, not pushed again): {', '.join(sorted(existing))}.")
     return PublishSummary(version, rows, request.float_tag, tuple(notes))
+
+
+def summary_document(summary: PublishSummary) -> str:
+    """One JSON document for the next workflow step: the summary's fields and its Markdown.
+
+    ``images`` lists each app's image (``host/owner/repo/app``, no tag) and the
+    digest pushed (or promoted): the subjects of the build attestations.
+    """
+    return json.dumps({**summary.to_dict(), "markdown": summary.markdown()}, indent=2)
 
 
 async def publish_main(
