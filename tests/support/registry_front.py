@@ -3,10 +3,9 @@ docker-registry and adds what docker-registry never does.
 
 - ``Storage``: a "storage host" on another port serving blobs by digest (GHCR
   redirects blob reads to one; it must never see the registry token).
-- ``Front(upstream, storage=, decline_mounts=, deny_puts=, echo_credentials=)``:
-  redirects blob reads to ``storage`` after the registry accepted the request,
-  drops ``mount``/``from`` from upload POSTs (a registry declining a mount: 202),
-  answers PUTs 403 DENIED like GHCR.
+- ``Front(upstream, storage=, deny_puts=, echo_credentials=)``: redirects blob
+  reads to ``storage`` after the registry accepted the request, answers PUTs 403
+  DENIED like GHCR.
 
 Both are context managers and record every request with its headers
 (``recorder.seen``). The shared proxies (``proxies.py``) have no such switches.
@@ -20,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -79,8 +78,8 @@ class Storage(LoopbackService):
 
 
 class Front(LoopbackService):
-    """Forwards to ``upstream``; ``redirect_blobs`` sends blob reads to ``storage``,
-    ``decline_mounts`` drops the mount parameters, ``deny_puts`` answers PUTs 403
+    """Forwards to ``upstream``; ``storage`` gets the blob reads (redirected),
+    ``deny_puts`` answers PUTs 403
     (``echo_credentials``: quoting the request's Authorization header back, as a
     careless server might, to prove the client masks it)."""
 
@@ -89,7 +88,6 @@ class Front(LoopbackService):
         upstream: str,
         *,
         storage: Storage | None = None,
-        decline_mounts: bool = False,
         deny_puts: bool = False,
         echo_credentials: bool = False,
     ) -> None:
@@ -129,12 +127,6 @@ class Front(LoopbackService):
                     return self._answer(
                         403, [("Content-Type", "application/json")], json.dumps(denied).encode()
                     )
-                if decline_mounts and self.command == "POST" and "mount=" in path:
-                    parts = urlsplit(path)
-                    query = [
-                        (k, v) for k, v in parse_qsl(parts.query) if k not in ("mount", "from")
-                    ]
-                    path = urlunsplit(("", "", parts.path, urlencode(query), ""))
                 response = client.request(self.command, path, headers=headers, content=body)
                 out = [
                     (k, v.replace(upstream, front.url) if k.lower() == "location" else v)

@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -37,10 +37,6 @@ Hints = Callable[[httpx.Response], str | None]
 # Seconds the server asks us to wait before retrying this response, or None
 # when the response is not a rate limit. Raise ``RateLimited`` to give up.
 RateLimit = Callable[[httpx.Response], float | None]
-# A request body too big to hold in memory: called once per attempt, it returns
-# the body from its first byte (a file read from offset 0), so a retry re-sends
-# all of it. Give its length as a Content-Length header.
-BodyFactory = Callable[[], AsyncIterator[bytes]]
 
 # A digest in a progress line: its head identifies it, the other 52 digits only make it long.
 _LONG_DIGEST = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]{52}")
@@ -176,18 +172,13 @@ class HttpClient:
         url: str | httpx.URL,
         *,
         headers: Mapping[str, str] | None = None,
-        content: bytes | BodyFactory | None = None,
+        content: bytes | None = None,
         json_body: object | None = None,
         expect: Collection[int] = (200,),
         idempotent: bool | None = None,
         follow_redirects: bool = False,
-        stream: bool = False,
     ) -> httpx.Response:
         """Send a request and return the response when its status is in ``expect``.
-
-        ``stream``: a 2xx answer in ``expect`` is returned with its body unread;
-        read it with ``iter_body`` (which closes it). Other answers (errors,
-        redirects) are small and read as usual.
 
         Retryable failures are retried; anything else raises a classified
         ``HttpStatusError`` or ``TransportError``. A non-idempotent request
@@ -197,7 +188,7 @@ class HttpClient:
         """
         if idempotent is None:
             idempotent = method.upper() not in ("POST", "PATCH")
-        body: bytes | BodyFactory | None = content
+        body: bytes | None = content
         send_headers = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body).encode()
@@ -214,17 +205,9 @@ class HttpClient:
                     method,
                     url,
                     headers=send_headers,
-                    content=body() if callable(body) else body,
+                    content=body,
                 )
-                response = await self._client.send(
-                    request, stream=True, follow_redirects=follow_redirects
-                )
-                try:
-                    if not (stream and response.is_success and response.status_code in expect):
-                        await response.aread()
-                except BaseException:
-                    await response.aclose()
-                    raise
+                response = await self._client.send(request, follow_redirects=follow_redirects)
             except httpx.TransportError as exc:
                 safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 wait = policy.backoff(attempt)
@@ -272,7 +255,7 @@ class HttpClient:
 
         One short line per wait, so a long silence is never a mystery:
         ``GET ghcr.io/v2/o/r/api/manifests/1.2.0 answered 503; retry 2 of 5 in 1.4 s``.
-        Callers with their own retry loops (a download cut off mid-body) use it too.
+        Callers with their own retry loops (GitHub's read-back after a POST) use it too.
         """
         retries = self.policy.attempts - 1
         self._announce(
@@ -295,24 +278,6 @@ class HttpClient:
             # The URL is already shown without userinfo or query; a registered
             # secret in a path (or a service name) is masked here.
             self.progress.step(redact(line))
-
-    async def iter_body(
-        self, response: httpx.Response, chunk_size: int | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        """The body of a response ``request(stream=True)`` returned, then close it.
-
-        A connection lost midway raises a classified, redacted ``TransportError``
-        (the caller decides whether starting over is worth it). Use it under
-        ``contextlib.aclosing`` so the response is closed however the loop ends.
-        """
-        try:
-            async for chunk in response.aiter_bytes(chunk_size):
-                yield chunk
-        except httpx.TransportError as exc:
-            request = response.request
-            raise self._transport_error(request.method, request.url, _problem(exc), 1) from None
-        finally:
-            await response.aclose()
 
     def error_for(
         self, method: str, url: str | httpx.URL, response: httpx.Response

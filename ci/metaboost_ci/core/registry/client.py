@@ -8,21 +8,17 @@ host, digests verified on every manifest and blob read, tag lists paged.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import tempfile
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
-from typing import IO, Any, cast
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, cast
 
 import httpx
 
-from ..errors import HttpStatusError, InputError, MetaboostCiError, NotFound, TransportError
+from ..errors import InputError, NotFound
 from ..net import HttpClient, RetryPolicy
-from ..net.http import BodyFactory, error_code_and_detail
+from ..net.http import error_code_and_detail
 from ..progress import Progress
 from ..redact import register_secret
 from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints, repository_scope
-from .copy import CopyResult, copy_image
 from .errors import (
     BlobUnknown,
     ManifestUnknown,
@@ -40,8 +36,6 @@ from .media import (
     check_digest,
     check_name,
     check_reference,
-    digest_mismatch,
-    digest_of,
     is_digest,
     verify_digest,
 )
@@ -51,11 +45,6 @@ _MAX_REDIRECTS = 5
 # Three tries at most per request: as sent, after a first token exchange, after
 # one re-exchange of a cached token (see Authenticator.after_unauthorized).
 _MAX_AUTH_ROUNDS = 3
-# A blob copied through us (a declined mount) is held in memory up to this
-# size, then spooled to a temporary file: layers can be gigabytes.
-BLOB_SPOOL_MEMORY = 16 * 1024 * 1024
-# Read and write blobs in pieces of this size.
-_CHUNK = 1024 * 1024
 
 
 def parse_registry_url(url: str) -> httpx.URL:
@@ -106,7 +95,6 @@ class RegistryClient:
         transport: httpx.AsyncBaseTransport | None = None,
         page_size: int = 1000,
         max_pages: int = 100,
-        spool_memory: int = BLOB_SPOOL_MEMORY,
         progress: Progress | None = None,
     ) -> None:
         if page_size < 1 or max_pages < 1:
@@ -118,10 +106,6 @@ class RegistryClient:
         self.host = self.url.netloc.decode()
         self.page_size = page_size
         self.max_pages = max_pages
-        self.spool_memory = spool_memory
-        # Blobs copied through us that outgrew ``spool_memory`` and went to disk
-        # (tests read it).
-        self.blobs_spooled_to_disk = 0
         self._http = HttpClient(
             service=f"registry {self.host}",
             policy=policy,
@@ -200,14 +184,11 @@ class RegistryClient:
         scopes: Scopes,
         expect: Collection[int] = (200,),
         headers: Mapping[str, str] | None = None,
-        content: bytes | BodyFactory | None = None,
+        content: bytes | None = None,
         idempotent: bool | None = None,
         follow_redirects: bool = False,
-        stream: bool = False,
     ) -> httpx.Response:
         """Send with authentication; follow redirects ourselves when asked.
-
-        ``stream``: leave a 2xx body unread (see ``HttpClient.request``).
 
         httpx would carry the Authorization header along a redirect to another
         host; GHCR redirects blob reads to a storage host, which must never see
@@ -219,7 +200,7 @@ class RegistryClient:
         for _ in range(_MAX_REDIRECTS + 1):
             if same_origin(target, self.url):
                 response = await self._authenticated(
-                    method, target, scopes, accept, headers, content, idempotent, stream
+                    method, target, scopes, accept, headers, content, idempotent
                 )
             else:
                 response = await self._http.request(
@@ -229,7 +210,6 @@ class RegistryClient:
                     content=content,
                     expect=accept,
                     idempotent=idempotent,
-                    stream=stream,
                 )
             if response.status_code in expect or response.status_code not in _REDIRECTS:
                 return response
@@ -254,9 +234,8 @@ class RegistryClient:
         scopes: Scopes,
         expect: Collection[int],
         headers: Mapping[str, str] | None,
-        content: bytes | BodyFactory | None,
+        content: bytes | None,
         idempotent: bool | None,
-        stream: bool,
     ) -> httpx.Response:
         auth = await self._auth.authorization(scopes)
         rounds = 0
@@ -272,7 +251,6 @@ class RegistryClient:
                 content=content,
                 expect={*expect, 401},
                 idempotent=idempotent,
-                stream=stream,
             )
             if response.status_code != 401 or 401 in expect:
                 if auth is None and response.status_code < 400:
@@ -416,31 +394,18 @@ class RegistryClient:
     def _blob_url(self, name: str, digest: str) -> httpx.URL:
         return self._endpoint(f"/v2/{name}/blobs/{digest}")
 
-    async def blob_exists(self, name: str, digest: str) -> bool:
-        check_name(name)
-        check_digest(digest)
-        response = await self._send(
-            "HEAD",
-            self._blob_url(name, digest),
-            scopes=repository_scope(name),
-            expect=(200, 404),
-            follow_redirects=True,
-        )
-        return response.status_code == 200
-
     async def get_blob(self, name: str, digest: str) -> bytes:
         """A blob's bytes, digest verified. Raises ``BlobUnknown`` when missing.
 
-        The whole blob is held in memory: for configs and other small blobs
-        (copies between repositories stream through a spool, see ``mount_blob``).
+        The whole blob is held in memory: for configs and other small blobs.
         """
         check_name(name)
         check_digest(digest)
-        response = await self._fetch_blob(name, digest, stream=False)
+        response = await self._fetch_blob(name, digest)
         verify_digest(response.content, digest, f"registry {self.host}: blob {name}@{digest}")
         return response.content
 
-    async def _fetch_blob(self, name: str, digest: str, *, stream: bool) -> httpx.Response:
+    async def _fetch_blob(self, name: str, digest: str) -> httpx.Response:
         """GET a blob (storage redirects followed); ``BlobUnknown`` when it is missing."""
         try:
             return await self._send(
@@ -448,164 +413,11 @@ class RegistryClient:
                 self._blob_url(name, digest),
                 scopes=repository_scope(name),
                 follow_redirects=True,
-                stream=stream,
             )
         except NotFound as exc:
             raise refine_not_found(exc, BlobUnknown) from None
 
-    async def push_blob(self, name: str, data: bytes) -> str:
-        """Upload ``data`` in one piece (POST then PUT); returns its digest."""
-        check_name(name)
-        digest = digest_of(data)
-        location = await self._open_upload(name, self._endpoint(f"/v2/{name}/blobs/uploads/"))
-        await self._finish_upload(name, location, data, digest, len(data))
-        return digest
-
-    async def mount_blob(self, dst: str, digest: str, src: str) -> bool:
-        """Make blob ``digest`` of ``src`` available in ``dst``.
-
-        True when the registry mounted it (no bytes moved); False when it
-        opened an upload instead (202) and the blob was copied through us.
-        """
-        check_name(dst)
-        check_name(src)
-        check_digest(digest)
-        url = self._endpoint(f"/v2/{dst}/blobs/uploads/", {"mount": digest, "from": src})
-        scopes = {**repository_scope(src), **repository_scope(dst, push=True)}
-        response = await self._send(
-            "POST",
-            url,
-            scopes=scopes,
-            expect=(201, 202),
-            content=b"",
-            # Repeating a mount, or opening a second upload session, changes
-            # nothing anyone sees (an unused session expires), so retry freely.
-            idempotent=True,
-        )
-        if response.status_code == 201:
-            return True
-        location = _location(response, url, self.host)
-        # Memory stays bounded whatever the blob's size: spool it, verified,
-        # then upload from the spool.
-        with tempfile.SpooledTemporaryFile(max_size=self.spool_memory) as spool:
-            try:
-                size = await self._download_blob(src, digest, spool)
-            except (RegistryProtocolError, HttpStatusError, OSError):
-                # Nothing will be sent (wrong bytes, the source refused or lacks
-                # the blob, the spool's disk failed): close the upload session
-                # rather than leave it open until the registry purges it (a
-                # week, by default). Not after a network failure: the cleanup's
-                # own retries would only delay the error.
-                await self._cancel_upload(dst, location)
-                raise
-            if spool.name is not None:  # rolled over to a real file
-                self.blobs_spooled_to_disk += 1
-            await self._finish_upload(dst, location, _file_body(spool), digest, size)
-        return False
-
-    async def _download_blob(self, name: str, digest: str, sink: IO[bytes]) -> int:
-        """Write blob ``digest`` of ``name`` into ``sink``; returns its size.
-
-        The digest is checked as the bytes pass, before anyone uploads them. A
-        connection lost mid-body starts the download over, under the retry
-        policy (``HttpClient`` retries only until the answer starts).
-        """
-        policy = self._http.policy
-        started = policy.clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            sink.seek(0)
-            sink.truncate()
-            response = await self._fetch_blob(name, digest, stream=True)
-            try:
-                actual, size = await self._read_into(response, digest, sink)
-            except TransportError:
-                wait = policy.backoff(attempt)
-                if not policy.allows_retry(attempt, started, wait):
-                    raise
-                url = self._blob_url(name, digest)
-                self._http.announce_retry("GET", url, "broke off mid-body", attempt, wait)
-                await policy.sleep(wait)
-                continue
-            if actual != digest:
-                what = f"registry {self.host}: blob {name}@{digest}"
-                raise digest_mismatch(what, actual, digest, "; nothing was uploaded")
-            return size
-
-    async def _read_into(
-        self, response: httpx.Response, digest: str, sink: IO[bytes]
-    ) -> tuple[str, int]:
-        """Copy a streamed body into ``sink``; its digest (same algorithm) and size."""
-        algorithm = digest.partition(":")[0]  # sha256 or sha512: check_digest said so
-        hasher = hashlib.new(algorithm)
-        size = 0
-        async with contextlib.aclosing(self._http.iter_body(response, _CHUNK)) as chunks:
-            async for chunk in chunks:
-                hasher.update(chunk)
-                sink.write(chunk)
-                size += len(chunk)
-        return f"{algorithm}:{hasher.hexdigest()}", size
-
-    async def _cancel_upload(self, name: str, location: httpx.URL) -> None:
-        # Best effort, called while another failure is on its way up: any of our
-        # classified errors here (a refusal, a bad redirect, a lost connection)
-        # must not replace it. An unused session expires on the registry anyway.
-        with contextlib.suppress(MetaboostCiError):
-            await self._send(
-                "DELETE",
-                location,
-                scopes=repository_scope(name, push=True),
-                expect=(202, 204, 404),
-            )
-
-    async def _open_upload(self, name: str, url: httpx.URL) -> httpx.URL:
-        response = await self._send(
-            "POST",
-            url,
-            scopes=repository_scope(name, push=True),
-            expect=(202,),
-            content=b"",
-            idempotent=True,  # see mount_blob
-        )
-        return _location(response, url, self.host)
-
-    async def _finish_upload(
-        self, name: str, location: httpx.URL, data: bytes | BodyFactory, digest: str, size: int
-    ) -> None:
-        """One monolithic PUT; a retry sends ``data`` again from its first byte."""
-        try:
-            await self._send(
-                "PUT",
-                location.copy_merge_params({"digest": digest}),
-                scopes=repository_scope(name, push=True),
-                headers={"content-type": "application/octet-stream", "content-length": str(size)},
-                content=data,
-                expect=(201, 204),
-            )
-        except (HttpStatusError, TransportError):
-            # A retried PUT whose first try completed finds its session gone
-            # (404); the blob is there all the same. Read back before failing.
-            if not await self.blob_exists(name, digest):
-                raise
-
     # ---------------------------------------------------------- whole images
-
-    async def copy_image(
-        self,
-        src_name: str,
-        src_ref: str,
-        dst_name: str,
-        dst_tag: str,
-        *,
-        source: Manifest | None = None,
-    ) -> CopyResult:
-        """Copy a whole image (an index with every child) to ``dst_name:dst_tag``.
-
-        ``source``: the manifest of ``src_name:src_ref`` if the caller already
-        read it (copying one image to several tags reads it once).
-        """
-        return await copy_image(self, src_name, src_ref, dst_name, dst_tag, source=source)
 
     async def image_labels(
         self, name: str, ref: str, *, source: Manifest | None = None
@@ -616,29 +428,6 @@ class RegistryClient:
         (the promotion reads it to copy it, and then needs only the config).
         """
         return await image_labels(self, name, ref, source=source)
-
-
-def _file_body(file: IO[bytes]) -> BodyFactory:
-    """``file`` as a request body, from its first byte on every call (every attempt)."""
-
-    async def chunks() -> AsyncIterator[bytes]:
-        # Plain reads on the loop: the spool is a local, freshly written file
-        # (page cache); a thread hop per chunk would cost more than it saves.
-        file.seek(0)
-        while chunk := file.read(_CHUNK):
-            yield chunk
-
-    return chunks
-
-
-def _location(response: httpx.Response, request_url: httpx.URL, host: str) -> httpx.URL:
-    location = response.headers.get("location")
-    if not location:
-        raise RegistryProtocolError(
-            f"registry {host}: the upload was accepted without a Location to send it to.",
-            fix="The registry is misbehaving; report it to its operator.",
-        )
-    return request_url.join(location)
 
 
 def _tags_of(response: httpx.Response, host: str, name: str) -> list[str]:

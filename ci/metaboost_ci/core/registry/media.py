@@ -2,7 +2,7 @@
 
 A manifest is kept as the exact bytes the registry served: its digest is the
 sha256 of those bytes, so re-serialising the JSON would change the image's
-identity. Parsed views (children, blobs) are computed from the bytes on demand.
+identity. Parsed views (children, config) are computed from the bytes on demand.
 """
 
 from __future__ import annotations
@@ -26,16 +26,6 @@ INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 # docker-registry 2.8.2 answers 404 even by digest when the stored manifest's
 # type is not acceptable to the client, so always offer all four.
 MANIFEST_ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
-
-# Layers the registry must not (and usually cannot) serve: Windows base layers.
-NON_DISTRIBUTABLE_LAYERS = frozenset(
-    {
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-    }
-)
 
 # The distribution spec's grammar for repository names, tags and digests.
 _NAME = re.compile(
@@ -102,12 +92,10 @@ def verify_digest(data: bytes, expected: str, what: str) -> None:
         raise digest_mismatch(what, actual, expected)
 
 
-def digest_mismatch(
-    what: str, actual: str, expected: str, consequence: str = ""
-) -> RegistryProtocolError:
+def digest_mismatch(what: str, actual: str, expected: str) -> RegistryProtocolError:
     """The error for content that hashes to ``actual`` where ``expected`` was announced."""
     return RegistryProtocolError(
-        f"{what}: the bytes received hash to {actual}, not {expected}{consequence}.",
+        f"{what}: the bytes received hash to {actual}, not {expected}.",
         fix="The registry or a proxy on the way altered the content; run again, and "
         "report it to the registry's operator if it persists.",
     )
@@ -185,14 +173,6 @@ class Manifest:
         if not isinstance(config, dict):
             return None
         return _descriptor(cast(Mapping[str, Any], config), self.digest)
-
-    def blobs(self) -> list[Descriptor]:
-        """Config and layers of an image manifest (the bytes a copy must move)."""
-        if self.is_index:
-            return []
-        config = self.config()
-        layers = [_descriptor(entry, self.digest) for entry in _entries(self.json(), "layers")]
-        return ([config] if config else []) + layers
 
 
 def _entries(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
