@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import httpx
 
-from ..errors import InputError, NotFound
+from ..errors import InputError, NotFound, ResponseTooLarge
 from ..net import RetryPolicy
 from ..progress import Progress
 from .auth import RegistryCredentials, repository_scope
@@ -26,6 +26,7 @@ from .labels import image_labels
 from .links import next_page
 from .media import (
     MANIFEST_ACCEPT,
+    MAX_CONFIG_BYTES,
     MAX_MANIFEST_BYTES,
     Descriptor,
     Manifest,
@@ -127,25 +128,30 @@ class RegistryClient(RegistryTransport):
         """The manifest or index ``name:ref`` as served, its digest verified.
 
         Raises ``ManifestUnknown`` (or ``NameUnknown``) when it does not exist.
+        Reading stops after ``MAX_MANIFEST_BYTES`` (4 MiB, the limit the
+        distribution spec lets registries enforce): a longer answer is refused.
         """
         check_name(name)
         check_reference(ref)
+        what = f"registry {self.host}: manifest {_image(name, ref)}"
         try:
             response = await self.send(
                 "GET",
                 self._endpoint(f"/v2/{name}/manifests/{ref}"),
                 scopes=repository_scope(name),
                 headers={"accept": MANIFEST_ACCEPT},
+                max_bytes=MAX_MANIFEST_BYTES,
             )
         except NotFound as exc:
             raise refine_not_found(exc, ManifestUnknown) from None
-        content = response.content
-        what = f"registry {self.host}: manifest {name}:{ref}"
-        if len(content) > MAX_MANIFEST_BYTES:
+        except ResponseTooLarge:
             raise RegistryProtocolError(
-                f"{what} is {len(content)} bytes, over the {MAX_MANIFEST_BYTES} byte limit.",
-                fix="Check the reference: that is not an image manifest.",
-            )
+                f"{what} is larger than {MAX_MANIFEST_BYTES} bytes (4 MiB, the distribution "
+                "spec's limit for manifests); reading stopped there.",
+                fix="Check the image reference and the registry URL: no image manifest is "
+                "that big.",
+            ) from None
+        content = response.content
         announced = response.headers.get("docker-content-digest")
         if announced is not None and not is_digest(announced):
             announced = None  # not a digest we can check: ignored
@@ -205,13 +211,22 @@ class RegistryClient(RegistryTransport):
         return self._endpoint(f"/v2/{name}/blobs/{digest}")
 
     async def get_blob(self, name: str, digest: str) -> bytes:
-        """A blob's bytes, digest verified. Raises ``BlobUnknown`` when missing.
+        """An image config's bytes, digest verified. Raises ``BlobUnknown`` when missing.
 
-        The whole blob is held in memory: for configs and other small blobs.
+        Held in memory, so only for configs: reading stops after
+        ``MAX_CONFIG_BYTES`` (8 MiB) and a longer blob is refused.
         """
         check_name(name)
         check_digest(digest)
-        response = await self._fetch_blob(name, digest)
+        try:
+            response = await self._fetch_blob(name, digest)
+        except ResponseTooLarge:
+            raise RegistryProtocolError(
+                f"registry {self.host}: image config {name}@{digest} is larger than "
+                f"{MAX_CONFIG_BYTES} bytes (8 MiB, our limit for image configs); "
+                "reading stopped there.",
+                fix="The image's config is not a real one; rebuild and push the image.",
+            ) from None
         verify_digest(response.content, digest, f"registry {self.host}: blob {name}@{digest}")
         return response.content
 
@@ -223,6 +238,7 @@ class RegistryClient(RegistryTransport):
                 self._blob_url(name, digest),
                 scopes=repository_scope(name),
                 follow_redirects=True,
+                max_bytes=MAX_CONFIG_BYTES,
             )
         except NotFound as exc:
             raise refine_not_found(exc, BlobUnknown) from None
@@ -238,6 +254,11 @@ class RegistryClient(RegistryTransport):
         (the promotion reads it to copy it, and then needs only the config).
         """
         return await image_labels(self, name, ref, source=source)
+
+
+def _image(name: str, ref: str) -> str:
+    """``owner/repo/api:1.2.0`` or ``owner/repo/api@sha256:...``."""
+    return f"{name}@{ref}" if is_digest(ref) else f"{name}:{ref}"
 
 
 def _tags_of(response: httpx.Response, host: str, name: str) -> list[str]:

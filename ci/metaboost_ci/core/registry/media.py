@@ -35,6 +35,10 @@ _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})")
 # A manifest larger than this is refused (the spec lets registries cap at 4 MiB).
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# An image config larger than this is refused. Configs hold the history and
+# environment: a few KiB, rarely over 100 KiB even for images of hundreds of
+# layers (Docker caps image layers at 127). 8 MiB leaves room for any real one.
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
 
 def check_name(name: str) -> str:

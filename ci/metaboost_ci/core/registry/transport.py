@@ -16,7 +16,7 @@ import httpx
 
 from ..errors import InputError
 from ..net import HttpClient, RetryPolicy
-from ..net.http import error_code_and_detail
+from ..net.http import DEFAULT_MAX_BODY, error_code_and_detail
 from ..progress import Progress
 from ..redact import register_secret
 from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints
@@ -158,8 +158,11 @@ class RegistryTransport:
         content: bytes | None = None,
         idempotent: bool | None = None,
         follow_redirects: bool = False,
+        max_bytes: int = DEFAULT_MAX_BODY,
     ) -> httpx.Response:
         """Send with authentication; follow redirects ourselves when asked.
+
+        ``max_bytes``: the longest answer read (see ``HttpClient.request``).
 
         httpx would carry the Authorization header along a redirect to another
         host; GHCR redirects blob reads to a storage host, which must never see
@@ -171,7 +174,7 @@ class RegistryTransport:
         for _ in range(_MAX_REDIRECTS + 1):
             if same_origin(target, self.url):
                 response = await self._authenticated(
-                    method, target, scopes, accept, headers, content, idempotent
+                    method, target, scopes, accept, headers, content, idempotent, max_bytes
                 )
             else:
                 response = await self._http.request(
@@ -181,6 +184,7 @@ class RegistryTransport:
                     content=content,
                     expect=accept,
                     idempotent=idempotent,
+                    max_bytes=max_bytes,
                 )
             if response.status_code in expect or response.status_code not in _REDIRECTS:
                 return response
@@ -207,6 +211,7 @@ class RegistryTransport:
         headers: Mapping[str, str] | None,
         content: bytes | None,
         idempotent: bool | None,
+        max_bytes: int,
     ) -> httpx.Response:
         auth = await self._auth.authorization(scopes)
         rounds = 0
@@ -222,6 +227,7 @@ class RegistryTransport:
                 content=content,
                 expect={*expect, 401},
                 idempotent=idempotent,
+                max_bytes=max_bytes,
             )
             if response.status_code != 401 or 401 in expect:
                 if auth is None and response.status_code < 400:
