@@ -38,6 +38,11 @@ from .media import (
 )
 from .transport import RegistryTransport, parse_registry_url
 
+# The most tags a tag list may hold before it is refused: far beyond any real
+# repository (GHCR ones reach tens of thousands), yet a bound on a registry
+# that announces next pages forever.
+MAX_TAGS = 1_000_000
+
 
 def _media_type(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";")[0].strip()
@@ -54,19 +59,19 @@ class RegistryClient(RegistryTransport):
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         page_size: int = 1000,
-        max_pages: int = 100,
+        max_tags: int = MAX_TAGS,
         progress: Progress | None = None,
     ) -> None:
-        if page_size < 1 or max_pages < 1:
+        if page_size < 1 or max_tags < 1:
             raise InputError(
-                "page_size and max_pages must be at least 1.",
-                fix="Pass positive numbers (defaults: 1000 tags a page, 100 pages).",
+                "page_size and max_tags must be at least 1.",
+                fix=f"Pass positive numbers (defaults: 1000 tags a page, {MAX_TAGS} tags).",
             )
         super().__init__(
             url, credentials=credentials, policy=policy, transport=transport, progress=progress
         )
         self.page_size = page_size
-        self.max_pages = max_pages
+        self.max_tags = max_tags
 
     async def __aenter__(self) -> RegistryClient:
         return self
@@ -76,26 +81,44 @@ class RegistryClient(RegistryTransport):
     async def list_tags(self, name: str) -> list[str]:
         """Every tag of repository ``name``, following pagination.
 
-        Raises ``NameUnknown`` when the repository does not exist.
+        Raises ``NameUnknown`` when the repository does not exist. Pages are
+        asked for ``page_size`` tags; a registry may send fewer (GHCR caps at
+        some size), so the walk is bounded by what it returns: every page must
+        add tags, no page may be announced twice, and at most ``max_tags``
+        tags are read.
         """
         check_name(name)
         url = self._endpoint(f"/v2/{name}/tags/list", {"n": str(self.page_size)})
         tags: list[str] = []
-        for _ in range(self.max_pages):
+        seen = {str(url)}
+        pages = largest = 0
+        while True:
             try:
                 response = await self.send("GET", url, scopes=repository_scope(name))
             except NotFound as exc:
                 raise refine_not_found(exc, NameUnknown) from None
-            tags += _tags_of(response, self.host, name)
+            page = _tags_of(response, self.host, name)
+            pages += 1
+            largest = max(largest, len(page))
+            tags += page
             following = next_page(response, url)
             if following is None:
                 return tags
+            what = f"registry {self.host}: the tag list of {name}"
+            if len(tags) > self.max_tags:
+                raise RegistryProtocolError(
+                    f"{what} has more than {self.max_tags} tags ({pages} pages of up to "
+                    f"{largest} tags, the page size the registry sends), and more are announced.",
+                    fix="Delete old tags, or raise max_tags if the repository holds that many.",
+                )
+            if not page or str(following) in seen:
+                why = "an empty page" if not page else "a page it already sent"
+                raise RegistryProtocolError(
+                    f"{what} pages in a loop: page {pages} announces {why} next.",
+                    fix="The registry's pagination is broken; report it to its operator.",
+                )
+            seen.add(str(following))
             url = following
-        raise RegistryProtocolError(
-            f"registry {self.host}: the tag list of {name} has more than {self.max_pages} pages "
-            f"of up to {self.page_size} tags.",
-            fix="Delete old tags, or raise max_pages if the repository really has that many.",
-        )
 
     # --------------------------------------------------------------- manifests
 
