@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from metaboost_ci.core.errors import TransportError
+from metaboost_ci.core.errors import CheckFailed, TransportError
+from metaboost_ci.core.flows import promote
 from metaboost_ci.core.net import RetryPolicy
 from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.core.registry import RegistryClient, RegistryProtocolError
@@ -160,3 +161,64 @@ def test_a_bad_deadline_is_bad_input_before_any_request(
     assert result.code == 2, result.all_output
     assert f"METABOOST_CI_DEADLINE={value!r} is not a positive number of seconds." in result.err
     assert front.recorder.seen == []
+
+
+# ----------------------------------------------------------- digests that lie
+
+LIE = "sha256:" + "1ead" * 16
+
+
+def test_summary_pins_the_digest_of_the_bytes_not_of_a_header(
+    world_factory: WorldFactory, registry: Registry, front: Front
+) -> None:
+    world: ReleaseWorld = world_factory(via=registry.via(front.url))
+    pushed = world.push_build("1.5.0", None, seed=7)
+    front.lie_digest = LIE
+    front.lie_methods = ("HEAD",)  # what a HEAD-only verify would believe
+    result = run_cli(
+        [*world.cli_options(), "summary", "--version", "1.5.0", "--format", "kustomize"],
+        env=world.env(),
+        cwd=world.work,
+    )
+    assert result.code == 0, result.all_output
+    assert LIE not in result.out
+    for app, image in pushed.items():
+        assert f"  - name: {front.url.removeprefix('http://')}/acme/metaboost/{app}\n" in result.out
+        assert f'    digest: "{image.digest}"' in result.out
+
+
+def test_a_digest_header_that_disagrees_with_the_bytes_fails_naming_the_image(
+    world_factory: WorldFactory, registry: Registry, front: Front
+) -> None:
+    world: ReleaseWorld = world_factory(via=registry.via(front.url))
+    world.push_build("1.5.0", None, seed=8)
+    front.lie_digest = LIE
+    result = run_cli(
+        [*world.cli_options(), "summary", "--version", "1.5.0", "--format", "kustomize"],
+        env=world.env(),
+        cwd=world.work,
+    )
+    assert result.code == 1, result.all_output
+    assert "manifest acme/metaboost/api:1.5.0: the bytes received hash to sha256:" in result.err
+    assert f"not {LIE}" in result.err
+    assert "digest:" not in result.out
+
+
+async def test_a_release_tag_a_header_says_is_promoted_already_is_read_from_its_bytes(
+    world_factory: WorldFactory, registry: Registry, front: Front
+) -> None:
+    world: ReleaseWorld = world_factory(via=registry.via(front.url))
+    commit = world.commit()
+    world.github.repos.remote_tag_create("1.5.0-staging.0", commit)
+    staged = world.push_build("1.5.0-staging.0", commit, seed=9)
+    other = world.push_build("1.5.0", commit, seed=10)  # 1.5.0 names other images
+    # The registry claims, on HEAD, that 1.5.0 names what is being promoted.
+    front.lie_digest = staged["api"].digest
+    front.lie_methods = ("HEAD",)
+    front.lie_path = r"/acme/metaboost/api/manifests/1\.5\.0$"
+    async with world.context() as ctx:
+        with pytest.raises(CheckFailed) as caught:
+            await promote(ctx, commit=commit, base="1.5.0")
+    assert f"already names {other['api'].digest}" in str(caught.value.problems)
+    assert world.digests("1.5.0") == {app: image.digest for app, image in other.items()}
+    assert world.digests("latest") == dict.fromkeys(world.apps)

@@ -11,8 +11,9 @@ docker-registry and adds what docker-registry never does.
   default manifests) with N bytes of JSON-looking padding, without a length, so
   only the client can stop it; ``drip = S`` sends each forwarded GET body one
   byte every S seconds; ``lie_digest = D`` reports Docker-Content-Digest D on
-  every manifest answer. ``sent_bytes`` counts the body bytes the front got
-  onto the socket for those three.
+  the manifest answers to ``lie_methods`` (default HEAD and GET) whose path
+  matches ``lie_path`` (a regex, default every manifest). ``sent_bytes``
+  counts the body bytes the front got onto the socket (oversize, drip).
 
 Both are context managers and record every request with its headers
 (``recorder.seen``). The shared proxies (``proxies.py``) have no such switches.
@@ -105,6 +106,8 @@ class Front(LoopbackService):
         self.oversize_path = r"/manifests/"
         self.drip: float | None = None
         self.lie_digest: str | None = None
+        self.lie_methods: tuple[str, ...] = ("HEAD", "GET")
+        self.lie_path = r"/manifests/"
         self.sent_bytes = 0
         front = self
         client = httpx.Client(base_url=upstream, timeout=30)
@@ -156,7 +159,11 @@ class Front(LoopbackService):
                 length_header = response.headers.get("content-length")
                 if self.command == "HEAD" and length_header is not None:
                     out.append(("Content-Length", length_header))
-                if front.lie_digest is not None and "/manifests/" in path:
+                if (
+                    front.lie_digest is not None
+                    and self.command in front.lie_methods
+                    and re.search(front.lie_path, path)
+                ):
                     out = [(k, v) for k, v in out if k.lower() != "docker-content-digest"]
                     out.append(("Docker-Content-Digest", front.lie_digest))
                 if front.drip is not None and self.command == "GET":
