@@ -340,7 +340,7 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
             update_release=args.update_release,
         )
         summary = result.summary()
-        targets = f"{base} and latest" if result.plan.moves_latest else base
+        targets = f"{base} and latest" if result.latest_is_ours else base
         head = (
             f"Dry run: would promote {result.plan.source} to {targets} (nothing was written)."
             if result.dry_run
