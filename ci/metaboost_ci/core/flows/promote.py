@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from ..github import Release
 from .context import ReleaseContext, authorize, run_together, write_per_app
 from .latest import LatestCheck, settle_latest
 from .plan import LATEST, PromotionPlan, plan_promotion
-from .release import ReleaseOutcome, ensure_tag, fallback_notes, release
+from .release import UNREAD, ReleaseOutcome, Unread, ensure_tag, fallback_notes, release
 from .summary import ImageRow, PublishSummary
 
 
@@ -93,7 +94,10 @@ async def promote(
     if kept:
         ctx.progress.step(kept)
 
-    async def full_release(make_latest: bool = plan.moves_latest) -> ReleaseOutcome:
+    async def full_release(
+        make_latest: bool = plan.moves_latest,
+        existing: Release | Literal[Unread.UNREAD] | None = UNREAD,
+    ) -> ReleaseOutcome:
         # The Git tag is handled here (planned, or created with the images).
         return await release(
             ctx,
@@ -106,6 +110,7 @@ async def promote(
             ensure_git_tag=False,
             # An older version's release must not become GitHub's "latest" either.
             make_latest=make_latest,
+            existing=existing,
         )
 
     if dry_run:
@@ -151,12 +156,23 @@ async def promote(
     # which announces the version, waits for both.
     await run_together(move_latest, tag_commit)
     # A concurrent promotion may have moved latest since: re-read, repair
-    # toward the highest release, and say so.
-    check = None
-    if plan.moves_latest:
-        check = await settle_latest(ctx, base)
-        if said := check.sentence(base):
-            ctx.progress.step(said)
+    # toward the highest release, and say so. Meanwhile, look the release up.
+    check: LatestCheck | None = None
+    found: Release | Literal[Unread.UNREAD] | None = UNREAD
+
+    async def check_latest() -> None:
+        nonlocal check
+        if plan.moves_latest:
+            check = await settle_latest(ctx, base)
+            if said := check.sentence(base):
+                ctx.progress.step(said)
+
+    async def find_release() -> None:
+        nonlocal found
+        if ctx.github is not None:
+            found = await ctx.github.get_release(base)
+
+    await run_together(check_latest, find_release)
     written = {
         app: ((base,) if app in pending else ()) + ((LATEST,) if app in latest_pending else ())
         for app in plan.apps
@@ -166,7 +182,7 @@ async def promote(
         f"{LATEST} on {len(latest_pending)}."
     )
     ours = check is None or check.highest == base
-    outcome = await full_release(make_latest=plan.moves_latest and ours)
+    outcome = await full_release(make_latest=plan.moves_latest and ours, existing=found)
     told = _notes(outcome, kept)
     if check is not None and (said := check.sentence(base)):
         told = (said, *told)
