@@ -15,7 +15,6 @@ from metaboost_ci.core.versions import (
     StagingVersion,
     base_version,
     is_base_version,
-    next_staging_n,
     parse_staging_n,
     parse_staging_version,
     read_base_version,
@@ -151,7 +150,7 @@ def test_staging_tag_formats_and_parses_back() -> None:
 )
 def test_only_tags_of_exactly_the_staging_shape_count(tag: str) -> None:
     assert parse_staging_n(tag, "1.2.3") is None
-    assert next_staging_n([tag], "1.2.3") == 0
+    assert staging_numbers([tag], "1.2.3") == []
 
 
 @pytest.mark.parametrize("text", ["01.2.3-staging.1", "1.2.3-staging.01", "1.2.3-staging.1x"])
@@ -159,7 +158,7 @@ def test_parse_staging_version_rejects_malformed(text: str) -> None:
     assert parse_staging_version(text) is None
 
 
-def test_next_n_is_one_past_the_highest_of_this_base() -> None:
+def test_staging_numbers_are_this_base_s_distinct_n_in_numeric_order() -> None:
     tags = [
         "1.2.3-staging.0",
         "1.2.3-staging.7",
@@ -171,11 +170,10 @@ def test_next_n_is_one_past_the_highest_of_this_base() -> None:
         "latest",
     ]
     assert staging_numbers(tags, "1.2.3") == [0, 2, 7]
-    assert next_staging_n(tags, "1.2.3") == 8
-    assert next_staging_n(iter(tags), "1.2.4") == 51  # any iterable, read once
-    assert next_staging_n([], "1.2.3") == 0
+    assert staging_numbers(iter(tags), "1.2.4") == [50]  # any iterable, read once
+    assert staging_numbers([], "1.2.3") == []
     # Numeric, not lexical: 10 sorts after 9.
-    assert next_staging_n(["1.2.3-staging.9", "1.2.3-staging.10"], "1.2.3") == 11
+    assert staging_numbers(["1.2.3-staging.10", "1.2.3-staging.9"], "1.2.3") == [9, 10]
 
 
 # --------------------------------------------------------------- override

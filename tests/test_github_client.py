@@ -278,3 +278,25 @@ async def test_the_emulator_refuses_a_request_without_user_agent_as_github_does(
         )
     assert answer.status_code == 403
     assert "User-Agent header" in answer.text
+
+
+async def test_a_repository_that_answered_is_not_asked_about_again(
+    github_client: GitHubClient, github_emulator: GitHubEmulator
+):
+    # A 404 on a tag or release means "absent" only once the repository itself
+    # answered; any success inside it is such an answer, so no GET of it follows.
+    sha = github_emulator.commit()
+    assert await github_client.create_tag_ref("2.0.0", sha) is TagCreate.CREATED
+    assert await github_client.get_tag_commit("missing") is None
+    assert await github_client.get_release("2.0.0") is None
+    repository = f"/repos/{github_client.repository}"
+    assert [r for r in github_emulator.requests if r.path == repository] == []
+
+
+async def test_a_404_before_any_answer_from_the_repository_asks_about_it_once(
+    github_client: GitHubClient, github_emulator: GitHubEmulator
+):
+    assert await github_client.get_tag_commit("missing") is None
+    assert await github_client.get_release("missing") is None
+    repository = f"/repos/{github_client.repository}"
+    assert len([r for r in github_emulator.requests if r.path == repository]) == 1

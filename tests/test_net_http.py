@@ -1,24 +1,17 @@
 """``core.net.HttpClient``: the retry policy, classification and redaction.
 
 Policy tests use an ``httpx.MockTransport`` for the server: the subject is
-what the client does with each answer, not the wire. Streamed bodies are
-about the wire, so those tests use a real tiny server on 127.0.0.1. The waits
+what the client does with each answer, not the wire. The waits
 are recorded by a fake ``sleep`` that advances a fake clock, so nothing here
 waits. Retry waits are announced on a ``RecordingProgress``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
-import json
-import random
 import re
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 
-import anyio
 import httpx
 import pytest
 
@@ -36,7 +29,6 @@ from metaboost_ci.core.net.http import RateLimit
 from metaboost_ci.core.net.retry import retry_after_seconds
 from metaboost_ci.core.progress import RecordingProgress
 from tests.support.fake_time import FakeTime
-from tests.support.ports import LoopbackServer
 
 URL = "https://api.example.test/things"
 
@@ -542,146 +534,3 @@ async def test_a_digest_in_a_retry_line_is_cut_short(fake_time: FakeTime) -> Non
     assert progress.lines == [
         "GET ghcr.io/v2/o/r/api/blobs/sha256:0123456789ab... answered 502; retry 1 of 1 in 1.0 s"
     ]
-
-
-# ------------------------------------------------- streamed bodies, on the wire
-
-
-class BodyServer:
-    """A real HTTP server on 127.0.0.1 answering every GET with ``status`` and
-    ``body``; with ``cut`` it sends the full Content-Length but only half the
-    body, then closes the connection (a connection lost mid-body)."""
-
-    def __init__(self, status: int, body: bytes, *, cut: bool = False) -> None:
-        server = self
-        self.status, self.body, self.cut = status, body, cut
-        self.answered = 0
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                server.answered += 1
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(server.body)))
-                self.end_headers()
-                if server.cut:
-                    self.wfile.write(server.body[: len(server.body) // 2])
-                    self.close_connection = True
-                    return
-                self.wfile.write(server.body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = LoopbackServer(Handler)
-        self.url = self._httpd.url
-
-    def __enter__(self) -> BodyServer:
-        self._httpd.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.stop()
-
-
-async def read_all(client: HttpClient, response: httpx.Response) -> bytes:
-    async with contextlib.aclosing(client.iter_body(response, 65536)) as chunks:
-        return b"".join([chunk async for chunk in chunks])
-
-
-async def test_a_streamed_2xx_comes_back_unread_and_iter_body_reads_it_then_closes(
-    fake_time: FakeTime,
-) -> None:
-    body = random.Random(5).randbytes(300_000)
-    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
-    with BodyServer(200, body) as server:
-        async with HttpClient(service="test service", policy=policy) as client:
-            response = await client.request("GET", f"{server.url}/blob", stream=True)
-            assert not response.is_stream_consumed
-            with pytest.raises(httpx.ResponseNotRead):
-                _ = response.content
-            received = await read_all(client, response)
-            assert response.is_closed
-    assert received == body
-
-
-async def test_a_streamed_request_reads_and_raises_an_error_answer_as_usual(
-    fake_time: FakeTime,
-) -> None:
-    secret = "stream-secret-91c2"
-    register_secret(secret)
-    echo = json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": f"no {secret} here"}]})
-    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
-    with BodyServer(404, echo.encode()) as server:
-        async with HttpClient(service="test service", policy=policy) as client:
-            with pytest.raises(NotFound) as caught:
-                await client.request("GET", f"{server.url}/blob?token={secret}", stream=True)
-    error = caught.value
-    assert error.code == "NAME_UNKNOWN"  # the body was read: its code is in the error
-    assert str(error).startswith(f"test service: GET {server.url}/blob answered 404 NAME_UNKNOWN")
-    assert secret not in str(error)
-    assert "no *** here" in str(error)
-    assert server.answered == 1
-
-
-async def test_a_streamed_unexpected_status_is_raised_after_its_retries(
-    fake_time: FakeTime,
-) -> None:
-    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock, attempts=3)
-    with BodyServer(503, b'{"message": "busy"}') as server:
-        async with HttpClient(service="test service", policy=policy) as client:
-            with pytest.raises(UnexpectedStatus, match=r"answered 503: busy \(after 3 attempts\)"):
-                await client.request("GET", f"{server.url}/blob", stream=True)
-    assert server.answered == 3
-
-
-async def test_a_connection_lost_mid_body_raises_a_classified_transport_error(
-    fake_time: FakeTime,
-) -> None:
-    secret = "midbody-secret-3b7f"
-    register_secret(secret)
-    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
-    with BodyServer(200, b"x" * 200_000, cut=True) as server:
-        async with HttpClient(service="test service", policy=policy) as client:
-            url = f"{server.url}/blob?token={secret}"
-            response = await client.request("GET", url, stream=True)
-            with pytest.raises(TransportError) as caught:
-                await read_all(client, response)
-            assert response.is_closed
-    text = str(caught.value)
-    assert text.startswith(f"test service: GET {server.url}/blob failed: ")
-    assert caught.value.fix is not None
-    assert "reachable" in caught.value.fix
-    assert secret not in text
-    assert "token" not in text
-    assert caught.value.__cause__ is None
-    assert fake_time.sleeps == []  # a body cut off is the caller's to retry, not ours
-
-
-async def test_a_streamed_body_cancelled_midway_is_closed(fake_time: FakeTime) -> None:
-    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
-    with BodyServer(200, random.Random(6).randbytes(300_000)) as server:
-        async with HttpClient(service="test service", policy=policy) as client:
-            response = await client.request("GET", f"{server.url}/blob", stream=True)
-            received = 0
-            with anyio.CancelScope() as scope:
-                async with contextlib.aclosing(client.iter_body(response, 4096)) as chunks:
-                    async for chunk in chunks:
-                        received += len(chunk)
-                        scope.cancel()  # the next wait for bytes is cancelled
-            assert scope.cancelled_caught  # ended by the cancellation, not by the body's end
-            assert received < 300_000
-            assert response.is_closed
-
-
-async def test_a_streamed_body_left_early_is_closed(fake_time: FakeTime) -> None:
-    policy = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock)
-    with BodyServer(200, random.Random(7).randbytes(300_000)) as server:
-        async with HttpClient(service="test service", policy=policy) as client:
-            response = await client.request("GET", f"{server.url}/blob", stream=True)
-            async with contextlib.aclosing(client.iter_body(response, 4096)) as chunks:
-                async for _ in chunks:
-                    break
-            assert response.is_closed

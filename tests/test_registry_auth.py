@@ -41,7 +41,7 @@ async def test_basic_credentials_go_up_front_after_the_first_challenge(
     async with client_for(basic_registry) as client:
         assert await client.list_tags("owner/repo/api") == ["1.0.0"]
         assert (await client.get_manifest("owner/repo/api", "1.0.0")).digest == pushed.digest
-        assert await client.blob_exists("owner/repo/api", pushed.layer_digests[0])
+        assert await client.head_manifest("owner/repo/api", "1.0.0") is not None
     # One 401 for the whole session; then every request carries Basic credentials.
     assert client.requests_sent == 4
     assert unauthorized(basic_registry) - before == 1
@@ -100,12 +100,16 @@ async def test_authorize_fetches_one_token_for_a_sequence(
     token_registry: Registry, token_server: TokenServer
 ) -> None:
     push_image(token_registry, "owner/repo/api", "1.0.0-staging.1")
+    push_image(token_registry, "owner/repo/web", "1.0.0-staging.1")
     token_server.clear()
     before = unauthorized(token_registry)
     async with client_for(token_registry) as client:
         await client.authorize(pull=["owner/repo/api"], push=["owner/repo/web"])
-        await client.copy_image("owner/repo/api", "1.0.0-staging.1", "owner/repo/web", "1.0.0")
-        assert await client.list_tags("owner/repo/web") == ["1.0.0"]
+        assert await client.list_tags("owner/repo/api") == ["1.0.0-staging.1"]
+        web = await client.get_manifest("owner/repo/web", "1.0.0-staging.1")
+        assert await client.head_manifest("owner/repo/web", "1.0.0") is None
+        await client.put_manifest("owner/repo/web", "1.0.0", web)
+        assert sorted(await client.list_tags("owner/repo/web")) == ["1.0.0", "1.0.0-staging.1"]
     assert [r.scopes for r in token_server.requests] == [
         ("repository:owner/repo/api:pull", "repository:owner/repo/web:pull,push")
     ]

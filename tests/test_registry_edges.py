@@ -1,7 +1,6 @@
 """What docker-registry itself never does, emulated by a front server that
 forwards everything else to a real registry (``tests/support/registry_front.py``):
-GHCR's redirects of blob reads to a storage host, a registry declining a
-cross-repository mount, and GHCR's 403.
+GHCR's redirects of blob reads to a storage host, and GHCR's 403.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import pytest
 
 from metaboost_ci.core.errors import PermissionDenied
 from metaboost_ci.core.registry import RegistryClient, RegistryCredentials
-from tests.support.images import RegistrySession, push_image, push_index
+from tests.support.images import push_image
 from tests.support.registry import Registry
 from tests.support.registry_front import Front, Storage, blobs_of
 
@@ -36,38 +35,18 @@ async def test_redirected_blob_reads_carry_no_credentials(
     layer = pushed.layer_digests[0]
     async with RegistryClient(front.url, credentials=credentials) as client:
         assert await client.get_blob("owner/repo/api", layer) == blobs_of(pushed)[layer]
-        assert await client.blob_exists("owner/repo/api", layer)
         labels = await client.image_labels("owner/repo/api", "1.0.0")
     assert labels == [{}]
     # The registry got our token on the blob requests (after the first one's 401)...
     blob_requests = [s for s in front.recorder.seen if "/blobs/" in s.path]
     assert "authorization" not in blob_requests[0].headers
     authorized = blob_requests[1:]
-    assert len(authorized) == 3  # get_blob, blob_exists, the config for the labels
+    assert len(authorized) == 2  # get_blob, the config for the labels
     assert all(s.headers.get("authorization", "").startswith("Bearer ") for s in authorized)
     # ...the storage host, on another port, never saw it.
-    assert len(storage.recorder.seen) == 3
+    assert len(storage.recorder.seen) == 2
     assert all("authorization" not in s.headers for s in storage.recorder.seen)
-    assert {s.method for s in storage.recorder.seen} == {"GET", "HEAD"}
-
-
-async def test_a_declined_mount_falls_back_to_copying_the_blob(
-    registry: Registry, stack: contextlib.ExitStack
-) -> None:
-    pushed = push_index(registry, "owner/repo/api", "1.0.0-staging.1", attestation=True)
-    front = stack.enter_context(Front(registry.url, decline_mounts=True))
-    async with RegistryClient(front.url) as client:
-        result = await client.copy_image(
-            "owner/repo/api", "1.0.0-staging.1", "owner/elsewhere/api", "1.0.0"
-        )
-    assert result.digest == pushed.digest
-    assert result.blobs_mounted == 0
-    assert result.blobs_copied == len(blobs_of(pushed))
-    with RegistrySession(registry) as session:
-        for digest in blobs_of(pushed):
-            head = session.request("HEAD", f"/v2/owner/elsewhere/api/blobs/{digest}")
-            assert head.status_code == 200
-        assert session.get_manifest("owner/elsewhere/api", "1.0.0").content == pushed.manifest_bytes
+    assert {s.method for s in storage.recorder.seen} == {"GET"}
 
 
 async def test_403_names_the_fix_and_is_not_retried(

@@ -230,11 +230,11 @@ def test_index_children_and_attestations() -> None:
     children = index.children()
     assert [c.platform for c in children] == ["linux/amd64", "linux/arm64/v8", "unknown/unknown"]
     assert [c.is_attestation for c in children] == [False, False, True]
-    assert index.blobs() == []
+    assert index.config() is None
     assert index.descriptor.size == len(content)
 
 
-def test_image_blobs_config_first() -> None:
+def test_an_image_names_its_config() -> None:
     body = {
         "schemaVersion": 2,
         "mediaType": DOCKER_MANIFEST,
@@ -253,7 +253,9 @@ def test_image_blobs_config_first() -> None:
     }
     image = Manifest.from_bytes(json.dumps(body).encode())
     assert not image.is_index
-    assert [b.digest[7:8] for b in image.blobs()] == ["c", "d"]
+    config = image.config()
+    assert config is not None
+    assert config.digest == "sha256:" + "c" * 64
     assert image.children() == []
 
 

@@ -7,6 +7,9 @@ plain attributes, so a test may flip them while the proxy runs):
 - ``page_tags=N``: page ``GET /v2/<name>/tags/list`` like ghcr.io: sorted tags,
   ``n`` (default N) and ``last`` honoured, ``Link: </v2/<name>/tags/list?last=..&n=..>;
   rel="next"`` while more remain. docker-registry 2.8.2 itself never pages.
+  ``page_cap=M``: no page holds more than M tags, whatever ``n`` asks (a
+  registry capping page sizes); ``cache_tags=True``: read the upstream's
+  list once per repository (benchmarks with tens of thousands of tags).
 - ``fault_rate=0.2, seed=0, faults=ALL_FAULTS``: that share of requests gets a
   fault instead of an answer, drawn from a ``random.Random(seed)`` so a run is
   reproducible. Faults: ``"429"`` (``Retry-After: <retry_after>`` seconds),
@@ -23,6 +26,7 @@ plain attributes, so a test may flip them while the proxy runs):
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import email.utils
 import http.client
@@ -94,6 +98,8 @@ class Proxy(LoopbackService):
         upstream: Upstream,
         *,
         page_tags: int | None = None,
+        page_cap: int | None = None,
+        cache_tags: bool = False,
         fault_rate: float = 0.0,
         seed: int = 0,
         faults: Iterable[str] = ALL_FAULTS,
@@ -111,6 +117,9 @@ class Proxy(LoopbackService):
         self.upstream_url = upstream_url
         self._upstream_address = (parts.hostname, parts.port)
         self.page_tags = page_tags
+        self.page_cap = page_cap
+        self.cache_tags = cache_tags
+        self._tag_lists: dict[str, list[str]] = {}
         self.fault_rate = fault_rate
         self.faults = tuple(faults)
         unknown = set(self.faults) - set(ALL_FAULTS)
@@ -281,27 +290,33 @@ def _make_handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
 
         def _paged_tags(self, name: str, path: str) -> int:
             query = parse_qs(urlsplit(path).query)
-            status, headers, data = self._forward("GET", f"/v2/{name}/tags/list", None)
-            if status != 200:
-                content_type = next(
-                    (v for n, v in headers if n.lower() == "content-type"), "application/json"
-                )
-                extra = [(n, v) for n, v in headers if n.lower() == "www-authenticate"]
-                return self._send_raw(status, data, content_type, extra)
-            listing: dict[str, Any] = json.loads(data)
-            if listing.get("tags") is None:
-                return self._send_raw(200, data, "application/json", [])
-            tags = sorted(str(t) for t in listing["tags"])
+            tags = proxy._tag_lists.get(name) if proxy.cache_tags else None  # pyright: ignore[reportPrivateUsage]
+            if tags is None:
+                status, headers, data = self._forward("GET", f"/v2/{name}/tags/list", None)
+                if status != 200:
+                    content_type = next(
+                        (v for n, v in headers if n.lower() == "content-type"), "application/json"
+                    )
+                    extra = [(n, v) for n, v in headers if n.lower() == "www-authenticate"]
+                    return self._send_raw(status, data, content_type, extra)
+                listing: dict[str, Any] = json.loads(data)
+                if listing.get("tags") is None:
+                    return self._send_raw(200, data, "application/json", [])
+                tags = sorted(str(t) for t in listing["tags"])
+                if proxy.cache_tags:
+                    proxy._tag_lists[name] = tags  # pyright: ignore[reportPrivateUsage]
             assert proxy.page_tags is not None
             size = int(query.get("n", [proxy.page_tags])[0])
+            if proxy.page_cap is not None:
+                size = min(size, proxy.page_cap)
             last = query.get("last", [None])[0]
-            remaining = [t for t in tags if last is None or t > last]
-            page = remaining[:size]
+            start = 0 if last is None else bisect.bisect_right(tags, last)
+            page = tags[start : start + size]
             extra: list[tuple[str, str]] = []
-            if len(remaining) > size and page:
+            if start + size < len(tags) and page:
                 link = f"/v2/{name}/tags/list?last={quote(page[-1])}&n={size}"
                 extra.append(("Link", f'<{link}>; rel="next"'))
-            body = json.dumps({"name": listing.get("name", name), "tags": page}).encode()
+            body = json.dumps({"name": name, "tags": page}).encode()
             return self._send_raw(200, body, "application/json", extra)
 
         def _forward(

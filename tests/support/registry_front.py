@@ -3,10 +3,17 @@ docker-registry and adds what docker-registry never does.
 
 - ``Storage``: a "storage host" on another port serving blobs by digest (GHCR
   redirects blob reads to one; it must never see the registry token).
-- ``Front(upstream, storage=, decline_mounts=, deny_puts=, echo_credentials=)``:
-  redirects blob reads to ``storage`` after the registry accepted the request,
-  drops ``mount``/``from`` from upload POSTs (a registry declining a mount: 202),
-  answers PUTs 403 DENIED like GHCR.
+- ``Front(upstream, storage=, deny_puts=, echo_credentials=)``: redirects blob
+  reads to ``storage`` after the registry accepted the request, answers PUTs 403
+  DENIED like GHCR.
+- A hostile registry, by plain attributes a test sets on a ``Front``:
+  ``oversize = N`` answers GETs whose path matches ``oversize_path`` (a regex,
+  default manifests) with N bytes of JSON-looking padding, without a length, so
+  only the client can stop it; ``drip = S`` sends each forwarded GET body one
+  byte every S seconds; ``lie_digest = D`` reports Docker-Content-Digest D on
+  the manifest answers to ``lie_methods`` (default HEAD and GET) whose path
+  matches ``lie_path`` (a regex, default every manifest). ``sent_bytes``
+  counts the body bytes the front got onto the socket (oversize, drip).
 
 Both are context managers and record every request with its headers
 (``recorder.seen``). The shared proxies (``proxies.py``) have no such switches.
@@ -14,13 +21,15 @@ Both are context managers and record every request with its headers
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -79,8 +88,8 @@ class Storage(LoopbackService):
 
 
 class Front(LoopbackService):
-    """Forwards to ``upstream``; ``redirect_blobs`` sends blob reads to ``storage``,
-    ``decline_mounts`` drops the mount parameters, ``deny_puts`` answers PUTs 403
+    """Forwards to ``upstream``; ``storage`` gets the blob reads (redirected),
+    ``deny_puts`` answers PUTs 403
     (``echo_credentials``: quoting the request's Authorization header back, as a
     careless server might, to prove the client masks it)."""
 
@@ -89,11 +98,17 @@ class Front(LoopbackService):
         upstream: str,
         *,
         storage: Storage | None = None,
-        decline_mounts: bool = False,
         deny_puts: bool = False,
         echo_credentials: bool = False,
     ) -> None:
         self.recorder = Recorder()
+        self.oversize: int | None = None
+        self.oversize_path = r"/manifests/"
+        self.drip: float | None = None
+        self.lie_digest: str | None = None
+        self.lie_methods: tuple[str, ...] = ("HEAD", "GET")
+        self.lie_path = r"/manifests/"
+        self.sent_bytes = 0
         front = self
         client = httpx.Client(base_url=upstream, timeout=30)
         self._client = client
@@ -121,6 +136,12 @@ class Front(LoopbackService):
                         return self._answer(check.status_code, kept, b"")
                     target = f"{storage.url}/objects/{blob['digest']}?signature=opaque"
                     return self._answer(307, [("Location", target)], b"")
+                if (
+                    front.oversize is not None
+                    and self.command == "GET"
+                    and re.search(front.oversize_path, path)
+                ):
+                    return self._oversized(front.oversize)
                 if deny_puts and self.command == "PUT":
                     message = "permission_denied"
                     if echo_credentials:
@@ -129,12 +150,6 @@ class Front(LoopbackService):
                     return self._answer(
                         403, [("Content-Type", "application/json")], json.dumps(denied).encode()
                     )
-                if decline_mounts and self.command == "POST" and "mount=" in path:
-                    parts = urlsplit(path)
-                    query = [
-                        (k, v) for k, v in parse_qsl(parts.query) if k not in ("mount", "from")
-                    ]
-                    path = urlunsplit(("", "", parts.path, urlencode(query), ""))
                 response = client.request(self.command, path, headers=headers, content=body)
                 out = [
                     (k, v.replace(upstream, front.url) if k.lower() == "location" else v)
@@ -144,7 +159,49 @@ class Front(LoopbackService):
                 length_header = response.headers.get("content-length")
                 if self.command == "HEAD" and length_header is not None:
                     out.append(("Content-Length", length_header))
+                if (
+                    front.lie_digest is not None
+                    and self.command in front.lie_methods
+                    and re.search(front.lie_path, path)
+                ):
+                    out = [(k, v) for k, v in out if k.lower() != "docker-content-digest"]
+                    out.append(("Docker-Content-Digest", front.lie_digest))
+                if front.drip is not None and self.command == "GET":
+                    return self._dripped(response.status_code, out, response.content, front.drip)
                 return self._answer(response.status_code, out, response.content)
+
+            def _oversized(self, size: int) -> None:
+                """``size`` bytes, close-delimited: the client must stop reading itself."""
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                chunk = b'{"padding": "' + b"x" * (64 * 1024 - 16) + b'"}\n'
+                sent = 0
+                with contextlib.suppress(OSError):
+                    while sent < size:
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+                        with front.recorder.lock:
+                            front.sent_bytes += len(chunk)
+
+            def _dripped(
+                self, status: int, headers: list[tuple[str, str]], data: bytes, every: float
+            ) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    for i in range(len(data)):
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        with front.recorder.lock:
+                            front.sent_bytes += 1
+                        time.sleep(every)  # the slow registry itself, by design
 
             do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 

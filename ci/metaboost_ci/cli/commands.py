@@ -23,6 +23,7 @@ environment (named in the output, never shown):
   GITHUB_REPOSITORY, GITHUB_API_URL       defaults of --repository, --github-api-url
   GITHUB_OUTPUT, GITHUB_STEP_SUMMARY      files --github-output and
                                           --github-step-summary append to
+  METABOOST_CI_DEADLINE                   seconds a command may run (default 1800)
 
 exit codes: 0 success; 1 a remote refused or a check failed; 2 bad input or
 usage (found before anything is written). Progress goes to stderr, results to

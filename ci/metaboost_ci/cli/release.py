@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 
 from ..core.apps import parse_apps
+from ..core.deadline import command_deadline, within_deadline
 from ..core.errors import ConfigError, InputError
 from ..core.flows import (
     ImageRow,
@@ -77,6 +78,7 @@ def run_flow(
     settings = settings_from_args(args)
     if writes_registry:
         require_registry_token(settings)
+    deadline = command_deadline(os.environ)
     progress = StderrProgress()
     progress.step(settings.describe_credentials())
 
@@ -86,7 +88,7 @@ def run_flow(
         ) as ctx:
             return await work(ctx, settings)
 
-    outcome = anyio.run(go)
+    outcome = anyio.run(within_deadline, deadline, f"metaboost-ci {args.command}", go)
     data = {**outcome.data, "credentials": settings.credential_sources()}
     return Outcome(outcome.text, data, outcome.exit_code)
 
@@ -338,7 +340,7 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
             update_release=args.update_release,
         )
         summary = result.summary()
-        targets = f"{base} and latest" if result.plan.moves_latest else base
+        targets = f"{base} and latest" if result.latest_is_ours else base
         head = (
             f"Dry run: would promote {result.plan.source} to {targets} (nothing was written)."
             if result.dry_run

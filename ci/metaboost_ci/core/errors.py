@@ -58,6 +58,18 @@ class TransportError(RemoteError):
     """No usable HTTP answer: connection refused, reset, timed out (after retries)."""
 
 
+class ResponseTooLarge(RemoteError):
+    """A body longer than the caller's limit: reading stopped there."""
+
+    def __init__(self, message: str, *, limit: int, fix: str | None = None) -> None:
+        self.limit = limit
+        super().__init__(message, fix=fix)
+
+
+class DeadlineExceeded(RemoteError):
+    """A whole command ran past its time bound (``METABOOST_CI_DEADLINE``)."""
+
+
 class HttpStatusError(RemoteError):
     """A remote answered with a status the caller did not accept."""
 

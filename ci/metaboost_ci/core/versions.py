@@ -136,12 +136,6 @@ def staging_numbers(tags: Iterable[str], base: str) -> list[int]:
     return sorted({n for t in tags if (n := parse_staging_n(t, base)) is not None})
 
 
-def next_staging_n(tags: Iterable[str], base: str) -> int:
-    """One past the highest N among ``tags``, or 0 when there is none."""
-    numbers = staging_numbers(tags, base)
-    return numbers[-1] + 1 if numbers else 0
-
-
 def validate_override(
     override: str, base: str, *, allow_other_base: bool = False
 ) -> StagingVersion:

@@ -17,7 +17,7 @@ import semver
 
 from ..errors import CheckFailed, InputError
 from ..registry import Manifest
-from .context import ReleaseContext, authorize, per_app, write_per_app
+from .context import ReleaseContext, authorize, write_per_app
 from .verify import read_tag_states, tag_problems
 
 
@@ -80,12 +80,11 @@ async def move_floating(
             version, float_tag, digests, pending if dry_run else (), unchanged, dry_run
         )
 
-    # Read every manifest first (by digest: exactly what was verified), so the
-    # writes below are as close together as the registry lets them be.
-    async def read(app: str) -> Manifest:
-        return await ctx.registry.get_manifest(ctx.image_name(app), digests[app])
-
-    manifests = await per_app(pending, read, progress=ctx.progress)
+    # The manifests verified above (their digests hashed from the bytes) are
+    # what gets written: nothing is read between the check and the writes.
+    manifests: dict[str, Manifest] = {
+        app: manifest for app in pending if (manifest := states[app].manifest) is not None
+    }
 
     async def write(app: str) -> str:
         return await ctx.registry.put_manifest(ctx.image_name(app), float_tag, manifests[app])

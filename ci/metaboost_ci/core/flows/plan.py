@@ -18,7 +18,8 @@ written again.
 Requests per app on the usual path: one tag list, one manifest read, one or
 two reads for the revision label, and (in ``promote``) one write per target
 tag. The tag list doubles as the check of the targets: ``BASE`` and ``latest``
-are read (HEAD, concurrently) only when the registry lists them.
+are read (GET, their digests hashed from the bytes, concurrently) only when
+the registry lists them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..tags import require_commit_sha
 from ..versions import is_base_version, parse_staging_n, require_base_version, staging_tag
 from .context import ReleaseContext, authorize, per_app, run_together
 from .discover import list_app_tags
-from .verify import REVISION_LABEL, head_digest
+from .verify import REVISION_LABEL, read_manifest
 
 LATEST = "latest"
 
@@ -140,7 +141,10 @@ async def _app_state(ctx: ReleaseContext, app: str, base: str) -> AppState:
     listed = await list_app_tags(ctx, app, base)
 
     async def read(tag: str) -> str | None:
-        return await head_digest(ctx, app, tag)
+        # Read, not HEAD: the summary publishes BASE and latest as naming the
+        # promoted digest when they already do, so that must come from the bytes.
+        manifest = await read_manifest(ctx, app, tag)
+        return manifest.digest if manifest else None
 
     # Only the tags the list names; both reads at once (one round trip).
     present = [tag for tag in (base, LATEST) if tag in listed.tags]

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from ..github import Release
 from .context import ReleaseContext, authorize, run_together, write_per_app
+from .latest import LatestCheck, settle_latest
 from .plan import LATEST, PromotionPlan, plan_promotion
-from .release import ReleaseOutcome, ensure_tag, fallback_notes, release
+from .release import UNREAD, ReleaseOutcome, Unread, ensure_tag, fallback_notes, release
 from .summary import ImageRow, PublishSummary
 
 
@@ -33,19 +35,27 @@ class Promotion:
     release: ReleaseOutcome
     dry_run: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple[str, ...])
+    # The re-read of latest after the writes (None: latest was not written).
+    latest_check: LatestCheck | None = None
 
     @property
     def version(self) -> str:
         return self.plan.base
 
+    @property
+    def latest_is_ours(self) -> bool:
+        """latest names this version: planned so, and no newer one landed meanwhile."""
+        check = self.latest_check
+        return self.plan.moves_latest and (check is None or check.highest == self.plan.base)
+
     def summary(self) -> PublishSummary:
-        latest = (LATEST,) if self.plan.moves_latest else ()
+        latest = (LATEST,) if self.latest_is_ours else ()
         rows = tuple(
             ImageRow(app, p.image, (self.plan.base, *latest, p.source), p.digest)
             for app, p in self.plan.apps.items()
         )
         # No float_tag when latest stayed: nothing downstream may read it as moved.
-        float_tag = LATEST if self.plan.moves_latest else None
+        float_tag = LATEST if self.latest_is_ours else None
         return PublishSummary(self.plan.base, rows, float_tag, self.notes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +67,7 @@ class Promotion:
             "git_tag": self.git_tag,
             "release": self.release.to_dict(),
             "notes": list(self.notes),
+            "latest_repaired": list(self.latest_check.repaired) if self.latest_check else [],
         }
 
 
@@ -83,7 +94,10 @@ async def promote(
     if kept:
         ctx.progress.step(kept)
 
-    async def full_release() -> ReleaseOutcome:
+    async def full_release(
+        make_latest: bool = plan.moves_latest,
+        existing: Release | Literal[Unread.UNREAD] | None = UNREAD,
+    ) -> ReleaseOutcome:
         # The Git tag is handled here (planned, or created with the images).
         return await release(
             ctx,
@@ -95,7 +109,8 @@ async def promote(
             dry_run=dry_run,
             ensure_git_tag=False,
             # An older version's release must not become GitHub's "latest" either.
-            make_latest=plan.moves_latest,
+            make_latest=make_latest,
+            existing=existing,
         )
 
     if dry_run:
@@ -140,6 +155,24 @@ async def promote(
     # already: create it while latest moves (a round trip saved); the release,
     # which announces the version, waits for both.
     await run_together(move_latest, tag_commit)
+    # A concurrent promotion may have moved latest since: re-read, repair
+    # toward the highest release, and say so. Meanwhile, look the release up.
+    check: LatestCheck | None = None
+    found: Release | Literal[Unread.UNREAD] | None = UNREAD
+
+    async def check_latest() -> None:
+        nonlocal check
+        if plan.moves_latest:
+            check = await settle_latest(ctx, base)
+            if said := check.sentence(base):
+                ctx.progress.step(said)
+
+    async def find_release() -> None:
+        nonlocal found
+        if ctx.github is not None:
+            found = await ctx.github.get_release(base)
+
+    await run_together(check_latest, find_release)
     written = {
         app: ((base,) if app in pending else ()) + ((LATEST,) if app in latest_pending else ())
         for app in plan.apps
@@ -148,8 +181,12 @@ async def promote(
         f"Images promoted: {base} written on {len(pending)} app(s), "
         f"{LATEST} on {len(latest_pending)}."
     )
-    outcome = await full_release()
-    return Promotion(plan, written, git_tag, outcome, notes=_notes(outcome, kept))
+    ours = check is None or check.highest == base
+    outcome = await full_release(make_latest=plan.moves_latest and ours, existing=found)
+    told = _notes(outcome, kept)
+    if check is not None and (said := check.sentence(base)):
+        told = (said, *told)
+    return Promotion(plan, written, git_tag, outcome, notes=told, latest_check=check)
 
 
 def _latest_kept(plan: PromotionPlan) -> str | None:

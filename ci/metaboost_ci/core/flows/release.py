@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import asdict, dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import CheckFailed, ConfigError, InputError
+from ..github import Release
 from ..tags import TagCreate
 from ..versions import base_version, parse_staging_version, require_base_version
 from .context import ReleaseContext, require_commit_exists
@@ -174,6 +176,15 @@ async def ensure_tag(
     return "exists"
 
 
+class Unread(Enum):
+    """The release of a tag, not looked up yet: ``release`` reads it."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+
+
 async def release(
     ctx: ReleaseContext,
     *,
@@ -185,6 +196,7 @@ async def release(
     dry_run: bool = False,
     ensure_git_tag: bool = True,
     make_latest: bool = True,
+    existing: Release | Literal[Unread.UNREAD] | None = UNREAD,
 ) -> ReleaseOutcome:
     """Create the GitHub release of ``tag`` (staging: prerelease; main: full, made latest).
 
@@ -195,14 +207,16 @@ async def release(
     name ``commit``); ``ensure_git_tag=False`` is for a caller that has just
     done that itself (promote). An existing release is left alone, or gets ``notes`` as
     its body with ``update_existing``. Without a GitHub API (Git-remote tag
-    store) the release is skipped and the outcome says so.
+    store) the release is skipped and the outcome says so. ``existing``: the
+    release of ``tag`` (or None) when the caller read it meanwhile (promote).
     """
     if ensure_git_tag:
         await ensure_tag(ctx, tag, commit, dry_run=dry_run)
     if ctx.github is None:
         ctx.progress.step(f"Release {tag}: {SKIPPED_NO_API}.")
         return ReleaseOutcome(tag, "skipped", prerelease, reason=SKIPPED_NO_API)
-    existing = await ctx.github.get_release(tag)
+    if existing is UNREAD:
+        existing = await ctx.github.get_release(tag)
     if existing is not None:
         if update_existing and existing.body != notes:
             if dry_run:

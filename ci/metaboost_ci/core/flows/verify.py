@@ -2,15 +2,22 @@
 
 Every app is checked, and every problem is reported at once, so one run of
 ``verify`` tells the whole story instead of the first missing tag.
+
+The version tag's digest is what gets published onward (the summary, GitOps
+pins, attestation subjects), so it is never taken from a header: the manifest
+is read (GET, same round trip as a HEAD) and its digest is the hash of the
+bytes; a ``Docker-Content-Digest`` that disagrees is an error naming the
+image. The floating tag is only compared with it, so a HEAD is enough there.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CheckFailed, NotFound
-from .context import ReleaseContext, authorize, per_app
+from ..registry import Manifest
+from .context import ReleaseContext, authorize, per_app, run_together
 
 # The commit an image was built from (the build sets it; promotions and kept
 # staging images are checked against it).
@@ -24,6 +31,8 @@ class TagState:
     app: str
     version_digest: str | None
     float_digest: str | None = None
+    # The version tag's manifest as read (its digest is the hash of these bytes).
+    manifest: Manifest | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -56,15 +65,33 @@ async def head_digest(ctx: ReleaseContext, app: str, ref: str) -> str | None:
     return descriptor.digest if descriptor else None
 
 
+async def read_manifest(ctx: ReleaseContext, app: str, ref: str) -> Manifest | None:
+    """The manifest ``app:ref`` names, its digest hashed from the bytes; None when absent."""
+    try:
+        return await ctx.registry.get_manifest(ctx.image_name(app), ref)
+    except NotFound:  # the tag, or the whole repository, is missing
+        return None
+
+
 async def read_tag_states(
     ctx: ReleaseContext, version: str, float_tag: str | None
 ) -> dict[str, TagState]:
-    """One HEAD per tag per app, all apps concurrently."""
+    """Per app: the version's manifest (GET) and the floating tag's digest (HEAD), at once."""
 
     async def one(app: str) -> TagState:
-        version_digest = await head_digest(ctx, app, version)
-        float_digest = await head_digest(ctx, app, float_tag) if float_tag else None
-        return TagState(app, version_digest, float_digest)
+        manifest: Manifest | None = None
+        floating: str | None = None
+
+        async def read_version() -> None:
+            nonlocal manifest
+            manifest = await read_manifest(ctx, app, version)
+
+        async def read_float() -> None:
+            nonlocal floating
+            floating = await head_digest(ctx, app, float_tag) if float_tag else None
+
+        await run_together(read_version, read_float)
+        return TagState(app, manifest.digest if manifest else None, floating, manifest)
 
     await authorize(ctx, write=False)
     return await per_app(ctx.apps, one, progress=ctx.progress)
@@ -89,15 +116,22 @@ def tag_problems(
     return problems
 
 
-async def read_revisions(ctx: ReleaseContext, digests: dict[str, str]) -> dict[str, list[str]]:
+async def read_revisions(
+    ctx: ReleaseContext,
+    digests: dict[str, str],
+    manifests: dict[str, Manifest] | None = None,
+) -> dict[str, list[str]]:
     """app -> the revision label of each runnable image of its digest (attestations skipped).
 
     Read by digest, not by tag: the labels are those of exactly the image the
-    tag was found naming, even if the tag moves meanwhile.
+    tag was found naming, even if the tag moves meanwhile. ``manifests``: those
+    digests' manifests when already read (not read again).
     """
+    known = manifests or {}
 
     async def one(app: str) -> list[str]:
-        labels = await ctx.registry.image_labels(ctx.image_name(app), digests[app])
+        name = ctx.image_name(app)
+        labels = await ctx.registry.image_labels(name, digests[app], source=known.get(app))
         return [each.get(REVISION_LABEL, "") for each in labels]
 
     return await per_app(digests, one, progress=ctx.progress)
@@ -108,8 +142,8 @@ async def verify(
 ) -> Verification:
     """Every app has ``version`` (and ``float_tag``, on the same digest), or ``CheckFailed``.
 
-    ``revisions``: also read each app's revision labels (a manifest and a
-    config per runnable image; off by default, so a plain verify stays HEADs only).
+    ``revisions``: also read each app's revision labels (a config per
+    runnable image, and an index's child manifests; off by default).
     """
     what = f"{version} and {float_tag}" if float_tag else version
     ctx.progress.step(f"Verifying {what} on {len(ctx.apps)} apps.")
@@ -122,5 +156,6 @@ async def verify(
             fix="Push the missing images (re-run the publish), then verify again.",
         )
     digests = {app: state.version_digest for app, state in states.items() if state.version_digest}
-    read = await read_revisions(ctx, digests) if revisions else None
+    manifests = {app: state.manifest for app, state in states.items() if state.manifest}
+    read = await read_revisions(ctx, digests, manifests) if revisions else None
     return Verification(version, float_tag, digests, read)

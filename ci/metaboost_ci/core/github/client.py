@@ -167,6 +167,10 @@ class GitHubClient:
         )
         if response.status_code == 409 and 409 not in expect:
             raise self._conflict(response)
+        if response.is_success and (url + "/").startswith(self._repo_url + "/"):
+            # The repository answered for us: a later 404 inside it means the
+            # thing is absent, without asking about the repository again.
+            self._repository_checked = True
         return response
 
     async def _create(

@@ -12,11 +12,12 @@ import functools
 import json
 import re
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio
 import httpx
 
 from ..errors import (
@@ -25,6 +26,7 @@ from ..errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    ResponseTooLarge,
     TransportError,
     UnexpectedStatus,
 )
@@ -37,10 +39,14 @@ Hints = Callable[[httpx.Response], str | None]
 # Seconds the server asks us to wait before retrying this response, or None
 # when the response is not a rate limit. Raise ``RateLimited`` to give up.
 RateLimit = Callable[[httpx.Response], float | None]
-# A request body too big to hold in memory: called once per attempt, it returns
-# the body from its first byte (a file read from offset 0), so a retry re-sends
-# all of it. Give its length as a Content-Length header.
-BodyFactory = Callable[[], AsyncIterator[bytes]]
+
+# The longest answer read when the caller names no limit: a 50,000-tag page is
+# about 1.5 MB, GitHub's JSON far less; nothing this client reads comes near.
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+# Of an error answer (or a redirect) only this much is read: enough for any
+# error document, and a hostile server cannot make us buffer more.
+ERROR_BODY_BYTES = 64 * 1024
+_READ_CHUNK = 64 * 1024
 
 # A digest in a progress line: its head identifies it, the other 52 digits only make it long.
 _LONG_DIGEST = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]{52}")
@@ -176,18 +182,21 @@ class HttpClient:
         url: str | httpx.URL,
         *,
         headers: Mapping[str, str] | None = None,
-        content: bytes | BodyFactory | None = None,
+        content: bytes | None = None,
         json_body: object | None = None,
         expect: Collection[int] = (200,),
         idempotent: bool | None = None,
         follow_redirects: bool = False,
-        stream: bool = False,
+        max_bytes: int = DEFAULT_MAX_BODY,
     ) -> httpx.Response:
         """Send a request and return the response when its status is in ``expect``.
 
-        ``stream``: a 2xx answer in ``expect`` is returned with its body unread;
-        read it with ``iter_body`` (which closes it). Other answers (errors,
-        redirects) are small and read as usual.
+        The body is read as it arrives and never past ``max_bytes``: a longer
+        answer raises ``ResponseTooLarge`` (a caller turns it into an error
+        naming what it read). Error answers are read up to ``ERROR_BODY_BYTES``.
+        Each try must be over within ``policy.attempt_seconds`` and the whole
+        request within ``policy.total_seconds`` (real time); a try still
+        waiting after ``policy.heartbeat_seconds`` is announced on ``progress``.
 
         Retryable failures are retried; anything else raises a classified
         ``HttpStatusError`` or ``TransportError``. A non-idempotent request
@@ -197,40 +206,42 @@ class HttpClient:
         """
         if idempotent is None:
             idempotent = method.upper() not in ("POST", "PATCH")
-        body: bytes | BodyFactory | None = content
+        body: bytes | None = content
         send_headers = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body).encode()
             send_headers.setdefault("content-type", "application/json")
         policy = self.policy
         started = policy.clock()
+        # The policy's clock may be a test's fake; the deadline is real time.
+        hard_stop = anyio.current_time() + policy.total_seconds
         attempt = 0
         while True:
             attempt += 1
             wait: float | None
+            seconds = max(0.0, min(policy.attempt_seconds, hard_stop - anyio.current_time()))
             try:
                 self.requests_sent += 1
                 request = self._client.build_request(
                     method,
                     url,
                     headers=send_headers,
-                    content=body() if callable(body) else body,
+                    content=body,
                 )
-                response = await self._client.send(
-                    request, stream=True, follow_redirects=follow_redirects
+                response = await self._attempt(
+                    request, expect, max_bytes, follow_redirects, seconds
                 )
-                try:
-                    if not (stream and response.is_success and response.status_code in expect):
-                        await response.aread()
-                except BaseException:
-                    await response.aclose()
-                    raise
-            except httpx.TransportError as exc:
-                safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            except (httpx.TransportError, TimeoutError) as exc:
+                connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                late = isinstance(exc, TimeoutError)
+                problem = f"no complete answer within {seconds:.1f} s" if late else _problem(exc)
                 wait = policy.backoff(attempt)
-                if not safe or not policy.allows_retry(attempt, started, wait):
-                    raise self._transport_error(method, url, _problem(exc), attempt) from None
-                self.announce_retry(method, url, _short_problem(exc), attempt, wait)
+                allowed = policy.allows_retry(attempt, started, wait)
+                in_time = anyio.current_time() + wait < hard_stop
+                if not (idempotent or connect) or not allowed or not in_time:
+                    raise self._transport_error(method, url, problem, attempt) from None
+                short = "gave no complete answer in time" if late else _short_problem(exc)
+                self.announce_retry(method, url, short, attempt, wait)
                 await policy.sleep(wait)
                 continue
 
@@ -259,6 +270,70 @@ class HttpClient:
                 self.announce_retry(method, url, f"answered {status}", attempt, wait, asked)
             await policy.sleep(wait)
 
+    async def _attempt(
+        self,
+        request: httpx.Request,
+        expect: Collection[int],
+        max_bytes: int,
+        follow_redirects: bool,
+        seconds: float,
+    ) -> httpx.Response:
+        """One try, body included, within ``seconds``; announced while it waits."""
+
+        async def send() -> httpx.Response:
+            with anyio.fail_after(seconds):
+                response = await self._client.send(
+                    request, stream=True, follow_redirects=follow_redirects
+                )
+                try:
+                    wanted = response.is_success and response.status_code in expect
+                    content = await self._read(response, max_bytes if wanted else None)
+                finally:
+                    await response.aclose()
+            return _with_content(response, content)
+
+        if self.progress is None or self.policy.heartbeat_seconds >= seconds:
+            return await send()
+        return await _with_heartbeat(send, self.policy.heartbeat_seconds, self._waiting(request))
+
+    def _waiting(self, request: httpx.Request) -> Callable[[float], None]:
+        limit = self.policy.attempt_seconds
+
+        def say(elapsed: float) -> None:
+            self._announce(
+                f"{request.method} {short_url(request.url)}: still waiting for the answer "
+                f"after {_seconds(elapsed)} s (a try gives up after {_seconds(limit)} s)"
+            )
+
+        return say
+
+    async def _read(self, response: httpx.Response, limit: int | None) -> bytes:
+        """The body, read as it comes: at most ``limit`` bytes (None: an error
+        answer, kept to its first ``ERROR_BODY_BYTES`` without complaint)."""
+        cap = ERROR_BODY_BYTES if limit is None else limit
+        announced = response.headers.get("content-length", "")
+        # A HEAD's length is the object's, not an answer to read.
+        head = response.request.method == "HEAD"
+        too_long = not head and announced.isdigit() and int(announced) > cap
+        chunks: list[bytes] = []
+        size = 0
+        if not (too_long and limit is not None):
+            async for chunk in response.aiter_bytes(_READ_CHUNK):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > cap:
+                    too_long = True
+                    break
+        if too_long and limit is not None:
+            request = response.request
+            raise ResponseTooLarge(
+                f"{self.service}: {request.method} {display_url(request.url)} answered with "
+                f"more than {limit} bytes; reading stopped there.",
+                limit=limit,
+                fix="Check the URL: the answer is not what was asked for.",
+            )
+        return b"".join(chunks)[:cap]
+
     def announce_retry(
         self,
         method: str,
@@ -272,7 +347,7 @@ class HttpClient:
 
         One short line per wait, so a long silence is never a mystery:
         ``GET ghcr.io/v2/o/r/api/manifests/1.2.0 answered 503; retry 2 of 5 in 1.4 s``.
-        Callers with their own retry loops (a download cut off mid-body) use it too.
+        Callers with their own retry loops (GitHub's read-back after a POST) use it too.
         """
         retries = self.policy.attempts - 1
         self._announce(
@@ -295,24 +370,6 @@ class HttpClient:
             # The URL is already shown without userinfo or query; a registered
             # secret in a path (or a service name) is masked here.
             self.progress.step(redact(line))
-
-    async def iter_body(
-        self, response: httpx.Response, chunk_size: int | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        """The body of a response ``request(stream=True)`` returned, then close it.
-
-        A connection lost midway raises a classified, redacted ``TransportError``
-        (the caller decides whether starting over is worth it). Use it under
-        ``contextlib.aclosing`` so the response is closed however the loop ends.
-        """
-        try:
-            async for chunk in response.aiter_bytes(chunk_size):
-                yield chunk
-        except httpx.TransportError as exc:
-            request = response.request
-            raise self._transport_error(request.method, request.url, _problem(exc), 1) from None
-        finally:
-            await response.aclose()
 
     def error_for(
         self, method: str, url: str | httpx.URL, response: httpx.Response
@@ -361,3 +418,56 @@ class HttpClient:
                 f"{self.policy.max_server_wait:.0f}s we wait; run again after that."
             )
         return cls(text, status=status, method=method, url=display_url(url), code=code, fix=fix)
+
+
+def _seconds(value: float) -> str:
+    """``0.5``, ``12``: a tenth where it matters, whole seconds where it does not."""
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def _with_content(response: httpx.Response, content: bytes) -> httpx.Response:
+    """A closed streamed ``response`` rebuilt around the body read from it.
+
+    The body is already decoded, so any Content-Encoding header goes: httpx
+    would otherwise decode it a second time. Content-Length stays as sent (a
+    HEAD's says how big the object is).
+    """
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=content,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+async def _with_heartbeat(
+    work: Callable[[], Awaitable[httpx.Response]],
+    every: float,
+    say: Callable[[float], None],
+) -> httpx.Response:
+    """``await work()``, calling ``say(seconds so far)`` every ``every`` seconds meanwhile."""
+    outcome: list[httpx.Response] = []
+    failure: list[Exception] = []
+
+    async def beat() -> None:
+        started = anyio.current_time()
+        while True:
+            await anyio.sleep(every)
+            say(anyio.current_time() - started)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(beat)
+        try:
+            outcome.append(await work())
+        except Exception as exc:  # raised below, outside the group, as itself
+            failure.append(exc)
+        group.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+    return outcome[0]

@@ -37,6 +37,12 @@ class RetryPolicy:
     max_delay: float = 8.0
     # The whole request, waits included, gives up after this many seconds.
     total_seconds: float = 180.0
+    # One try, from sending to the last byte of the answer: httpx's timeouts
+    # bound each read, so a server sending a byte every few seconds would never
+    # trip them. A try cut off here is retried like a lost connection.
+    attempt_seconds: float = 60.0
+    # While a try is still waiting after this long, say so (then again as often).
+    heartbeat_seconds: float = 10.0
     # The longest single wait a server may ask for (Retry-After, rate-limit
     # reset) before we fail instead, saying when to try again.
     max_server_wait: float = 90.0

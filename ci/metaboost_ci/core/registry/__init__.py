@@ -1,14 +1,12 @@
 """The OCI registry client of the release core (GHCR, or any distribution registry).
 
 ``RegistryClient`` authenticates (anonymous, Basic, Bearer token exchange),
-lists tags across pages, reads, checks and writes manifests and blobs, and
-copies whole images (index and every child) between tags and repositories
-without changing their digest.
+lists tags across pages, reads and checks manifests and config blobs, and
+re-tags an image by putting its exact manifest bytes under another tag.
 """
 
 from .auth import Challenge, RegistryCredentials, parse_challenges, registry_hints
 from .client import RegistryClient, parse_registry_url
-from .copy import CopyResult
 from .errors import BlobUnknown, ManifestUnknown, NameUnknown, RegistryProtocolError
 from .links import parse_link_header
 from .media import (
@@ -30,7 +28,6 @@ __all__ = [
     "OCI_MANIFEST",
     "BlobUnknown",
     "Challenge",
-    "CopyResult",
     "Descriptor",
     "Manifest",
     "ManifestUnknown",

@@ -1,28 +1,20 @@
 """``RegistryClient``: the OCI distribution API, as much of it as releases need.
 
-Every request goes through ``core.net.HttpClient`` (retries, classification,
-redaction); this module adds the registry's own rules: authentication (see
-``auth``), redirects followed by hand so credentials never leave the registry's
-host, digests verified on every manifest and blob read, tag lists paged.
+Built on ``RegistryTransport`` (authentication, redirects, retries): tag lists
+paged, manifests read within the spec's size limit and checked against their
+digest, written back byte for byte, config blobs read for their labels.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import tempfile
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
-from typing import IO, Any, cast
+from typing import Any, cast
 
 import httpx
 
-from ..errors import HttpStatusError, InputError, MetaboostCiError, NotFound, TransportError
-from ..net import HttpClient, RetryPolicy
-from ..net.http import BodyFactory, error_code_and_detail
+from ..errors import InputError, NotFound, ResponseTooLarge
+from ..net import RetryPolicy
 from ..progress import Progress
-from ..redact import register_secret
-from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints, repository_scope
-from .copy import CopyResult, copy_image
+from .auth import RegistryCredentials, repository_scope
 from .errors import (
     BlobUnknown,
     ManifestUnknown,
@@ -31,70 +23,32 @@ from .errors import (
     refine_not_found,
 )
 from .labels import image_labels
-from .links import next_page, same_origin
+from .links import next_page
 from .media import (
     MANIFEST_ACCEPT,
+    MAX_CONFIG_BYTES,
     MAX_MANIFEST_BYTES,
     Descriptor,
     Manifest,
     check_digest,
     check_name,
     check_reference,
-    digest_mismatch,
-    digest_of,
     is_digest,
     verify_digest,
 )
+from .transport import RegistryTransport, parse_registry_url
 
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_MAX_REDIRECTS = 5
-# Three tries at most per request: as sent, after a first token exchange, after
-# one re-exchange of a cached token (see Authenticator.after_unauthorized).
-_MAX_AUTH_ROUNDS = 3
-# A blob copied through us (a declined mount) is held in memory up to this
-# size, then spooled to a temporary file: layers can be gigabytes.
-BLOB_SPOOL_MEMORY = 16 * 1024 * 1024
-# Read and write blobs in pieces of this size.
-_CHUNK = 1024 * 1024
-
-
-def parse_registry_url(url: str) -> httpx.URL:
-    """``ghcr.io`` -> ``https://ghcr.io``; ``http://127.0.0.1:5000`` stays http."""
-    text = url.strip()
-    if "://" not in text:
-        text = "https://" + text
-    parsed = httpx.URL(text)
-    shown = url
-    if parsed.userinfo:
-        # A token pasted into the URL is a credential: register it, and show
-        # the URL without it (``redact``'s URL shape needs a scheme and a
-        # password, which "TOKEN@ghcr.io" has neither of).
-        # With no password, the user part is the token ("TOKEN@ghcr.io").
-        register_secret(parsed.password or parsed.username)
-        shown = str(parsed.copy_with(username=None, password=None))
-    problem = None
-    if parsed.scheme not in ("http", "https"):
-        problem = f"its scheme {parsed.scheme!r} is not http or https"
-    elif not parsed.host:
-        problem = "it names no host"
-    elif parsed.userinfo:
-        problem = "it contains credentials"
-    elif parsed.path not in ("", "/") or parsed.query or parsed.fragment:
-        problem = "it has a path or query (the image name goes elsewhere)"
-    if problem:
-        raise InputError(
-            f"Registry URL {shown!r} is not usable: {problem}.",
-            fix="Give --registry as host[:port] or https://host[:port] "
-            "(http://host:port for a local registry); credentials go in the token settings.",
-        )
-    return parsed.copy_with(path="/", query=None, fragment=None)
+# The most tags a tag list may hold before it is refused: far beyond any real
+# repository (GHCR ones reach tens of thousands), yet a bound on a registry
+# that announces next pages forever.
+MAX_TAGS = 1_000_000
 
 
 def _media_type(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";")[0].strip()
 
 
-class RegistryClient:
+class RegistryClient(RegistryTransport):
     """A client for one registry (ghcr.io, or a local docker-registry)."""
 
     def __init__(
@@ -105,208 +59,66 @@ class RegistryClient:
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         page_size: int = 1000,
-        max_pages: int = 100,
-        spool_memory: int = BLOB_SPOOL_MEMORY,
+        max_tags: int = MAX_TAGS,
         progress: Progress | None = None,
     ) -> None:
-        if page_size < 1 or max_pages < 1:
+        if page_size < 1 or max_tags < 1:
             raise InputError(
-                "page_size and max_pages must be at least 1.",
-                fix="Pass positive numbers (defaults: 1000 tags a page, 100 pages).",
+                "page_size and max_tags must be at least 1.",
+                fix=f"Pass positive numbers (defaults: 1000 tags a page, {MAX_TAGS} tags).",
             )
-        self.url = parse_registry_url(url)
-        self.host = self.url.netloc.decode()
+        super().__init__(
+            url, credentials=credentials, policy=policy, transport=transport, progress=progress
+        )
         self.page_size = page_size
-        self.max_pages = max_pages
-        self.spool_memory = spool_memory
-        # Blobs copied through us that outgrew ``spool_memory`` and went to disk
-        # (tests read it).
-        self.blobs_spooled_to_disk = 0
-        self._http = HttpClient(
-            service=f"registry {self.host}",
-            policy=policy,
-            hints=_hints,
-            transport=transport,
-            headers={"user-agent": "metaboost-ci"},
-            progress=progress,
-        )
-        # Token lifetimes are measured on the retry policy's clock: one time
-        # source to fake in tests.
-        self._auth = Authenticator(
-            self._http,
-            registry_url=self.url,
-            credentials=credentials,
-            clock=self._http.policy.clock,
-        )
-
-    # ----------------------------------------------------------------- basics
-
-    @property
-    def requests_sent(self) -> int:
-        """HTTP requests put on the wire so far: retries and token exchanges included."""
-        return self._http.requests_sent
-
-    @property
-    def token_exchanges(self) -> int:
-        """Token exchanges made so far (each is also counted in ``requests_sent``)."""
-        return self._auth.exchanges
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        self.max_tags = max_tags
 
     async def __aenter__(self) -> RegistryClient:
         return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def _endpoint(self, path: str, params: Mapping[str, str] | None = None) -> httpx.URL:
-        url = self.url.copy_with(path=path)
-        return url.copy_merge_params(dict(params)) if params else url
-
-    async def authorize(self, *, pull: Iterable[str] = (), push: Iterable[str] = ()) -> None:
-        """Get one token covering a sequence of operations, before they start.
-
-        Optional, it only saves round trips: without it each operation asks for
-        the narrowest token it needs (pull to read, pull,push to write), so a
-        read then a write costs two exchanges. Costs one ``GET /v2/`` when the
-        registry's challenge is not known yet, and nothing when the registry
-        wants no token (anonymous or Basic).
-        """
-        scopes: dict[str, frozenset[str]] = {}
-        for name in pull:
-            scopes[check_name(name)] = frozenset({"pull"}) | scopes.get(name, frozenset())
-        for name in push:
-            scopes[check_name(name)] = frozenset({"pull", "push"})
-        if not scopes:
-            return
-        if self._auth.challenge is None:
-            if self._auth.open_without_auth:
-                return  # requests succeed without credentials here
-            probe = await self._http.request("GET", self._endpoint("/v2/"), expect=(200, 401))
-            if probe.status_code == 200:
-                self._auth.open_without_auth = True
-                return
-            self._auth.learn(probe)
-        await self._auth.authorization(scopes)
-
-    # --------------------------------------------------------------- transport
-
-    async def _send(
-        self,
-        method: str,
-        url: httpx.URL,
-        *,
-        scopes: Scopes,
-        expect: Collection[int] = (200,),
-        headers: Mapping[str, str] | None = None,
-        content: bytes | BodyFactory | None = None,
-        idempotent: bool | None = None,
-        follow_redirects: bool = False,
-        stream: bool = False,
-    ) -> httpx.Response:
-        """Send with authentication; follow redirects ourselves when asked.
-
-        ``stream``: leave a 2xx body unread (see ``HttpClient.request``).
-
-        httpx would carry the Authorization header along a redirect to another
-        host; GHCR redirects blob reads to a storage host, which must never see
-        our token. So each hop is sent by us: with credentials on the
-        registry's origin, without them anywhere else.
-        """
-        target = url
-        accept: set[int] = set(expect) | (set(_REDIRECTS) if follow_redirects else set[int]())
-        for _ in range(_MAX_REDIRECTS + 1):
-            if same_origin(target, self.url):
-                response = await self._authenticated(
-                    method, target, scopes, accept, headers, content, idempotent, stream
-                )
-            else:
-                response = await self._http.request(
-                    method,
-                    target,
-                    headers=headers,
-                    content=content,
-                    expect=accept,
-                    idempotent=idempotent,
-                    stream=stream,
-                )
-            if response.status_code in expect or response.status_code not in _REDIRECTS:
-                return response
-            location = response.headers.get("location")
-            next_target = target.join(location) if location else None
-            if next_target is None or next_target.scheme not in ("http", "https"):
-                raise RegistryProtocolError(
-                    f"registry {self.host}: {method} answered {response.status_code} "
-                    "without a usable Location.",
-                    fix="The registry or a proxy is misconfigured; check the registry URL.",
-                )
-            target = next_target
-        raise RegistryProtocolError(
-            f"registry {self.host}: {method} was redirected more than {_MAX_REDIRECTS} times.",
-            fix="The registry or a proxy is misconfigured; check the registry URL.",
-        )
-
-    async def _authenticated(
-        self,
-        method: str,
-        url: httpx.URL,
-        scopes: Scopes,
-        expect: Collection[int],
-        headers: Mapping[str, str] | None,
-        content: bytes | BodyFactory | None,
-        idempotent: bool | None,
-        stream: bool,
-    ) -> httpx.Response:
-        auth = await self._auth.authorization(scopes)
-        rounds = 0
-        while True:
-            rounds += 1
-            send = dict(headers or {})
-            if auth is not None:
-                send["authorization"] = auth.header
-            response = await self._http.request(
-                method,
-                url,
-                headers=send,
-                content=content,
-                expect={*expect, 401},
-                idempotent=idempotent,
-                stream=stream,
-            )
-            if response.status_code != 401 or 401 in expect:
-                if auth is None and response.status_code < 400:
-                    self._auth.open_without_auth = True
-                return response
-            auth = await self._auth.after_unauthorized(response, auth, scopes)
-            if auth is None or rounds >= _MAX_AUTH_ROUNDS:
-                raise self._http.error_for(method, url, response)
 
     # -------------------------------------------------------------------- tags
 
     async def list_tags(self, name: str) -> list[str]:
         """Every tag of repository ``name``, following pagination.
 
-        Raises ``NameUnknown`` when the repository does not exist.
+        Raises ``NameUnknown`` when the repository does not exist. Pages are
+        asked for ``page_size`` tags; a registry may send fewer (GHCR caps at
+        some size), so the walk is bounded by what it returns: every page must
+        add tags, no page may be announced twice, and at most ``max_tags``
+        tags are read.
         """
         check_name(name)
         url = self._endpoint(f"/v2/{name}/tags/list", {"n": str(self.page_size)})
         tags: list[str] = []
-        for _ in range(self.max_pages):
+        seen = {str(url)}
+        pages = largest = 0
+        while True:
             try:
-                response = await self._send("GET", url, scopes=repository_scope(name))
+                response = await self.send("GET", url, scopes=repository_scope(name))
             except NotFound as exc:
                 raise refine_not_found(exc, NameUnknown) from None
-            tags += _tags_of(response, self.host, name)
+            page = _tags_of(response, self.host, name)
+            pages += 1
+            largest = max(largest, len(page))
+            tags += page
             following = next_page(response, url)
             if following is None:
                 return tags
+            what = f"registry {self.host}: the tag list of {name}"
+            if len(tags) > self.max_tags:
+                raise RegistryProtocolError(
+                    f"{what} has more than {self.max_tags} tags ({pages} pages of up to "
+                    f"{largest} tags, the page size the registry sends), and more are announced.",
+                    fix="Delete old tags, or raise max_tags if the repository holds that many.",
+                )
+            if not page or str(following) in seen:
+                why = "an empty page" if not page else "a page it already sent"
+                raise RegistryProtocolError(
+                    f"{what} pages in a loop: page {pages} announces {why} next.",
+                    fix="The registry's pagination is broken; report it to its operator.",
+                )
+            seen.add(str(following))
             url = following
-        raise RegistryProtocolError(
-            f"registry {self.host}: the tag list of {name} has more than {self.max_pages} pages "
-            f"of up to {self.page_size} tags.",
-            fix="Delete old tags, or raise max_pages if the repository really has that many.",
-        )
 
     # --------------------------------------------------------------- manifests
 
@@ -314,7 +126,7 @@ class RegistryClient:
         """The descriptor ``name:ref`` resolves to, or None when there is none."""
         check_name(name)
         check_reference(ref)
-        response = await self._send(
+        response = await self.send(
             "HEAD",
             self._endpoint(f"/v2/{name}/manifests/{ref}"),
             scopes=repository_scope(name),
@@ -339,25 +151,30 @@ class RegistryClient:
         """The manifest or index ``name:ref`` as served, its digest verified.
 
         Raises ``ManifestUnknown`` (or ``NameUnknown``) when it does not exist.
+        Reading stops after ``MAX_MANIFEST_BYTES`` (4 MiB, the limit the
+        distribution spec lets registries enforce): a longer answer is refused.
         """
         check_name(name)
         check_reference(ref)
+        what = f"registry {self.host}: manifest {_image(name, ref)}"
         try:
-            response = await self._send(
+            response = await self.send(
                 "GET",
                 self._endpoint(f"/v2/{name}/manifests/{ref}"),
                 scopes=repository_scope(name),
                 headers={"accept": MANIFEST_ACCEPT},
+                max_bytes=MAX_MANIFEST_BYTES,
             )
         except NotFound as exc:
             raise refine_not_found(exc, ManifestUnknown) from None
-        content = response.content
-        what = f"registry {self.host}: manifest {name}:{ref}"
-        if len(content) > MAX_MANIFEST_BYTES:
+        except ResponseTooLarge:
             raise RegistryProtocolError(
-                f"{what} is {len(content)} bytes, over the {MAX_MANIFEST_BYTES} byte limit.",
-                fix="Check the reference: that is not an image manifest.",
-            )
+                f"{what} is larger than {MAX_MANIFEST_BYTES} bytes (4 MiB, the distribution "
+                "spec's limit for manifests); reading stopped there.",
+                fix="Check the image reference and the registry URL: no image manifest is "
+                "that big.",
+            ) from None
+        content = response.content
         announced = response.headers.get("docker-content-digest")
         if announced is not None and not is_digest(announced):
             announced = None  # not a digest we can check: ignored
@@ -391,7 +208,7 @@ class RegistryClient:
                 f"Cannot store manifest {manifest.digest} under digest {ref}.",
                 fix="Put a manifest by its own digest, or by a tag.",
             )
-        response = await self._send(
+        response = await self.send(
             "PUT",
             self._endpoint(f"/v2/{name}/manifests/{ref}"),
             scopes=repository_scope(name, push=True),
@@ -416,196 +233,40 @@ class RegistryClient:
     def _blob_url(self, name: str, digest: str) -> httpx.URL:
         return self._endpoint(f"/v2/{name}/blobs/{digest}")
 
-    async def blob_exists(self, name: str, digest: str) -> bool:
-        check_name(name)
-        check_digest(digest)
-        response = await self._send(
-            "HEAD",
-            self._blob_url(name, digest),
-            scopes=repository_scope(name),
-            expect=(200, 404),
-            follow_redirects=True,
-        )
-        return response.status_code == 200
-
     async def get_blob(self, name: str, digest: str) -> bytes:
-        """A blob's bytes, digest verified. Raises ``BlobUnknown`` when missing.
+        """An image config's bytes, digest verified. Raises ``BlobUnknown`` when missing.
 
-        The whole blob is held in memory: for configs and other small blobs
-        (copies between repositories stream through a spool, see ``mount_blob``).
+        Held in memory, so only for configs: reading stops after
+        ``MAX_CONFIG_BYTES`` (8 MiB) and a longer blob is refused.
         """
         check_name(name)
         check_digest(digest)
-        response = await self._fetch_blob(name, digest, stream=False)
+        try:
+            response = await self._fetch_blob(name, digest)
+        except ResponseTooLarge:
+            raise RegistryProtocolError(
+                f"registry {self.host}: image config {name}@{digest} is larger than "
+                f"{MAX_CONFIG_BYTES} bytes (8 MiB, our limit for image configs); "
+                "reading stopped there.",
+                fix="The image's config is not a real one; rebuild and push the image.",
+            ) from None
         verify_digest(response.content, digest, f"registry {self.host}: blob {name}@{digest}")
         return response.content
 
-    async def _fetch_blob(self, name: str, digest: str, *, stream: bool) -> httpx.Response:
+    async def _fetch_blob(self, name: str, digest: str) -> httpx.Response:
         """GET a blob (storage redirects followed); ``BlobUnknown`` when it is missing."""
         try:
-            return await self._send(
+            return await self.send(
                 "GET",
                 self._blob_url(name, digest),
                 scopes=repository_scope(name),
                 follow_redirects=True,
-                stream=stream,
+                max_bytes=MAX_CONFIG_BYTES,
             )
         except NotFound as exc:
             raise refine_not_found(exc, BlobUnknown) from None
 
-    async def push_blob(self, name: str, data: bytes) -> str:
-        """Upload ``data`` in one piece (POST then PUT); returns its digest."""
-        check_name(name)
-        digest = digest_of(data)
-        location = await self._open_upload(name, self._endpoint(f"/v2/{name}/blobs/uploads/"))
-        await self._finish_upload(name, location, data, digest, len(data))
-        return digest
-
-    async def mount_blob(self, dst: str, digest: str, src: str) -> bool:
-        """Make blob ``digest`` of ``src`` available in ``dst``.
-
-        True when the registry mounted it (no bytes moved); False when it
-        opened an upload instead (202) and the blob was copied through us.
-        """
-        check_name(dst)
-        check_name(src)
-        check_digest(digest)
-        url = self._endpoint(f"/v2/{dst}/blobs/uploads/", {"mount": digest, "from": src})
-        scopes = {**repository_scope(src), **repository_scope(dst, push=True)}
-        response = await self._send(
-            "POST",
-            url,
-            scopes=scopes,
-            expect=(201, 202),
-            content=b"",
-            # Repeating a mount, or opening a second upload session, changes
-            # nothing anyone sees (an unused session expires), so retry freely.
-            idempotent=True,
-        )
-        if response.status_code == 201:
-            return True
-        location = _location(response, url, self.host)
-        # Memory stays bounded whatever the blob's size: spool it, verified,
-        # then upload from the spool.
-        with tempfile.SpooledTemporaryFile(max_size=self.spool_memory) as spool:
-            try:
-                size = await self._download_blob(src, digest, spool)
-            except (RegistryProtocolError, HttpStatusError, OSError):
-                # Nothing will be sent (wrong bytes, the source refused or lacks
-                # the blob, the spool's disk failed): close the upload session
-                # rather than leave it open until the registry purges it (a
-                # week, by default). Not after a network failure: the cleanup's
-                # own retries would only delay the error.
-                await self._cancel_upload(dst, location)
-                raise
-            if spool.name is not None:  # rolled over to a real file
-                self.blobs_spooled_to_disk += 1
-            await self._finish_upload(dst, location, _file_body(spool), digest, size)
-        return False
-
-    async def _download_blob(self, name: str, digest: str, sink: IO[bytes]) -> int:
-        """Write blob ``digest`` of ``name`` into ``sink``; returns its size.
-
-        The digest is checked as the bytes pass, before anyone uploads them. A
-        connection lost mid-body starts the download over, under the retry
-        policy (``HttpClient`` retries only until the answer starts).
-        """
-        policy = self._http.policy
-        started = policy.clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            sink.seek(0)
-            sink.truncate()
-            response = await self._fetch_blob(name, digest, stream=True)
-            try:
-                actual, size = await self._read_into(response, digest, sink)
-            except TransportError:
-                wait = policy.backoff(attempt)
-                if not policy.allows_retry(attempt, started, wait):
-                    raise
-                url = self._blob_url(name, digest)
-                self._http.announce_retry("GET", url, "broke off mid-body", attempt, wait)
-                await policy.sleep(wait)
-                continue
-            if actual != digest:
-                what = f"registry {self.host}: blob {name}@{digest}"
-                raise digest_mismatch(what, actual, digest, "; nothing was uploaded")
-            return size
-
-    async def _read_into(
-        self, response: httpx.Response, digest: str, sink: IO[bytes]
-    ) -> tuple[str, int]:
-        """Copy a streamed body into ``sink``; its digest (same algorithm) and size."""
-        algorithm = digest.partition(":")[0]  # sha256 or sha512: check_digest said so
-        hasher = hashlib.new(algorithm)
-        size = 0
-        async with contextlib.aclosing(self._http.iter_body(response, _CHUNK)) as chunks:
-            async for chunk in chunks:
-                hasher.update(chunk)
-                sink.write(chunk)
-                size += len(chunk)
-        return f"{algorithm}:{hasher.hexdigest()}", size
-
-    async def _cancel_upload(self, name: str, location: httpx.URL) -> None:
-        # Best effort, called while another failure is on its way up: any of our
-        # classified errors here (a refusal, a bad redirect, a lost connection)
-        # must not replace it. An unused session expires on the registry anyway.
-        with contextlib.suppress(MetaboostCiError):
-            await self._send(
-                "DELETE",
-                location,
-                scopes=repository_scope(name, push=True),
-                expect=(202, 204, 404),
-            )
-
-    async def _open_upload(self, name: str, url: httpx.URL) -> httpx.URL:
-        response = await self._send(
-            "POST",
-            url,
-            scopes=repository_scope(name, push=True),
-            expect=(202,),
-            content=b"",
-            idempotent=True,  # see mount_blob
-        )
-        return _location(response, url, self.host)
-
-    async def _finish_upload(
-        self, name: str, location: httpx.URL, data: bytes | BodyFactory, digest: str, size: int
-    ) -> None:
-        """One monolithic PUT; a retry sends ``data`` again from its first byte."""
-        try:
-            await self._send(
-                "PUT",
-                location.copy_merge_params({"digest": digest}),
-                scopes=repository_scope(name, push=True),
-                headers={"content-type": "application/octet-stream", "content-length": str(size)},
-                content=data,
-                expect=(201, 204),
-            )
-        except (HttpStatusError, TransportError):
-            # A retried PUT whose first try completed finds its session gone
-            # (404); the blob is there all the same. Read back before failing.
-            if not await self.blob_exists(name, digest):
-                raise
-
     # ---------------------------------------------------------- whole images
-
-    async def copy_image(
-        self,
-        src_name: str,
-        src_ref: str,
-        dst_name: str,
-        dst_tag: str,
-        *,
-        source: Manifest | None = None,
-    ) -> CopyResult:
-        """Copy a whole image (an index with every child) to ``dst_name:dst_tag``.
-
-        ``source``: the manifest of ``src_name:src_ref`` if the caller already
-        read it (copying one image to several tags reads it once).
-        """
-        return await copy_image(self, src_name, src_ref, dst_name, dst_tag, source=source)
 
     async def image_labels(
         self, name: str, ref: str, *, source: Manifest | None = None
@@ -618,27 +279,9 @@ class RegistryClient:
         return await image_labels(self, name, ref, source=source)
 
 
-def _file_body(file: IO[bytes]) -> BodyFactory:
-    """``file`` as a request body, from its first byte on every call (every attempt)."""
-
-    async def chunks() -> AsyncIterator[bytes]:
-        # Plain reads on the loop: the spool is a local, freshly written file
-        # (page cache); a thread hop per chunk would cost more than it saves.
-        file.seek(0)
-        while chunk := file.read(_CHUNK):
-            yield chunk
-
-    return chunks
-
-
-def _location(response: httpx.Response, request_url: httpx.URL, host: str) -> httpx.URL:
-    location = response.headers.get("location")
-    if not location:
-        raise RegistryProtocolError(
-            f"registry {host}: the upload was accepted without a Location to send it to.",
-            fix="The registry is misbehaving; report it to its operator.",
-        )
-    return request_url.join(location)
+def _image(name: str, ref: str) -> str:
+    """``owner/repo/api:1.2.0`` or ``owner/repo/api@sha256:...``."""
+    return f"{name}@{ref}" if is_digest(ref) else f"{name}:{ref}"
 
 
 def _tags_of(response: httpx.Response, host: str, name: str) -> list[str]:
@@ -663,18 +306,4 @@ def _tags_of(response: httpx.Response, host: str, name: str) -> list[str]:
     return [str(tag) for tag in cast(list[Any], raw)]
 
 
-def _hints(response: httpx.Response) -> str | None:
-    code, _ = error_code_and_detail(response)
-    if code == "MANIFEST_INVALID":
-        return (
-            "Send the manifest's exact bytes with Content-Type equal to its mediaType, "
-            "after every blob and child manifest it references is in the repository."
-        )
-    if code in ("MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN") and response.status_code == 400:
-        return "Push every blob and child manifest the manifest references first."
-    if code == "NAME_UNKNOWN":
-        return (
-            "The repository does not exist yet (nothing was ever pushed to it), "
-            "or the token cannot see it."
-        )
-    return registry_hints(response)
+__all__ = ["RegistryClient", "parse_registry_url"]

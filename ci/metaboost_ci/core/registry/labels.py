@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from .errors import RegistryProtocolError
 from .media import Manifest
 
-if TYPE_CHECKING:
-    from .client import RegistryClient
+
+class ImageReader(Protocol):
+    """What reading labels needs of a registry client (``RegistryClient`` is one)."""
+
+    @property
+    def host(self) -> str: ...
+
+    async def get_manifest(self, name: str, ref: str) -> Manifest: ...
+
+    async def get_blob(self, name: str, digest: str) -> bytes: ...
+
 
 # An index of indexes of ... is legal but never deep; this bounds a malicious loop.
 _MAX_DEPTH = 4
 
 
 async def image_labels(
-    client: RegistryClient, name: str, ref: str, *, source: Manifest | None = None
+    client: ImageReader, name: str, ref: str, *, source: Manifest | None = None
 ) -> list[dict[str, str]]:
     """See ``RegistryClient.image_labels``."""
     manifest = source if source is not None else await client.get_manifest(name, ref)
@@ -40,7 +49,7 @@ async def image_labels(
 
 
 async def _runnable_images(
-    client: RegistryClient, name: str, manifest: Manifest, depth: int
+    client: ImageReader, name: str, manifest: Manifest, depth: int
 ) -> list[Manifest]:
     if not manifest.is_index:
         return [manifest]

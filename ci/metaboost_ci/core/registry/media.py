@@ -2,7 +2,7 @@
 
 A manifest is kept as the exact bytes the registry served: its digest is the
 sha256 of those bytes, so re-serialising the JSON would change the image's
-identity. Parsed views (children, blobs) are computed from the bytes on demand.
+identity. Parsed views (children, config) are computed from the bytes on demand.
 """
 
 from __future__ import annotations
@@ -27,16 +27,6 @@ INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 # type is not acceptable to the client, so always offer all four.
 MANIFEST_ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
 
-# Layers the registry must not (and usually cannot) serve: Windows base layers.
-NON_DISTRIBUTABLE_LAYERS = frozenset(
-    {
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-    }
-)
-
 # The distribution spec's grammar for repository names, tags and digests.
 _NAME = re.compile(
     r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
@@ -45,6 +35,10 @@ _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})")
 # A manifest larger than this is refused (the spec lets registries cap at 4 MiB).
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# An image config larger than this is refused. Configs hold the history and
+# environment: a few KiB, rarely over 100 KiB even for images of hundreds of
+# layers (Docker caps image layers at 127). 8 MiB leaves room for any real one.
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
 
 def check_name(name: str) -> str:
@@ -102,12 +96,10 @@ def verify_digest(data: bytes, expected: str, what: str) -> None:
         raise digest_mismatch(what, actual, expected)
 
 
-def digest_mismatch(
-    what: str, actual: str, expected: str, consequence: str = ""
-) -> RegistryProtocolError:
+def digest_mismatch(what: str, actual: str, expected: str) -> RegistryProtocolError:
     """The error for content that hashes to ``actual`` where ``expected`` was announced."""
     return RegistryProtocolError(
-        f"{what}: the bytes received hash to {actual}, not {expected}{consequence}.",
+        f"{what}: the bytes received hash to {actual}, not {expected}.",
         fix="The registry or a proxy on the way altered the content; run again, and "
         "report it to the registry's operator if it persists.",
     )
@@ -185,14 +177,6 @@ class Manifest:
         if not isinstance(config, dict):
             return None
         return _descriptor(cast(Mapping[str, Any], config), self.digest)
-
-    def blobs(self) -> list[Descriptor]:
-        """Config and layers of an image manifest (the bytes a copy must move)."""
-        if self.is_index:
-            return []
-        config = self.config()
-        layers = [_descriptor(entry, self.digest) for entry in _entries(self.json(), "layers")]
-        return ([config] if config else []) + layers
 
 
 def _entries(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
