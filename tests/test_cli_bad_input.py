@@ -95,6 +95,19 @@ def kustomize_into_a_missing_directory(case: Case) -> list[str]:
     return [*case.options, "summary", "--version", f"{BASE}-staging.0", "--kustomize", pins]
 
 
+def zero_apps(command: str, apps: str) -> Callable[[Case], list[str]]:
+    """A staging build is there to promote; the app list names none of it."""
+
+    def build(case: Case) -> list[str]:
+        case.world.github.repos.remote_tag_create(f"{BASE}-staging.0", case.commit)
+        case.world.push_build(f"{BASE}-staging.0", case.commit)
+        if command == "promote":
+            return [*promote(case), "--apps", apps]
+        return [*case.options, "verify", "--version", f"{BASE}-staging.0", "--apps", apps]
+
+    return build
+
+
 CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
     "override not staging.N": (
         lambda c: reserve(c, "--base-version", BASE, "--version-override", f"{BASE}-beta.1"),
@@ -129,6 +142,8 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         2,
         "Unknown app(s): payments.",
     ),
+    "promote --apps ','": (zero_apps("promote", ","), 2, "names no app"),
+    "verify --apps ' '": (zero_apps("verify", " "), 2, "names no app"),
     "short commit": (
         lambda c: [*c.options, "reserve", "--commit", c.commit[:8], "--base-version", BASE],
         2,
