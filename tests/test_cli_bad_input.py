@@ -164,6 +164,34 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         2,
         "--registry",
     ),
+    "registry URL with an unclosed IPv6 bracket": (
+        lambda c: [*reserve(c, "--base-version", BASE), "--registry", "http://[::1"],
+        2,
+        "Registry URL 'http://[::1' is not usable: its IPv6 address has no closing ']'.",
+    ),
+    "registry port out of range": (
+        lambda c: [*reserve(c, "--base-version", BASE), "--registry", "http://127.0.0.1:99999"],
+        2,
+        "its port '99999' is not a number from 1 to 65535",
+    ),
+    "registry host with a space": (
+        lambda c: [*reserve(c, "--base-version", BASE), "--registry", "http://127.0.0.1 :5103"],
+        2,
+        "contains a space",
+    ),
+    "GitHub API URL with an unclosed IPv6 bracket": (
+        lambda c: [*reserve(c, "--base-version", BASE), "--github-api-url", "http://[::1"],
+        2,
+        "GitHub API URL 'http://[::1' is not usable",
+    ),
+    "Git remote URL with a port out of range": (
+        lambda c: [
+            *reserve(c, "--base-version", BASE),
+            *("--git-remote", "http://127.0.0.1:99999/r.git"),
+        ],
+        2,
+        "Git remote 'http://127.0.0.1:99999/r.git' is not usable",
+    ),
     "missing GitHub token": (without("GITHUB_TOKEN"), 2, "GITHUB_TOKEN is not set"),
     "wrong GitHub token": (wrong_github_token, 1, "401"),
     "missing registry token for ghcr.io": (ghcr_without_token, 2, "GHCR_REGISTRY_TOKEN"),
