@@ -108,6 +108,27 @@ def zero_apps(command: str, apps: str) -> Callable[[Case], list[str]]:
     return build
 
 
+def move_floating_to(float_tag: str) -> Callable[[Case], list[str]]:
+    def build(case: Case) -> list[str]:
+        case.world.push_build(f"{BASE}-staging.0", case.commit)
+        version = ("--version", f"{BASE}-staging.0")
+        return [*case.options, "move-floating", *version, "--float-tag", float_tag]
+
+    return build
+
+
+def github_output_into(path: str) -> Callable[[Case], list[str]]:
+    """A results file that exists but takes no appends (/proc/version)."""
+
+    def build(case: Case) -> list[str]:
+        case.world.push_build(f"{BASE}-staging.0", case.commit)
+        case.env["GITHUB_OUTPUT"] = path
+        version = ("--version", f"{BASE}-staging.0")
+        return [*case.options, "summary", *version, "--github-output"]
+
+    return build
+
+
 CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
     "override not staging.N": (
         lambda c: reserve(c, "--base-version", BASE, "--version-override", f"{BASE}-beta.1"),
@@ -226,6 +247,17 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         2,
         "version tags are immutable",
     ),
+    "move-floating to an empty tag": (move_floating_to(""), 2, "--float-tag '' is not"),
+    "move-floating to a tag with a space": (
+        move_floating_to("bad tag"),
+        2,
+        "--float-tag 'bad tag' is not a valid image tag",
+    ),
+    "summary --github-output into a file that takes no appends": (
+        github_output_into("/proc/version"),
+        2,
+        "$GITHUB_OUTPUT names /proc/version, which cannot be written",
+    ),
     "verify of a version that is not one": (
         lambda c: [*c.options, "verify", "--version", "latest"],
         2,
@@ -277,6 +309,7 @@ def test_bad_input_is_refused_clearly_without_writing(
         world.push_build("1.0.0-staging.0", None, apps=("api",))
     args = build(case)
     before = world.snapshot()
+    requests_before = len(world.origin.access_log())
     # Every other case asks for --json: a failure is then one JSON document on
     # stdout; without it, stdout stays empty.
     as_json = list(CASES).index(name) % 2 == 0
@@ -302,3 +335,7 @@ def test_bad_input_is_refused_clearly_without_writing(
     for secret in secrets:
         assert secret not in result.all_output
     assert world.snapshot() == before
+    if expected_code == 2 and name != "commit the remote lacks":
+        # Refused before any request, not only before any write (a missing
+        # commit is found by asking the tag store, after the registry read).
+        assert len(world.origin.access_log()) == requests_before, name
