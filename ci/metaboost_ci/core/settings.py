@@ -24,7 +24,7 @@ from .apps import DEFAULT_APPS
 from .errors import ConfigError, InputError
 from .flows.context import ReleaseContext
 from .github import DEFAULT_API_URL, GitHubClient, GitHubTagStore, require_repository
-from .gitstore import GitRemoteTagStore, safe_remote
+from .gitstore import GitRemoteTagStore, register_remote_credentials, safe_remote
 from .net import RetryPolicy
 from .progress import Progress, SilentProgress
 from .redact import register_secret
@@ -85,6 +85,9 @@ class Settings:
             fix="Give --github-api-url as https://api.github.com, or https://HOST/api/v3 for "
             "GitHub Enterprise.",
         )
+        if self.git_remote is not None:
+            # Now, before the first progress line names the remote.
+            register_remote_credentials(self.git_remote)
         if self.git_remote is not None and "://" in self.git_remote:
             # file:///path has no host; every other scheme names one.
             require_usable_url(
