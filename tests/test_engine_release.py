@@ -21,8 +21,11 @@ from dagger import dag
 
 from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.core.errors import CheckFailed, InputError
+from metaboost_ci.core.flows import fallback_notes
+from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.core.redact import redact
 from metaboost_ci.engine.main import MetaboostCi
+from metaboost_ci.engine.ops import changelog_notes
 from tests.support.dagger_offline import Call, PlayedApps, StandInSession, args_of
 from tests.support.images import REVISION_LABEL, push_image
 from tests.support.release import REPOSITORY, ReleaseWorld
@@ -223,3 +226,18 @@ async def test_a_registry_username_equal_to_the_owner_does_not_mask_image_names(
         await module(world).verify(version="0.1.0-staging.0", registry_username=owner)
     assert f"{world.via.host}/{REPOSITORY}/web:0.1.0-staging.0 does not exist." in str(failed.value)
     assert redact(f"ghcr.io/{REPOSITORY}/api") == f"ghcr.io/{REPOSITORY}/api"
+
+
+async def test_the_module_reads_the_changelog_by_the_core_rules(
+    dagger_standin: StandInSession,
+) -> None:
+    files = SampleFiles(dagger_standin)
+    files.files["docs/development/CHANGELOGS/0.1.0.md"] = "- a change\n" * 12_000
+    progress = RecordingProgress()
+
+    notes = await changelog_notes(dag.directory(), "0.1.0", progress)
+
+    assert notes == fallback_notes("0.1.0", refused=True)
+    assert "larger than 125,000 bytes" in progress.lines[0]
+    [exists] = dagger_standin.leaves("Directory.exists")
+    assert exists[-1].args["doNotFollowSymlinks"] is True  # a link is not followed

@@ -340,7 +340,9 @@ def cmd_release(args: argparse.Namespace) -> Outcome:
         notes_data: dict[str, Any] | None = None
         body = ""
         if ctx.github is not None:
-            notes = read_release_notes(base, commit=commit, source=source_dir(args))
+            notes = read_release_notes(
+                base, commit=commit, source=source_dir(args), progress=ctx.progress
+            )
             body, notes_data = notes.text, notes.to_dict()
         result = await release(
             ctx,
@@ -365,7 +367,9 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         notes_text: str | None = None
         if ctx.github is not None:
-            notes_text = read_release_notes(base, commit=commit, source=source_dir(args)).text
+            notes_text = read_release_notes(
+                base, commit=commit, source=source_dir(args), progress=ctx.progress
+            ).text
         result = await promote(
             ctx,
             commit=commit,

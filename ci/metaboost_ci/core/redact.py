@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from typing import cast
 
 _MASK = "***"
 _lock = threading.Lock()
@@ -47,3 +48,18 @@ def redact(text: str) -> str:
             text = text.replace(secret, _MASK)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{_MASK}", text)
     return _USERINFO.sub(lambda m: f"{m.group(1)}{_MASK}@", text)
+
+
+def redact_data(value: object) -> object:
+    """``value`` (JSON-like: dicts, lists, strings) with every string redacted.
+
+    For what is sent rather than printed: a release body made from a file
+    that holds a token must not publish it.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_data(item) for key, item in cast(dict[object, object], value).items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(item) for item in cast(list[object], value)]
+    return value

@@ -21,7 +21,6 @@ import dagger
 from ..core.flows import (
     PublishSummary,
     ReleaseContext,
-    fallback_notes,
     move_floating,
     promote,
     read_revisions,
@@ -29,9 +28,10 @@ from ..core.flows import (
     reserve,
     verify,
 )
-from ..core.flows.release import base_of_tag, changelog_path
+from ..core.flows.notes import changelog_path, checked_notes
+from ..core.flows.release import base_of_tag
 from ..core.flows.verify import read_tag_states
-from .bump import DirectoryTree
+from ..core.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,20 @@ class ReleaseOps(Protocol):
     async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary: ...
 
 
-async def changelog_notes(source: dagger.Directory, base: str) -> str:
-    """``docs/development/CHANGELOGS/BASE.md`` of ``source``, or the fallback sentence."""
-    text = await DirectoryTree(source).read(changelog_path(base))
-    return text if text is not None else fallback_notes(base)
+async def changelog_notes(
+    source: dagger.Directory, base: str, progress: Progress | None = None
+) -> str:
+    """``docs/development/CHANGELOGS/BASE.md`` of ``source``, or the fallback sentence.
+
+    By the core's rules (``checked_notes``): a link is not followed (in a
+    Directory it could not leave the source anyway), size and UTF-8 checked.
+    """
+    path = changelog_path(base)
+    regular = dagger.ExistsType.REGULAR_TYPE
+    if not await source.exists(path, expected_type=regular, do_not_follow_symlinks=True):
+        return checked_notes(base, None, "the source directory", progress).text
+    data = (await source.file(path).contents()).encode("utf-8")
+    return checked_notes(base, data, "the source directory", progress).text
 
 
 class InProcessOps:
@@ -101,14 +111,14 @@ class InProcessOps:
         await move_floating(self.ctx, version=version, float_tag=float_tag)
 
     async def release(self, *, tag: str, commit: str, prerelease: bool) -> str:
-        notes = await changelog_notes(self.source, base_of_tag(tag))
+        notes = await changelog_notes(self.source, base_of_tag(tag), self.ctx.progress)
         outcome = await release(
             self.ctx, tag=tag, commit=commit, notes=notes, prerelease=prerelease
         )
         return outcome.sentence()
 
     async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary:
-        notes = await changelog_notes(self.source, base)
+        notes = await changelog_notes(self.source, base, self.ctx.progress)
         result = await promote(self.ctx, commit=commit, base=base, notes=notes, dry_run=dry_run)
         summary = result.summary()
         line = result.release.sentence()

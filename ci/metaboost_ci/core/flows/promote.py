@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .context import ReleaseContext, authorize, run_together, write_per_app
+from .notes import fallback_notes
 from .plan import LATEST, PromotionPlan, plan_promotion
-from .release import ReleaseOutcome, ensure_tag, fallback_notes, release
+from .release import ReleaseOutcome, ensure_tag, release
 from .summary import ImageRow, PublishSummary
 
 
