@@ -199,15 +199,20 @@ def test_every_secret_is_masked_in_what_is_sent_to_github(world_factory: WorldFa
     the GitHub client redacts every request body, whatever it was made from."""
     world = world_factory()
     env = secrets_env(world)
-    pasted = f"- set GITHUB_TOKEN={env['GITHUB_TOKEN']} and {env['GHCR_REGISTRY_TOKEN']}\n"
+    # Held by the process, never read as a credential: Actions sets it for every step.
+    env["ACTIONS_RUNTIME_TOKEN"] = f"rt-{secrets.token_hex(12)}"
+    pasted = (
+        f"- set GITHUB_TOKEN={env['GITHUB_TOKEN']} and {env['GHCR_REGISTRY_TOKEN']}"
+        f" ({env['ACTIONS_RUNTIME_TOKEN']})\n"
+    )
     commit = world.commit_files({CHANGELOG: f"# {BASE}\n{pasted}"})
     args = ["release", "--tag", TAG, "--commit", commit, "--prerelease", "--source", "."]
 
     result = run_cli([*world.cli_options(), *args], env=env, cwd=world.work)
     assert result.code == 0, result.all_output
     [published] = world.github.releases.values()
-    assert published["body"] == f"# {BASE}\n- set GITHUB_TOKEN=*** and ***\n"
-    for secret in (env["GITHUB_TOKEN"], env["GHCR_REGISTRY_TOKEN"]):
+    assert published["body"] == f"# {BASE}\n- set GITHUB_TOKEN=*** and *** (***)\n"
+    for secret in (env["GITHUB_TOKEN"], env["GHCR_REGISTRY_TOKEN"], env["ACTIONS_RUNTIME_TOKEN"]):
         assert secret not in sent_to_github(world)
 
     # A re-run with --update compares with what GitHub holds (the masked body): no change.

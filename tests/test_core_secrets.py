@@ -21,7 +21,7 @@ from metaboost_ci.core.github import GitHubClient
 from metaboost_ci.core.gitstore import register_remote_credentials, safe_remote
 from metaboost_ci.core.net import RetryPolicy
 from metaboost_ci.core.progress import StderrProgress
-from metaboost_ci.core.redact import redact, register_secret
+from metaboost_ci.core.redact import redact, register_environment_secrets, register_secret
 from metaboost_ci.core.registry import parse_registry_url
 
 
@@ -168,3 +168,16 @@ def test_the_user_part_of_an_scp_like_remote_is_a_secret(remote: str, shown: str
         if secret in remote:
             assert secret not in redact(f"git said: {remote}")
     assert redact("git@github.com:acme/metaboost.git") == "git@github.com:acme/metaboost.git"
+
+
+def test_values_of_secret_looking_variables_are_masked_short_ones_are_not() -> None:
+    register_environment_secrets(
+        {
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "idtok-8c1f0e5d",
+            "DEPLOY_KEY": "dk-77aa90b1c2",
+            "FEATURE_KEY": "enabled",  # shorter than a secret
+            "HOME": "/home/runner/work",  # not a secret's name
+        }
+    )
+    said = "idtok-8c1f0e5d dk-77aa90b1c2 enabled /home/runner/work"
+    assert redact(said) == "*** *** enabled /home/runner/work"

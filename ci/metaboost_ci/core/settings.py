@@ -27,7 +27,7 @@ from .github import DEFAULT_API_URL, GitHubClient, GitHubTagStore, require_repos
 from .gitstore import GitRemoteTagStore, register_remote_credentials, safe_remote
 from .net import RetryPolicy
 from .progress import Progress, SilentProgress
-from .redact import register_secret
+from .redact import register_environment_secrets, register_secret
 from .registry import RegistryClient, RegistryCredentials, parse_registry_url
 from .tags import TagStore
 from .urls import require_usable_url
@@ -190,6 +190,7 @@ def settings_from_env(
 ) -> Settings:
     """Settings from options plus credentials from the environment (the seed's variables)."""
     env = os.environ if env is None else env
+    register_environment_secrets(env)
     if not repository:
         raise InputError(
             "No repository given and GITHUB_REPOSITORY is not set.",
