@@ -95,6 +95,40 @@ def kustomize_into_a_missing_directory(case: Case) -> list[str]:
     return [*case.options, "summary", "--version", f"{BASE}-staging.0", "--kustomize", pins]
 
 
+def zero_apps(command: str, apps: str) -> Callable[[Case], list[str]]:
+    """A staging build is there to promote; the app list names none of it."""
+
+    def build(case: Case) -> list[str]:
+        case.world.github.repos.remote_tag_create(f"{BASE}-staging.0", case.commit)
+        case.world.push_build(f"{BASE}-staging.0", case.commit)
+        if command == "promote":
+            return [*promote(case), "--apps", apps]
+        return [*case.options, "verify", "--version", f"{BASE}-staging.0", "--apps", apps]
+
+    return build
+
+
+def move_floating_to(float_tag: str) -> Callable[[Case], list[str]]:
+    def build(case: Case) -> list[str]:
+        case.world.push_build(f"{BASE}-staging.0", case.commit)
+        version = ("--version", f"{BASE}-staging.0")
+        return [*case.options, "move-floating", *version, "--float-tag", float_tag]
+
+    return build
+
+
+def github_output_into(path: str) -> Callable[[Case], list[str]]:
+    """A results file that exists but takes no appends (/proc/version)."""
+
+    def build(case: Case) -> list[str]:
+        case.world.push_build(f"{BASE}-staging.0", case.commit)
+        case.env["GITHUB_OUTPUT"] = path
+        version = ("--version", f"{BASE}-staging.0")
+        return [*case.options, "summary", *version, "--github-output"]
+
+    return build
+
+
 CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
     "override not staging.N": (
         lambda c: reserve(c, "--base-version", BASE, "--version-override", f"{BASE}-beta.1"),
@@ -129,6 +163,8 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         2,
         "Unknown app(s): payments.",
     ),
+    "promote --apps ','": (zero_apps("promote", ","), 2, "names no app"),
+    "verify --apps ' '": (zero_apps("verify", " "), 2, "names no app"),
     "short commit": (
         lambda c: [*c.options, "reserve", "--commit", c.commit[:8], "--base-version", BASE],
         2,
@@ -148,6 +184,34 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         lambda c: [*reserve(c, "--base-version", BASE), "--registry", "ftp://registry"],
         2,
         "--registry",
+    ),
+    "registry URL with an unclosed IPv6 bracket": (
+        lambda c: [*reserve(c, "--base-version", BASE), "--registry", "http://[::1"],
+        2,
+        "Registry URL 'http://[::1' is not usable: its IPv6 address has no closing ']'.",
+    ),
+    "registry port out of range": (
+        lambda c: [*reserve(c, "--base-version", BASE), "--registry", "http://127.0.0.1:99999"],
+        2,
+        "its port '99999' is not a number from 1 to 65535",
+    ),
+    "registry host with a space": (
+        lambda c: [*reserve(c, "--base-version", BASE), "--registry", "http://127.0.0.1 :5103"],
+        2,
+        "contains a space",
+    ),
+    "GitHub API URL with an unclosed IPv6 bracket": (
+        lambda c: [*reserve(c, "--base-version", BASE), "--github-api-url", "http://[::1"],
+        2,
+        "GitHub API URL 'http://[::1' is not usable",
+    ),
+    "Git remote URL with a port out of range": (
+        lambda c: [
+            *reserve(c, "--base-version", BASE),
+            *("--git-remote", "http://127.0.0.1:99999/r.git"),
+        ],
+        2,
+        "Git remote 'http://127.0.0.1:99999/r.git' is not usable",
     ),
     "missing GitHub token": (without("GITHUB_TOKEN"), 2, "GITHUB_TOKEN is not set"),
     "wrong GitHub token": (wrong_github_token, 1, "401"),
@@ -182,6 +246,17 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         ],
         2,
         "version tags are immutable",
+    ),
+    "move-floating to an empty tag": (move_floating_to(""), 2, "--float-tag '' is not"),
+    "move-floating to a tag with a space": (
+        move_floating_to("bad tag"),
+        2,
+        "--float-tag 'bad tag' is not a valid image tag",
+    ),
+    "summary --github-output into a file that takes no appends": (
+        github_output_into("/proc/version"),
+        2,
+        "$GITHUB_OUTPUT names /proc/version, which cannot be written",
     ),
     "verify of a version that is not one": (
         lambda c: [*c.options, "verify", "--version", "latest"],
@@ -234,6 +309,7 @@ def test_bad_input_is_refused_clearly_without_writing(
         world.push_build("1.0.0-staging.0", None, apps=("api",))
     args = build(case)
     before = world.snapshot()
+    requests_before = len(world.origin.access_log())
     # Every other case asks for --json: a failure is then one JSON document on
     # stdout; without it, stdout stays empty.
     as_json = list(CASES).index(name) % 2 == 0
@@ -259,3 +335,7 @@ def test_bad_input_is_refused_clearly_without_writing(
     for secret in secrets:
         assert secret not in result.all_output
     assert world.snapshot() == before
+    if expected_code == 2 and name != "commit the remote lacks":
+        # Refused before any request, not only before any write (a missing
+        # commit is found by asking the tag store, after the registry read).
+        assert len(world.origin.access_log()) == requests_before, name

@@ -2,13 +2,31 @@
 
 import pytest
 
-from metaboost_ci.core.apps import DEFAULT_APPS, choose_known, image_name, parse_apps
+from metaboost_ci.core.apps import (
+    DEFAULT_APPS,
+    choose_known,
+    image_name,
+    parse_apps,
+    validate_app_names,
+)
 from metaboost_ci.core.errors import InputError
 
 
 def test_no_apps_given_means_all_six() -> None:
     assert parse_apps(None) == DEFAULT_APPS
-    assert parse_apps("") == DEFAULT_APPS
+    assert validate_app_names(None) == DEFAULT_APPS
+
+
+@pytest.mark.parametrize("given", ["", ",", " ", " , ,"])
+def test_a_list_naming_no_app_is_refused_not_taken_as_all(given: str) -> None:
+    with pytest.raises(InputError, match="names no app") as caught:
+        parse_apps(given)
+    assert "--apps api,web" in (caught.value.fix or "")
+    # The Dagger module's list (its CLI splits ',' into two empty names).
+    with pytest.raises(InputError, match="names no app"):
+        validate_app_names(given.split(","))
+    with pytest.raises(InputError, match="names no app"):
+        validate_app_names([])
 
 
 def test_apps_keep_the_order_given_and_ignore_blanks() -> None:

@@ -9,6 +9,7 @@ error body (JSON or an HTML page) or in a connection error. A
 
 from __future__ import annotations
 
+import io
 import logging
 import traceback
 
@@ -17,7 +18,10 @@ import pytest
 
 from metaboost_ci.core.errors import InputError, MetaboostCiError
 from metaboost_ci.core.github import GitHubClient
+from metaboost_ci.core.gitstore import register_remote_credentials, safe_remote
 from metaboost_ci.core.net import RetryPolicy
+from metaboost_ci.core.progress import StderrProgress
+from metaboost_ci.core.redact import redact, register_environment_secrets, register_secret
 from metaboost_ci.core.registry import parse_registry_url
 
 
@@ -136,3 +140,44 @@ async def test_a_next_page_on_another_origin_gets_no_token(next_link: str) -> No
         with pytest.raises(MetaboostCiError, match="another origin"):
             await client.list_tags("1.")
     assert len(seen) == 1  # the first page only; the link was not followed
+
+
+def test_every_progress_line_is_redacted_whoever_wrote_it() -> None:
+    token = "ghp_InProgress" + "p5" * 12
+    register_secret(token)
+    stream = io.StringIO()
+    StderrProgress(stream).step(f"pushing with {token}")
+    assert token not in stream.getvalue()
+    assert "pushing with ***" in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("remote", "shown"),
+    [
+        ("ghp_ScpUser0001@host:r.git", "host:r.git"),
+        ("ci:ghp_ScpPass0001@[::1]:acme/r.git", "[::1]:acme/r.git"),
+        ("git@github.com:acme/metaboost.git", "github.com:acme/metaboost.git"),
+        ("./with:colon/r.git", "./with:colon/r.git"),
+        ("origin", "origin"),
+    ],
+)
+def test_the_user_part_of_an_scp_like_remote_is_a_secret(remote: str, shown: str) -> None:
+    assert safe_remote(remote) == shown
+    register_remote_credentials(remote)
+    for secret in ("ghp_ScpUser0001", "ghp_ScpPass0001"):
+        if secret in remote:
+            assert secret not in redact(f"git said: {remote}")
+    assert redact("git@github.com:acme/metaboost.git") == "git@github.com:acme/metaboost.git"
+
+
+def test_values_of_secret_looking_variables_are_masked_short_ones_are_not() -> None:
+    register_environment_secrets(
+        {
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "idtok-8c1f0e5d",
+            "DEPLOY_KEY": "dk-77aa90b1c2",
+            "FEATURE_KEY": "enabled",  # shorter than a secret
+            "HOME": "/home/runner/work",  # not a secret's name
+        }
+    )
+    said = "idtok-8c1f0e5d dk-77aa90b1c2 enabled /home/runner/work"
+    assert redact(said) == "*** *** enabled /home/runner/work"

@@ -167,6 +167,17 @@ async def test_build_refuses_an_unknown_app_before_any_query(
     assert dagger_standin.queries == []
 
 
+@pytest.mark.parametrize("apps", [["", ""], [" "], []])
+async def test_a_module_app_list_naming_no_app_is_refused_before_any_query(
+    dagger_standin: StandInSession, apps: list[str]
+) -> None:
+    # `dagger call --apps ','` hands the module two empty names.
+    module = MetaboostCi(source=dag.directory(), apps=apps)
+    with pytest.raises(FunctionError, match="names no app"):
+        await module.build(app="api")
+    assert dagger_standin.queries == []
+
+
 async def test_build_all_returns_every_variant(dagger_standin: StandInSession) -> None:
     module = MetaboostCi(source=dag.directory(), apps=["api", "web"])
     containers = await module.build_all(platforms=["linux/amd64", "linux/arm64"], version="9.9.9")

@@ -160,6 +160,24 @@ def test_registry_without_scheme_defaults_to_https() -> None:
     assert local.registry_url == "http://127.0.0.1:5000"
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("registry_url", "https://ghcr.io"),
+        ("registry_url", "http://[::1]:5000"),
+        ("registry_url", "127.0.0.1:65535"),
+        ("registry_url", "registry_1.example"),
+        ("registry_url", "bücher.example"),
+        ("github_api_url", "https://ghe.example/api/v3"),
+        ("git_remote", "ssh://git@github.com:22/acme/metaboost.git"),
+        ("git_remote", "file:///srv/git/metaboost.git"),
+        ("git_remote", "git@github.com:acme/metaboost.git"),
+    ],
+)
+def test_usable_urls_pass_the_host_and_port_check(field: str, value: str) -> None:
+    Settings(repository="acme/metaboost", **{field: value})
+
+
 # -- release notes ------------------------------------------------------------------
 
 

@@ -154,3 +154,31 @@ def make_repos(root: Path, name: str = "origin") -> GitRepos:
 def git_repos(tmp_path: Path) -> GitRepos:
     """A bare remote and a working clone with one commit on main, pushed."""
     return make_repos(tmp_path / "git")
+
+
+_SSH_STANDIN = """#!/bin/sh
+# ssh as git calls it: [-o OPTION | -p PORT | -FLAG]... [user@]host command.
+# The "host" is this machine: the command (git-upload-pack 'path', ...) runs
+# in $SSH_STANDIN_ROOT, so an scp-like remote host:path names a repository there.
+while [ $# -gt 2 ]; do
+    case "$1" in
+        -o|-p) shift 2 ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+cd "$SSH_STANDIN_ROOT" && exec sh -c "$2"
+"""
+
+
+def ssh_standin(directory: Path, root: Path) -> dict[str, str]:
+    """Environment that makes git's ssh transport serve ``root`` locally.
+
+    No sshd runs here; with these variables ``USER@anyhost:NAME.git`` is the
+    repository ``root/NAME.git``, reached through git's real ssh code path
+    (scp-like parsing, upload-pack and receive-pack over a pipe).
+    """
+    script = directory / "ssh-standin"
+    script.write_text(_SSH_STANDIN)
+    script.chmod(0o755)
+    return {"GIT_SSH_COMMAND": str(script), "GIT_SSH_VARIANT": "ssh", "SSH_STANDIN_ROOT": str(root)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ import anyio
 
 from ..core.apps import parse_apps
 from ..core.deadline import command_deadline, within_deadline
-from ..core.errors import ConfigError, InputError
+from ..core.errors import ConfigError, InputError, MetaboostCiError
 from ..core.flows import (
     ImageRow,
     PublishSummary,
@@ -31,7 +32,9 @@ from ..core.flows import (
     reserve,
     verify,
 )
+from ..core.flows.floating import require_floating_tag
 from ..core.flows.release import SKIPPED_NO_API, base_of_tag
+from ..core.flows.verify import require_image_tag
 from ..core.progress import StderrProgress
 from ..core.settings import Settings, open_release_context, settings_from_env
 from ..core.tags import require_commit_sha
@@ -140,8 +143,25 @@ def env_file(variable: str) -> Path:
 
 
 def append_to_env_file(variable: str, text: str) -> None:
-    with env_file(variable).open("a", encoding="utf-8") as stream:
-        stream.write(text)
+    path = env_file(variable)
+    try:
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise unwritable(f"${variable}", path, exc, exit_code=1) from None
+
+
+def unwritable(what: str, path: Path, exc: OSError, *, exit_code: int = 2) -> MetaboostCiError:
+    """The error for a results file that cannot be written, naming it and why.
+
+    Exit 2 when found before the flow ran (nothing was written anywhere);
+    exit 1 after it, since the registry or GitHub may have been written by then.
+    """
+    kind = ConfigError if exit_code == 2 else MetaboostCiError
+    return kind(
+        f"{what} names {path}, which cannot be written ({exc.strerror or exc}).",
+        fix=f"Point {what} at a regular file you may write, in an existing directory.",
+    )
 
 
 def check_output_destinations(args: argparse.Namespace) -> None:
@@ -149,7 +169,10 @@ def check_output_destinations(args: argparse.Namespace) -> None:
 
     Checked before the flow runs: a missing $GITHUB_OUTPUT found only after a
     tag was reserved or images were promoted would fail a run whose writes
-    already happened (and exit 2, "bad input", after a side effect).
+    already happened (and exit 2, "bad input", after a side effect). An
+    existing file is opened for appending (nothing is written: its content
+    stays), which is what refuses files like /proc/version that exist, and
+    even look writable, but take no appends.
     """
     targets: list[tuple[Path, str]] = []
     if getattr(args, "github_output", False):
@@ -165,6 +188,13 @@ def check_output_destinations(args: argparse.Namespace) -> None:
                 "or it is a directory).",
                 fix=f"Point {what} at a file in an existing directory.",
             )
+        try:
+            if path.exists():
+                path.open("a", encoding="utf-8").close()
+            elif not os.access(path.parent, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        except OSError as exc:
+            raise unwritable(what, path, exc) from None
 
 
 def write_outputs(args: argparse.Namespace, summary: PublishSummary) -> None:
@@ -173,7 +203,11 @@ def write_outputs(args: argparse.Namespace, summary: PublishSummary) -> None:
     if getattr(args, "github_step_summary", False):
         append_to_env_file("GITHUB_STEP_SUMMARY", summary.markdown())
     if getattr(args, "kustomize", None):
-        Path(args.kustomize).write_text(summary.kustomize_images(), encoding="utf-8")
+        path = Path(args.kustomize)
+        try:
+            path.write_text(summary.kustomize_images(), encoding="utf-8")
+        except OSError as exc:
+            raise unwritable("--kustomize", path, exc, exit_code=1) from None
 
 
 def digest_table(rows: tuple[ImageRow, ...], revisions: dict[str, list[str]] | None = None) -> str:
@@ -257,6 +291,8 @@ def _numbers(values: tuple[int, ...]) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> Outcome:
     require_version_tag(args.version)
+    if args.float_tag is not None:
+        require_image_tag(args.float_tag)
 
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         result = await verify(
@@ -277,6 +313,7 @@ def _revisions(values: list[str]) -> str:
 
 def cmd_move_floating(args: argparse.Namespace) -> Outcome:
     require_version_tag(args.version)
+    require_floating_tag(args.float_tag)
 
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         result = await move_floating(
@@ -305,7 +342,9 @@ def cmd_release(args: argparse.Namespace) -> Outcome:
         notes_data: dict[str, Any] | None = None
         body = ""
         if ctx.github is not None:
-            notes = read_release_notes(base, commit=commit, source=source_dir(args))
+            notes = read_release_notes(
+                base, commit=commit, source=source_dir(args), progress=ctx.progress
+            )
             body, notes_data = notes.text, notes.to_dict()
         result = await release(
             ctx,
@@ -330,7 +369,9 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         notes_text: str | None = None
         if ctx.github is not None:
-            notes_text = read_release_notes(base, commit=commit, source=source_dir(args)).text
+            notes_text = read_release_notes(
+                base, commit=commit, source=source_dir(args), progress=ctx.progress
+            ).text
         result = await promote(
             ctx,
             commit=commit,
@@ -361,6 +402,8 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
 
 def cmd_summary(args: argparse.Namespace) -> Outcome:
     require_version_tag(args.version)
+    if args.float_tag is not None:
+        require_image_tag(args.float_tag)
     check_output_destinations(args)
 
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:

@@ -57,15 +57,40 @@ def choose_known(
 
 
 def parse_apps(text: str | None, known: tuple[str, ...] = DEFAULT_APPS) -> tuple[str, ...]:
-    """Parse ``a,b,c`` (None or empty: every app); unknown or repeated names are errors."""
-    if not text:
+    """Parse ``a,b,c`` (None: every app); unknown, repeated or no names are errors."""
+    if text is None:
         return known
-    apps = [a.strip() for a in text.split(",") if a.strip()]
+    apps = require_some_apps(text.split(","), given=text)
     return choose_known(apps, known, what="app", given=text)
 
 
-def validate_app_names(apps: tuple[str, ...]) -> tuple[str, ...]:
-    """Check names are valid repository path components (for custom app lists)."""
+def require_some_apps(names: Sequence[str], *, given: str | None = None) -> tuple[str, ...]:
+    """``names`` stripped, blanks dropped; an input error when none is left.
+
+    An empty list is never "every app" once a list was given: ``--apps ','``
+    would otherwise promote nothing and still tag and release the version
+    (the command line and the Dagger module's ``--apps`` share this check).
+    """
+    apps = tuple(name.strip() for name in names if name.strip())
+    if not apps:
+        shown = repr(given) if given is not None else repr(list(names))
+        raise InputError(
+            f"--apps {shown} names no app, and a release of zero apps is no release.",
+            fix="Name at least one app, e.g. --apps api,web, or leave --apps out for all "
+            f"{len(DEFAULT_APPS)}.",
+        )
+    return apps
+
+
+def validate_app_names(names: Sequence[str] | None) -> tuple[str, ...]:
+    """A custom app list (the Dagger module's ``--apps``; None: the six).
+
+    Blanks are dropped and an empty list refused (``require_some_apps``); each
+    name must be a valid repository path component.
+    """
+    if names is None:
+        return DEFAULT_APPS
+    apps = require_some_apps(names)
     bad = [a for a in apps if not _APP_RE.match(a)]
     if bad:
         raise InputError(

@@ -21,6 +21,7 @@ other tags: it sends exactly one ref.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from .redact import redact, register_secret
 from .tags import TagCreate, require_commit_sha, require_tag_name
 
 _GLOB_CHARS = frozenset("*?[\\")
+# scp-like [user@]host:path (an IPv6 host in brackets); a '/' before the ':' makes it a path.
+_SCP = re.compile(r"^(?:(?P<user>[^/@]+)@)?(?P<host>\[[^\]/]+\]|[^/@:\[]+):(?P<path>.*)$", re.S)
 # Messages with which git (or the receiving side) reports a lost race for a
 # ref: the tag may exist now, or may not yet; read it back.
 _RACE_MARKERS = ("failed to update ref", "cannot lock ref", "reference already exists")
@@ -80,20 +83,52 @@ def parse_push_porcelain(output: str, ref: str) -> PushResult | None:
     return None
 
 
+def scp_parts(remote: str) -> tuple[str, str, str] | None:
+    """``(user, host, path)`` of an scp-like ``user@host:path``, else None.
+
+    Git reads a remote as scp-like when it has no ``://`` and a ':' comes
+    before any '/'; the user part is optional.
+    """
+    if "://" in remote:
+        return None
+    match = _SCP.match(remote)
+    if match is None:
+        return None
+    return match["user"] or "", match["host"], match["path"]
+
+
 def safe_remote(remote: str) -> str:
-    """The remote for messages: URL userinfo (user:token@) and query removed.
+    """The remote for messages: userinfo (user:token@, scp's token@) and query removed.
 
     A query can carry a token too (``?access_token=``), and unlike userinfo
     it is not registered as a secret, so it must never be shown.
     """
+    scp = scp_parts(remote)
+    if scp is not None:
+        _, host, path = scp
+        return f"{host}:{path}"
     parts = urlsplit(remote)
     if not parts.scheme:
-        return remote  # a path or scp-like user@host:repo: no password can hide there
+        return remote  # a path or a configured remote's name
     host = parts.netloc.rsplit("@", 1)[-1]
     return parts._replace(netloc=host, query="", fragment="").geturl()
 
 
-def _register_remote_credentials(remote: str) -> None:
+def register_remote_credentials(remote: str) -> None:
+    """Register every credential ``remote`` carries, so no output can show it.
+
+    Called when settings are made, before the first line of progress names
+    the remote, and again by the tag store for remotes built by hand.
+    """
+    scp = scp_parts(remote)
+    if scp is not None:
+        # ghp_TOKEN@host:repo.git: ssh ignores the user part for tokens, but
+        # a person who pasted one there meant a credential ("git" is too short
+        # to be registered, and is nobody's secret).
+        user = scp[0]
+        register_secret(user)
+        register_secret(user.partition(":")[2])
+        return
     parts = urlsplit(remote)
     if parts.scheme and parts.password:
         register_secret(parts.password)
@@ -123,7 +158,7 @@ class GitRemoteTagStore:
                 f"{remote!r} is not a Git remote.",
                 fix="Pass a URL, a path to a repository, or the name of a configured remote.",
             )
-        _register_remote_credentials(remote)
+        register_remote_credentials(remote)
         # Commands run inside local_repo, so a relative path must be anchored
         # where the caller meant it. A bare word stays a remote's name.
         looks_like_path = remote.startswith(".") or os.sep in remote

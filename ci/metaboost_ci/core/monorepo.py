@@ -16,7 +16,7 @@ from typing import Any, Protocol, cast
 import anyio
 
 from .errors import ConfigError
-from .flows.release import changelog_path  # the file the release reads its notes from
+from .flows.notes import changelog_path  # the file the release reads its notes from
 from .versions import parse_package_json, require_base_version
 
 ROOT_PACKAGE = "package.json"

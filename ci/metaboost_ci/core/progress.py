@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Protocol, TextIO
 
+from .redact import redact
+
 
 class Progress(Protocol):
     def step(self, message: str) -> None:
@@ -21,8 +23,9 @@ class StderrProgress:
         self._start = time.monotonic()
 
     def step(self, message: str) -> None:
+        """One line, redacted here: whoever built ``message``, no secret leaves in it."""
         elapsed = time.monotonic() - self._start
-        print(f"[{elapsed:6.1f}s] {message}", file=self._stream, flush=True)
+        print(f"[{elapsed:6.1f}s] {redact(message)}", file=self._stream, flush=True)
 
 
 class SilentProgress:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from collections.abc import Mapping
+from typing import cast
 
 _MASK = "***"
 _lock = threading.Lock()
@@ -19,6 +21,11 @@ _secrets: set[str] = set()
 _AUTH_HEADER = re.compile(r"(?i)(authorization\s*[:=]\s*)(\S+\s+)?\S+")
 # URL userinfo (https://user:token@host) is a credential too.
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+
+
+# Words in a variable's name that mark its value as a secret.
+_SECRET_WORDS = frozenset({"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS", "KEY", "PAT"})
+_MIN_ENV_SECRET = 8
 
 
 def register_secret(value: str | None) -> None:
@@ -30,6 +37,21 @@ def register_secret(value: str | None) -> None:
     with _lock:
         _secrets.add(value)
         _secrets.add(base64.b64encode(value.encode()).decode())
+
+
+def register_environment_secrets(env: Mapping[str, str]) -> None:
+    """Register the values of variables whose names say they are secrets.
+
+    The process holds more than the credentials it reads (Actions'
+    ACTIONS_RUNTIME_TOKEN and ACTIONS_ID_TOKEN_REQUEST_TOKEN, a DAGGER_CLOUD_TOKEN,
+    whatever the job exports); none may reach output or GitHub. Short values
+    are left alone: a name like FEATURE_KEY=on holds no secret, and masking
+    "on" would shred ordinary text.
+    """
+    for name, value in env.items():
+        words = set(name.upper().split("_"))
+        if words & _SECRET_WORDS and len(value) >= _MIN_ENV_SECRET:
+            register_secret(value)
 
 
 def register_basic(username: str, password: str) -> None:
@@ -47,3 +69,18 @@ def redact(text: str) -> str:
             text = text.replace(secret, _MASK)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{_MASK}", text)
     return _USERINFO.sub(lambda m: f"{m.group(1)}{_MASK}@", text)
+
+
+def redact_data(value: object) -> object:
+    """``value`` (JSON-like: dicts, lists, strings) with every string redacted.
+
+    For what is sent rather than printed: a release body made from a file
+    that holds a token must not publish it.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_data(item) for key, item in cast(dict[object, object], value).items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(item) for item in cast(list[object], value)]
+    return value

@@ -24,12 +24,13 @@ from .apps import DEFAULT_APPS
 from .errors import ConfigError, InputError
 from .flows.context import ReleaseContext
 from .github import DEFAULT_API_URL, GitHubClient, GitHubTagStore, require_repository
-from .gitstore import GitRemoteTagStore, safe_remote
+from .gitstore import GitRemoteTagStore, register_remote_credentials, safe_remote
 from .net import RetryPolicy
 from .progress import Progress, SilentProgress
-from .redact import register_secret
+from .redact import register_environment_secrets, register_secret
 from .registry import RegistryClient, RegistryCredentials, parse_registry_url
 from .tags import TagStore
+from .urls import require_usable_url
 
 DEFAULT_REGISTRY = "https://ghcr.io"
 DEFAULT_GITHUB_API = DEFAULT_API_URL
@@ -78,6 +79,24 @@ class Settings:
     def __post_init__(self) -> None:
         require_repository(self.repository)
         object.__setattr__(self, "registry_url", check_registry_url(self.registry_url))
+        require_usable_url(
+            self.github_api_url.strip(),
+            what="GitHub API URL",
+            fix="Give --github-api-url as https://api.github.com, or https://HOST/api/v3 for "
+            "GitHub Enterprise.",
+        )
+        if self.git_remote is not None:
+            # Now, before the first progress line names the remote.
+            register_remote_credentials(self.git_remote)
+        if self.git_remote is not None and "://" in self.git_remote:
+            # file:///path has no host; every other scheme names one.
+            require_usable_url(
+                self.git_remote,
+                what="Git remote",
+                fix="Give --git-remote as a URL (https://HOST[:PORT]/OWNER/REPO.git), "
+                "HOST:OWNER/REPO.git, or a path.",
+                needs_host=not self.git_remote.startswith("file:"),
+            )
 
     @property
     def registry_host(self) -> str:
@@ -135,8 +154,17 @@ class Settings:
 def check_registry_url(url: str) -> str:
     """The registry URL normalised (``ghcr.io`` -> ``https://ghcr.io``), or an input error.
 
-    The registry client's parser is the one authority on what a registry URL is.
+    The registry client's parser is the one authority on what a registry URL is;
+    the host and port are checked first, since httpx takes some bad ones as
+    names to retry, or fails on them with a traceback.
     """
+    text = url.strip()
+    require_usable_url(
+        text if "://" in text else f"https://{text}",
+        what="Registry URL",
+        fix="Give --registry as host[:port] or https://host[:port] (http://host:port for a "
+        "local registry), with no space and a port from 1 to 65535.",
+    )
     return str(parse_registry_url(url)).rstrip("/")
 
 
@@ -162,6 +190,7 @@ def settings_from_env(
 ) -> Settings:
     """Settings from options plus credentials from the environment (the seed's variables)."""
     env = os.environ if env is None else env
+    register_environment_secrets(env)
     if not repository:
         raise InputError(
             "No repository given and GITHUB_REPOSITORY is not set.",

@@ -13,7 +13,7 @@ from typing import Annotated, Any, cast
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
-from ..core.apps import DEFAULT_APPS, choose_known, image_name, validate_app_names
+from ..core.apps import choose_known, image_name, validate_app_names
 from ..core.errors import InputError
 from ..core.progress import StderrProgress
 from ..core.settings import DEFAULT_GITHUB_API, Settings
@@ -103,7 +103,7 @@ class MetaboostCi:
     # ------------------------------------------------------------- helpers
 
     def app_names(self) -> tuple[str, ...]:
-        return validate_app_names(tuple(self.apps)) if self.apps else DEFAULT_APPS
+        return validate_app_names(self.apps)
 
     def require_repository(self) -> str:
         if not self.repository:

@@ -8,17 +8,10 @@ failures raise ``core.errors`` classes (``InputError`` before any write,
 from .context import ReleaseContext, per_app
 from .discover import AppTags, Discovery, discover
 from .floating import FloatingMove, move_floating
+from .notes import ReleaseNotes, changelog_path, fallback_notes, read_release_notes
 from .plan import AppPlan, PromotionPlan, plan_promotion
 from .promote import Promotion, promote
-from .release import (
-    ReleaseNotes,
-    ReleaseOutcome,
-    changelog_path,
-    ensure_tag,
-    fallback_notes,
-    read_release_notes,
-    release,
-)
+from .release import ReleaseOutcome, ensure_tag, release
 from .reserve import Reservation, reserve
 from .summary import ImageRow, PublishSummary
 from .verify import REVISION_LABEL, Verification, read_revisions, verify

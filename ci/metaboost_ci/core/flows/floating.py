@@ -18,7 +18,7 @@ import semver
 from ..errors import CheckFailed, InputError
 from ..registry import Manifest
 from .context import ReleaseContext, authorize, write_per_app
-from .verify import read_tag_states, tag_problems
+from .verify import read_tag_states, require_image_tag, tag_problems
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,12 @@ class FloatingMove:
 
 
 def require_floating_tag(float_tag: str) -> str:
-    """A floating tag is a name (``staging``, ``latest``), never a version.
+    """A floating tag is a valid tag name (``staging``, ``latest``), never a version.
 
     Moving ``1.2.0`` (or ``1.2.0-staging.3``) "to" another version would move
     an immutable tag to other bytes, which nothing may do.
     """
+    require_image_tag(float_tag)
     if semver.Version.is_valid(float_tag.removeprefix("v")):
         raise InputError(
             f"{float_tag!r} is a version, and version tags are immutable: it cannot float.",

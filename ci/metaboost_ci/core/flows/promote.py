@@ -20,8 +20,9 @@ from typing import Any, Literal
 from ..github import Release
 from .context import ReleaseContext, authorize, run_together, write_per_app
 from .latest import LatestCheck, settle_latest
+from .notes import fallback_notes
 from .plan import LATEST, PromotionPlan, plan_promotion
-from .release import UNREAD, ReleaseOutcome, Unread, ensure_tag, fallback_notes, release
+from .release import UNREAD, ReleaseOutcome, Unread, ensure_tag, release
 from .summary import ImageRow, PublishSummary
 
 

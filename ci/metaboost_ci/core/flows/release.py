@@ -1,54 +1,25 @@
-"""GitHub releases and their notes.
+"""GitHub releases.
 
-Notes come from ``docs/development/CHANGELOGS/<BASE>.md`` at the released
-commit (a checkout given with ``--source``, or ``git show COMMIT:path`` in the
-current clone), or a sentence naming the missing file, as the old workflow did.
-A release is found by its tag (never by listing the first page of releases),
-so a re-run leaves it alone, or updates its body when asked.
+Their notes come from ``notes.read_release_notes`` (the changelog, or a
+sentence naming it, as the old workflow did). A release is found by its tag
+(never by listing the first page of releases), so a re-run leaves it alone,
+or updates its body when asked.
 """
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import asdict, dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import CheckFailed, ConfigError, InputError
+from ..errors import CheckFailed, InputError
 from ..github import Release
+from ..redact import redact
 from ..tags import TagCreate
 from ..versions import base_version, parse_staging_version, require_base_version
 from .context import ReleaseContext, require_commit_exists
 
-CHANGELOG_DIR = "docs/development/CHANGELOGS"
 SKIPPED_NO_API = "skipped: the tag store is a Git remote, which has no release API"
-
-
-def changelog_path(base: str) -> str:
-    """The changelog of ``base``, relative to the monorepo root."""
-    return f"{CHANGELOG_DIR}/{require_base_version(base)}.md"
-
-
-def fallback_notes(base: str) -> str:
-    """The body used when the changelog is missing: it names the file to write."""
-    return (
-        f"No release notes: {changelog_path(base)} was not found at this commit. "
-        f"Add that file to record the changes in {base}."
-    )
-
-
-@dataclass(frozen=True)
-class ReleaseNotes:
-    text: str
-    path: str
-    # False when the changelog was missing and ``text`` is the fallback sentence.
-    found: bool
-    # Where it was read: a directory, or "git show <commit>".
-    origin: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def base_of_tag(tag: str) -> str:
@@ -63,55 +34,6 @@ def base_of_tag(tag: str) -> str:
             f"Release tag {tag!r} is neither X.Y.Z nor X.Y.Z-staging.N.",
             fix="Give the version tag, e.g. 1.2.0 or 1.2.0-staging.3.",
         ) from None
-
-
-def read_release_notes(
-    base: str,
-    *,
-    commit: str | None = None,
-    source: Path | None = None,
-    repo: Path | None = None,
-) -> ReleaseNotes:
-    """The changelog of ``base`` from ``source``, else from ``commit`` in the clone ``repo``."""
-    path = changelog_path(base)
-    if source is not None:
-        file = source / path
-        if not source.is_dir():
-            raise ConfigError(
-                f"Source directory {source} does not exist.",
-                fix="Pass --source with the monorepo checkout of the released commit.",
-            )
-        if file.is_file():
-            return ReleaseNotes(file.read_text(encoding="utf-8"), path, True, str(source))
-        return ReleaseNotes(fallback_notes(base), path, False, str(source))
-    if commit is None:
-        raise InputError(
-            "Release notes need a commit or a source directory.",
-            fix="Pass --commit SHA (read with git show) or --source DIR.",
-        )
-    return _notes_from_git(base, commit, repo or Path.cwd())
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
-    )
-
-
-def _notes_from_git(base: str, commit: str, repo: Path) -> ReleaseNotes:
-    path = changelog_path(base)
-    origin = f"git show {commit[:12]}"
-    # A commit missing from this clone must not read as "no changelog".
-    if _git(repo, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
-        raise ConfigError(
-            f"Commit {commit} is not in the Git repository at {repo}, so its changelog "
-            "cannot be read.",
-            fix="Run in a clone that has the commit (git fetch), or pass --source DIR.",
-        )
-    shown = _git(repo, "show", f"{commit}:{path}")
-    if shown.returncode == 0:
-        return ReleaseNotes(shown.stdout, path, True, origin)
-    return ReleaseNotes(fallback_notes(base), path, False, origin)
 
 
 @dataclass(frozen=True)
@@ -218,7 +140,9 @@ async def release(
     if existing is UNREAD:
         existing = await ctx.github.get_release(tag)
     if existing is not None:
-        if update_existing and existing.body != notes:
+        # GitHub holds the body as sent: redacted (the client masks every
+        # secret), so that is what a re-run compares with, or it never converges.
+        if update_existing and existing.body != redact(notes):
             if dry_run:
                 return ReleaseOutcome(
                     tag, "planned", prerelease, existing.html_url, reason="would update the body"

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CheckFailed, NotFound
+from ..errors import CheckFailed, InputError, NotFound
 from ..registry import Manifest
+from ..registry.media import check_tag
 from .context import ReleaseContext, authorize, per_app, run_together
 
 # The commit an image was built from (the build sets it; promotions and kept
@@ -54,6 +55,22 @@ class Verification:
         if self.revisions is not None:
             data["revisions"] = self.revisions
         return data
+
+
+def require_image_tag(float_tag: str) -> str:
+    """``float_tag`` when registries accept it as a tag, else an input error.
+
+    Checked before any request: ``''`` or ``'bad tag'`` would otherwise reach
+    the registry and come back as one failure per app.
+    """
+    try:
+        return check_tag(float_tag)
+    except InputError:
+        raise InputError(
+            f"--float-tag {float_tag!r} is not a valid image tag.",
+            fix="Name a floating tag such as staging or latest (1-128 letters, digits, "
+            "'_', '.' and '-', not starting with '.' or '-').",
+        ) from None
 
 
 async def head_digest(ctx: ReleaseContext, app: str, ref: str) -> str | None:
@@ -145,6 +162,9 @@ async def verify(
     ``revisions``: also read each app's revision labels (a config per
     runnable image, and an index's child manifests; off by default).
     """
+    if float_tag is not None:
+        # '' would otherwise read as "no floating tag" and pass unchecked.
+        require_image_tag(float_tag)
     what = f"{version} and {float_tag}" if float_tag else version
     ctx.progress.step(f"Verifying {what} on {len(ctx.apps)} apps.")
     states = await read_tag_states(ctx, version, float_tag)

@@ -29,7 +29,7 @@ from ..errors import (
 from ..net import HttpClient, RetryPolicy
 from ..net.http import display_url
 from ..progress import Progress
-from ..redact import register_secret
+from ..redact import redact_data, register_secret
 from ..tags import TagCreate, require_commit_sha, require_tag_name
 from .hints import github_hints
 from .models import GitObject, Release, ref_name
@@ -159,9 +159,15 @@ class GitHubClient:
     ) -> httpx.Response:
         """``HttpClient.request``, with GitHub's 409 "Git Repository is empty." made plain.
 
+        Every request to GitHub passes here, so this is where what we send is
+        redacted: no registered secret reaches a release's body or name, or
+        any other field, whatever file or input the text came from.
+
         A 409 is never retried (it is no transient failure): it goes straight
         to the person, saying what to do.
         """
+        if json_body is not None:
+            json_body = redact_data(json_body)
         response = await self._http.request(
             method, url, expect=(*expect, 409), json_body=json_body, idempotent=idempotent
         )
