@@ -122,3 +122,12 @@ def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]
     )["project"]
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"metaboost-ci {project['version']}\n"
+
+
+@pytest.mark.parametrize("command", ["bump-version", "sync"])
+def test_the_developer_commands_help_lists_environment_and_exit_codes(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    text = help_text(capsys, command)
+    assert "\nenvironment" in text
+    assert "exit codes: 0 success; 1" in text
