@@ -131,3 +131,14 @@ def test_the_developer_commands_help_lists_environment_and_exit_codes(
     text = help_text(capsys, command)
     assert "\nenvironment" in text
     assert "exit codes: 0 success; 1" in text
+
+
+def test_discovers_source_help_speaks_of_what_discover_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = help_text(capsys, "discover")
+    own = text.partition(GLOBAL_TITLE)[0]
+    source = own[own.index("--source SOURCE") :]
+    assert "package.json gives X.Y.Z" in source
+    for unrelated in ("--commit", "pushed", "changelog"):
+        assert unrelated not in source

@@ -274,6 +274,7 @@ def test_dry_runs_write_nothing_and_every_command_prints_one_json_document(
         assert world.github.requests == []
     else:
         assert documents["release"]["action"] == "planned"
+        assert documents["release"]["reason"] == "would be created"
 
 
 def test_kustomize_pins_are_valid_yaml_for_every_app(world: ReleaseWorld) -> None:

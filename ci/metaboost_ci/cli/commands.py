@@ -96,3 +96,18 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True
         default=default(os.environ.get("GITHUB_API_URL") or "https://api.github.com"),
         help="GitHub REST API base URL (default: $GITHUB_API_URL or the public API).",
     )
+
+
+def add_release_command(sub: Any, name: str, help_text: str, handler: Callable[..., Any]) -> Any:
+    """A release command's parser: the global options after its own, the environment and
+    exit codes at the end of its --help; ``handler`` returns an ``Outcome``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_global_options(parser, defaults=False)
+    parser.set_defaults(handler=handler)
+    return parser
