@@ -325,7 +325,7 @@ def test_missing_dagger_is_refused_before_any_change(
     assert code == 2
     assert "The Dagger CLI (dagger) is not on PATH" in err
     assert "Install the Dagger CLI" in err
-    assert "--skip-lockfile" in err
+    assert "leave out --regenerate-lockfile" in err
     assert mono.snapshot() == before
 
 

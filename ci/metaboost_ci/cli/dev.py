@@ -241,10 +241,10 @@ def _lockfile_tool(options: BumpOptions) -> tuple[str, str]:
     dagger = shutil.which("dagger")
     if dagger is None:
         raise InputError(
-            "The Dagger CLI (dagger) is not on PATH; bump-version regenerates "
+            "The Dagger CLI (dagger) is not on PATH; --regenerate-lockfile regenerates "
             f"{LOCKFILE} through the Dagger lockfile function.",
             fix=f"Install the Dagger CLI ({DAGGER_INSTALL}) and a container runtime, "
-            "or pass --skip-lockfile and regenerate the lockfile later.",
+            "or leave out --regenerate-lockfile to edit its versions in place (no engine).",
         )
     return dagger, _module_ref(options.module)
 
@@ -296,7 +296,7 @@ async def _regenerate_lockfile(
         f"Regenerating {LOCKFILE} through Dagger failed (exit {result.returncode}); "
         f"the version edits were undone ({', '.join(sorted(originals))} restored).",
         fix="Look at Dagger's output above (is a container runtime running?), then run "
-        "bump-version again, or pass --skip-lockfile.",
+        "bump-version again, or leave out --regenerate-lockfile.",
     )
 
 
