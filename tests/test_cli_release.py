@@ -227,6 +227,7 @@ def test_every_command_is_registered() -> None:
         "release",
         "promote",
         "summary",
+        "push-sample-images",
         "bump-version",
         "sync",
     } == names
