@@ -221,7 +221,7 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], int, str]] = {
         1,
         "GHCR_REGISTRY_TOKEN",
     ),
-    "registry answers 403": (registry_answering(403, "DENIED"), 1, "packages: write"),
+    "registry answers 403": (registry_answering(403, "DENIED"), 1, "to write, push) rights"),
     "registry has nothing (404)": (promote, 1, f"No {BASE}-staging.N can be promoted"),
     "reserve --github-output without GITHUB_OUTPUT": (
         output_file_unset("GITHUB_OUTPUT", "--github-output"),

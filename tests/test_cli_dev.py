@@ -1,9 +1,12 @@
 """``metaboost-ci bump-version`` and ``sync`` end to end, against real Git remotes.
 
-The Dagger CLI cannot run here (no engine), so the lockfile step is checked
-with a stand-in ``dagger`` executable on PATH that records its arguments and
-writes the file where ``export --path`` says; the real call is covered by the
-engine tests. Everything else is real: files, git, a bare repository.
+The monorepo is Metaboost-shaped: globbed and nested sidecar workspaces, and
+a lockfile with workspace entries and ``node_modules`` entries. By default
+bump-version edits the lockfile's versions in place, with no Dagger CLI on
+PATH. The Dagger CLI cannot run here (no engine), so ``--regenerate-lockfile``
+is checked with a stand-in ``dagger`` executable on PATH that records its
+arguments and writes the file where ``export --path`` says; the real call is
+covered by the engine tests. Everything else is real: files, git, a bare repository.
 """
 
 from __future__ import annotations
@@ -11,19 +14,98 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
 from metaboost_ci.cli.main import main
-from metaboost_ci.core.monorepo import changelog_template
 from tests.support.branches import BranchRepos
 
-ROOT = '{\n    "name": "metaboost",\n    "version": "0.1.0",\n    "private": true,\n    "workspaces": ["apps/*", "packages/**"]\n}\n'  # noqa: E501
+ROOT = '{\n    "name": "metaboost",\n    "version": "0.1.0",\n    "private": true,\n    "workspaces": ["apps/*", "apps/web/sidecar", "packages/**"]\n}\n'  # noqa: E501
 API = '{"version":"0.1.0","name":"api","scripts":{"start":"node ."}}'
+WEB = '{\n  "name": "@mb/web",\n  "version": "0.1.0"\n}\n'
+SIDECAR = '{\n  "name": "@mb/web-sidecar",\n  "version": "0.1.0"\n}\n'
 LIB = '{\r\n\t"name": "@mb/lib",\r\n\t"dependencies": {"version": "1.0.0"}\r\n}\r\n'
-LOCK = '{"lockfileVersion": 3, "packages": {}}\n'
+
+
+def lockfile(root: str, workspace: str) -> str:
+    """npm's package-lock.json of the fixture; ``root``/``workspace``: their versions there.
+
+    The ``node_modules`` entries are the workspaces' links and a dependency
+    whose version happens to equal the old one: neither may change.
+    """
+    return f"""{{
+  "name": "metaboost",
+  "version": "{root}",
+  "lockfileVersion": 3,
+  "requires": true,
+  "packages": {{
+    "": {{
+      "name": "metaboost",
+      "version": "{root}",
+      "workspaces": [
+        "apps/*",
+        "apps/web/sidecar",
+        "packages/**"
+      ]
+    }},
+    "apps/api": {{
+      "name": "api",
+      "version": "{workspace}",
+      "dependencies": {{
+        "tiny-dep": "^0.1.0"
+      }}
+    }},
+    "apps/web": {{
+      "name": "@mb/web",
+      "version": "{workspace}"
+    }},
+    "apps/web/sidecar": {{
+      "name": "@mb/web-sidecar",
+      "version": "{workspace}"
+    }},
+    "node_modules/@mb/lib": {{
+      "resolved": "packages/util/lib",
+      "link": true
+    }},
+    "node_modules/@mb/web": {{
+      "resolved": "apps/web",
+      "link": true
+    }},
+    "node_modules/api": {{
+      "resolved": "apps/api",
+      "link": true
+    }},
+    "node_modules/tiny-dep": {{
+      "version": "0.1.0",
+      "resolved": "https://registry.npmjs.org/tiny-dep/-/tiny-dep-0.1.0.tgz",
+      "license": "MIT"
+    }},
+    "packages/util/lib": {{
+      "name": "@mb/lib",
+      "version": "{workspace}",
+      "dependencies": {{
+        "version": "1.0.0"
+      }}
+    }}
+  }}
+}}
+"""
+
+
+LOCK = lockfile("0.1.0", "0.1.0")
+# What Metaboost's scripts/publish/bump-version.sh writes for 1.0.0.
+CHANGELOG_1_0_0 = """\
+# Changelog 1.0.0
+
+_Update this file continuously during development for version 1.0.0._
+
+## Highlights
+
+- Add notable changes for this version.
+"""
 
 
 @pytest.fixture
@@ -34,6 +116,8 @@ def mono(branch_repos: BranchRepos, monkeypatch: pytest.MonkeyPatch) -> BranchRe
     files = {
         "package.json": ROOT,
         "apps/api/package.json": API,
+        "apps/web/package.json": WEB,
+        "apps/web/sidecar/package.json": SIDECAR,
         "packages/util/lib/package.json": LIB,
         "package-lock.json": LOCK,
     }
@@ -97,6 +181,50 @@ def committed_files(r: BranchRepos) -> set[str]:
 
 
 def test_bump_version_edits_commits_exactly_those_files_and_pushes(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = mono
+    (r.work / "unrelated.txt").write_text("staged, not part of the bump\n")
+    r.git("add", "unrelated.txt")
+    (r.work / "scratch.txt").write_text("untracked\n")
+
+    # No Dagger CLI on PATH (the fixture sees to it): none is needed.
+    code, out, err = run(capsys, "bump-version", "1.0.0", "--source", str(r.work), "--skip-audit")
+
+    assert code == 0, err
+    assert r.git("log", "-1", "--format=%s") == "chore: bump version to 1.0.0"
+    assert committed_files(r) == {
+        "package.json",
+        "apps/api/package.json",
+        "apps/web/package.json",
+        "apps/web/sidecar/package.json",
+        "packages/util/lib/package.json",
+        "docs/development/CHANGELOGS/1.0.0.md",
+        "package-lock.json",
+    }
+    assert (r.work / "package.json").read_bytes() == ROOT.replace("0.1.0", "1.0.0").encode()
+    assert (r.work / "apps/api/package.json").read_bytes() == API.replace("0.1.0", "1.0.0").encode()
+    assert (r.work / "apps/web/sidecar/package.json").read_bytes() == (
+        SIDECAR.replace("0.1.0", "1.0.0").encode()
+    )
+    assert (r.work / "packages/util/lib/package.json").read_bytes() == (
+        b'{\r\n\t"name": "@mb/lib",\r\n\t"version": "1.0.0",\r\n'
+        b'\t"dependencies": {"version": "1.0.0"}\r\n}\r\n'
+    )
+    changelog = r.work / "docs/development/CHANGELOGS/1.0.0.md"
+    assert changelog.read_bytes() == CHANGELOG_1_0_0.encode()
+    # Versions only: the links and tiny-dep's 0.1.0 stay, byte for byte.
+    assert (r.work / "package-lock.json").read_bytes() == lockfile("1.0.0", "1.0.0").encode()
+    assert r.remote_sha("develop") == r.local_sha("develop")
+    assert r.git("diff", "--cached", "--name-only") == "unrelated.txt"
+    assert "?? scratch.txt" in r.git("status", "--porcelain")
+    assert "created from Metaboost's format" in out
+    assert re.search(r"\npackage-lock\.json +versions -> 1\.0\.0\n", out)
+    assert "Lockfile: versions edited in place (the root and 4 workspace entries" in out
+    assert "Pushed: develop" in out
+
+
+def test_regenerate_lockfile_runs_the_dagger_lockfile_function(
     mono: BranchRepos,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -104,32 +232,12 @@ def test_bump_version_edits_commits_exactly_those_files_and_pushes(
 ) -> None:
     r = mono
     log = stand_in(tmp_path, monkeypatch, "dagger", FAKE_DAGGER)
-    (r.work / "unrelated.txt").write_text("staged, not part of the bump\n")
-    r.git("add", "unrelated.txt")
-    (r.work / "scratch.txt").write_text("untracked\n")
-
     code, out, err = run(
         capsys, "bump-version", "1.0.0", "--source", str(r.work), "--skip-audit",
-        "--module", "github.com/example/metaboost-ci@v1",
+        "--regenerate-lockfile", "--module", "github.com/example/metaboost-ci@v1",
     )  # fmt: skip
-
     assert code == 0, err
-    assert r.git("log", "-1", "--format=%s") == "chore: bump version to 1.0.0"
-    assert committed_files(r) == {
-        "package.json",
-        "apps/api/package.json",
-        "packages/util/lib/package.json",
-        "docs/development/CHANGELOGS/1.0.0.md",
-        "package-lock.json",
-    }
-    assert (r.work / "package.json").read_bytes() == ROOT.replace("0.1.0", "1.0.0").encode()
-    assert (r.work / "apps/api/package.json").read_bytes() == API.replace("0.1.0", "1.0.0").encode()
-    assert (r.work / "packages/util/lib/package.json").read_bytes() == (
-        b'{\r\n\t"name": "@mb/lib",\r\n\t"version": "1.0.0",\r\n'
-        b'\t"dependencies": {"version": "1.0.0"}\r\n}\r\n'
-    )
-    changelog = r.work / "docs/development/CHANGELOGS/1.0.0.md"
-    assert changelog.read_text() == changelog_template("1.0.0")
+    assert "package-lock.json" in committed_files(r)
     assert "regenerated" in (r.work / "package-lock.json").read_text()
     called = json.loads(log.read_text())
     assert called["version_seen"] == "1.0.0"  # the lockfile sees the new versions
@@ -139,11 +247,41 @@ def test_bump_version_edits_commits_exactly_those_files_and_pushes(
         "lockfile",
         "export", "--path=package-lock.json",
     ]  # fmt: skip
-    assert r.remote_sha("develop") == r.local_sha("develop")
-    assert r.git("diff", "--cached", "--name-only") == "unrelated.txt"
-    assert "?? scratch.txt" in r.git("status", "--porcelain")
-    assert "created from the template" in out
-    assert "Pushed: develop" in out
+    assert "Lockfile: regenerated through Dagger" in out
+    assert re.search(r"\npackage-lock\.json +regenerated\n", out)
+
+
+def test_the_repositorys_changelog_template_is_used(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = mono
+    template = r.work / "docs/development/CHANGELOGS/TEMPLATE.md"
+    template.parent.mkdir(parents=True)
+    template.write_text("# {{version}}\n\nOur own words for {{version}}.\n")
+    r.git("add", str(template))
+    r.git("commit", "-q", "-m", "changelog template")
+    code, out, err = bump_offline(capsys, r, "0.2.0", "--no-push")
+    assert code == 0, err
+    written = (r.work / "docs/development/CHANGELOGS/0.2.0.md").read_text()
+    assert written == "# 0.2.0\n\nOur own words for 0.2.0.\n"
+    assert "created from docs/development/CHANGELOGS/TEMPLATE.md" in out
+
+
+def test_a_lockfile_without_a_workspaces_entry_is_refused_before_any_change(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = mono
+    stale = LOCK.replace('"apps/web/sidecar": {', '"apps/web/old-sidecar": {')
+    (r.work / "package-lock.json").write_text(stale)
+    r.git("commit", "-q", "-am", "a lockfile from before the sidecar")
+    before = r.snapshot()
+    code, _, err = run(
+        capsys, "bump-version", "1.0.0", "--source", str(r.work), "--skip-audit", "--no-push"
+    )
+    assert code == 2
+    assert "package-lock.json has no entry for apps/web/sidecar" in err
+    assert "--regenerate-lockfile" in err
+    assert r.snapshot() == before
 
 
 def test_no_push_commits_locally_only(
@@ -168,8 +306,9 @@ def test_skip_lockfile_says_so_and_needs_no_dagger(
 ) -> None:
     code, out, err = bump_offline(capsys, mono, "0.2.0")
     assert code == 0, err
-    assert "package-lock.json NOT regenerated (--skip-lockfile)" in err
-    assert "Lockfile: NOT regenerated (--skip-lockfile)" in out
+    assert "package-lock.json: NOT changed (--skip-lockfile)" in err
+    assert "Lockfile: NOT changed (--skip-lockfile)" in out
+    assert (mono.work / "package-lock.json").read_text() == LOCK
     # The command it names is the one the module answers (see lockfile_command).
     assert "`dagger call --source=. lockfile export --path=package-lock.json`" in out
     assert mono.remote_sha("develop") == mono.local_sha("develop")
@@ -179,11 +318,14 @@ def test_missing_dagger_is_refused_before_any_change(
     mono: BranchRepos, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = mono.snapshot()
-    code, _, err = run(capsys, "bump-version", "1.0.0", "--source", str(mono.work), "--skip-audit")
+    code, _, err = run(
+        capsys, "bump-version", "1.0.0", "--source", str(mono.work), "--skip-audit",
+        "--regenerate-lockfile",
+    )  # fmt: skip
     assert code == 2
     assert "The Dagger CLI (dagger) is not on PATH" in err
     assert "Install the Dagger CLI" in err
-    assert "--skip-lockfile" in err
+    assert "leave out --regenerate-lockfile" in err
     assert mono.snapshot() == before
 
 
@@ -197,8 +339,9 @@ def test_failed_lockfile_restores_the_files(
     monkeypatch.setenv("FAKE_DAGGER_EXIT", "1")  # after clobbering the lockfile
     before = mono.snapshot()
     code, _, err = run(
-        capsys, "bump-version", "1.0.0", "--source", str(mono.work), "--skip-audit", "--module", "m"
-    )
+        capsys, "bump-version", "1.0.0", "--source", str(mono.work), "--skip-audit",
+        "--regenerate-lockfile", "--module", "m",
+    )  # fmt: skip
     assert code == 1
     assert "the version edits were undone" in err
     assert "package-lock.json" in err
@@ -247,12 +390,37 @@ def test_invalid_versions_are_refused(
     assert mono.snapshot() == before
 
 
-def test_a_version_not_greater_is_a_warning(
+def test_a_downgrade_is_refused_unless_allowed(
     mono: BranchRepos, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    before = mono.snapshot()
     code, _, err = bump_offline(capsys, mono, "0.0.9", "--no-push")
+    assert code == 2
+    assert "0.0.9 is lower than the current version 0.1.0: that is a downgrade" in err
+    assert "--allow-downgrade" in err
+    assert mono.snapshot() == before
+    code, _, err = bump_offline(capsys, mono, "0.0.9", "--no-push", "--allow-downgrade")
     assert code == 0, err
-    assert "warning: 0.0.9 is not greater than the current version 0.1.0" in err
+    assert mono.git("log", "-1", "--format=%s") == "chore: bump version to 0.0.9"
+
+
+@pytest.mark.parametrize("where", ["local", "remote"])
+def test_a_version_whose_git_tag_exists_is_refused(
+    mono: BranchRepos, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    r = mono
+    if where == "local":
+        r.git("tag", "0.2.0")
+    else:  # released by CI: the tag is on the remote only
+        r.git("push", "-q", "origin", "HEAD:refs/tags/0.2.0")
+    before = r.snapshot()
+    code, _, err = bump_offline(capsys, r, "0.2.0")
+    assert code == 2
+    expected = "in this clone" if where == "local" else "on origin"
+    assert f"The Git tag 0.2.0 already exists {expected}: 0.2.0 was released already" in err
+    assert r.snapshot() == before
+    code, _, err = bump_offline(capsys, r, "0.2.0", "--allow-downgrade")
+    assert code == 0, err
 
 
 def test_an_existing_changelog_is_kept_and_not_committed(

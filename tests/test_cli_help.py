@@ -122,3 +122,23 @@ def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]
     )["project"]
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"metaboost-ci {project['version']}\n"
+
+
+@pytest.mark.parametrize("command", ["bump-version", "sync"])
+def test_the_developer_commands_help_lists_environment_and_exit_codes(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    text = help_text(capsys, command)
+    assert "\nenvironment" in text
+    assert "exit codes: 0 success; 1" in text
+
+
+def test_discovers_source_help_speaks_of_what_discover_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = help_text(capsys, "discover")
+    own = text.partition(GLOBAL_TITLE)[0]
+    source = own[own.index("--source SOURCE") :]
+    assert "package.json gives X.Y.Z" in source
+    for unrelated in ("--commit", "pushed", "changelog"):
+        assert unrelated not in source

@@ -227,6 +227,7 @@ def test_every_command_is_registered() -> None:
         "release",
         "promote",
         "summary",
+        "push-sample-images",
         "bump-version",
         "sync",
     } == names
@@ -274,6 +275,7 @@ def test_dry_runs_write_nothing_and_every_command_prints_one_json_document(
         assert world.github.requests == []
     else:
         assert documents["release"]["action"] == "planned"
+        assert documents["release"]["reason"] == "would be created"
 
 
 def test_kustomize_pins_are_valid_yaml_for_every_app(world: ReleaseWorld) -> None:

@@ -252,4 +252,3 @@ async def test_a_registry_username_equal_to_the_owner_does_not_mask_image_names(
         await module(world).verify(version="0.1.0-staging.0", registry_username=owner)
     assert f"{world.via.host}/{REPOSITORY}/web:0.1.0-staging.0 does not exist." in str(failed.value)
     assert redact(f"ghcr.io/{REPOSITORY}/api") == f"ghcr.io/{REPOSITORY}/api"
-

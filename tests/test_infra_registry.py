@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import hashlib
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ from tests.support.images import (
 from tests.support.ports import LoopbackServer, port_open
 from tests.support.proxies import ALL_FAULTS, Proxy
 from tests.support.registry import Registry, RegistryFactory, TokenServer
-from tests.support.registry_process import require_tool, run_registry
+from tests.support.registry_process import REPO_ROOT, TEMPLATES, require_tool, run_registry
 from tests.support.registry_token import decode_token
 
 # One client for the module: building an httpx.Client costs ~50 ms.
@@ -484,3 +485,10 @@ def test_proxy_rewrites_the_upstreams_own_absolute_urls(
         assert response.headers["link"] == f'<{proxy.url}/page2>; rel="next"'
     finally:
         upstream.stop()
+
+
+@pytest.mark.parametrize("config", sorted(TEMPLATES.glob("*.yml")), ids=lambda p: p.name)
+def test_each_configuration_names_the_module_that_fills_it(config: Path) -> None:
+    named = re.findall(r"filled by (tests/support/\S+\.py)", config.read_text())
+    assert named == ["tests/support/registry_process.py"]
+    assert "string.Template(" in (REPO_ROOT / named[0]).read_text()

@@ -12,6 +12,7 @@ from metaboost_ci.core.monorepo import (
     LocalTree,
     changelog_template,
     plan_bump,
+    set_lockfile_versions,
     set_version,
     write_plan,
 )
@@ -152,3 +153,37 @@ async def test_plan_refuses_missing_root_and_odd_workspaces(tmp_path: Path) -> N
     write(tmp_path, "package.json", '{"workspaces": ["../elsewhere/*"]}')
     with pytest.raises(ConfigError, match="outside the monorepo"):
         await plan_bump(LocalTree(tmp_path), "1.0.0")
+
+
+def test_lockfile_versions_change_only_root_and_workspace_entries() -> None:
+    text = (
+        '{\n  "name": "m",\n  "version": "1.0.0",\n  "lockfileVersion": 3,\n  "packages": {\n'
+        '    "": {"name": "m", "version": "1.0.0"},\n'
+        '    "libs/a": {\n      "name": "a",\n      "license": "MIT"\n    },\n'
+        '    "node_modules/a": {"resolved": "libs/a", "link": true},\n'
+        '    "node_modules/dep": {"version": "1.0.0"}\n  }\n}\n'
+    )
+    edited = set_lockfile_versions(text, "1.1.0", ["libs/a"])
+    assert edited == (
+        text.replace(
+            '"version": "1.0.0",\n  "lockfileVersion"', '"version": "1.1.0",\n  "lockfileVersion"'
+        )
+        .replace('"name": "m", "version": "1.0.0"', '"name": "m", "version": "1.1.0"')
+        # A workspace entry without a version gets one after its name, in its own style.
+        .replace('"name": "a",\n', '"name": "a",\n      "version": "1.1.0",\n')
+    )
+    assert '"node_modules/dep": {"version": "1.0.0"}' in edited
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"lockfileVersion": 1, "dependencies": {}}', r'no "packages" object'),
+        ('{"packages": {"": {}}}', r"no entry for libs/a: it is out of date"),
+        ('{"packages": {"libs/a": {}}}', r'no entry for "" \(the root\)'),
+    ],
+)
+def test_lockfiles_that_cannot_be_edited_in_place_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        set_lockfile_versions(text, "1.1.0", ["libs/a"])
+    assert "--regenerate-lockfile" in str(raised.value)

@@ -49,7 +49,7 @@ async def test_redirected_blob_reads_carry_no_credentials(
     assert {s.method for s in storage.recorder.seen} == {"GET"}
 
 
-async def test_403_names_the_fix_and_is_not_retried(
+async def test_403_names_the_fix_for_this_registry_and_is_not_retried(
     basic_registry: Registry, stack: contextlib.ExitStack
 ) -> None:
     push_image(basic_registry, "owner/repo/api", "1.0.0")
@@ -63,6 +63,7 @@ async def test_403_names_the_fix_and_is_not_retried(
     error = caught.value
     assert error.code == "DENIED"
     assert error.fix is not None
-    for needle in ("GHCR_REGISTRY_TOKEN", "packages: write", "Manage Actions access"):
-        assert needle in error.fix
+    # Not GHCR: the advice is about this registry's user rights, not GHCR's settings.
+    assert "push) rights" in error.fix
+    assert "Manage Actions access" not in error.fix
     assert sum(1 for s in front.recorder.seen if s.method == "PUT") == 1

@@ -279,12 +279,16 @@ def test_verify_digest() -> None:
 # ----------------------------------------------------------------------- hints
 
 
-def test_hints_name_the_fixes() -> None:
-    forbidden = registry_hints(httpx.Response(403))
+def answer(status: int, url: str, **headers: str) -> httpx.Response:
+    return httpx.Response(status, request=httpx.Request("GET", url, headers=headers))
+
+
+def test_hints_name_ghcrs_fixes_on_ghcr() -> None:
+    forbidden = registry_hints(answer(403, "https://ghcr.io/v2/o/r/api/tags/list"))
     assert forbidden is not None
     for needle in ["GHCR_REGISTRY_TOKEN", "packages: write", "Manage Actions access"]:
         assert needle in forbidden
-    unauthorized = registry_hints(httpx.Response(401))
+    unauthorized = registry_hints(answer(401, "https://ghcr.io/v2/o/r/api/tags/list"))
     assert unauthorized is not None
     for needle in [
         "GHCR_REGISTRY_TOKEN",
@@ -294,4 +298,23 @@ def test_hints_name_the_fixes() -> None:
         "fine-grained",
     ]:
         assert needle in unauthorized
-    assert registry_hints(httpx.Response(404)) is None
+    assert registry_hints(answer(404, "https://ghcr.io/v2/o/r/api/tags/list")) is None
+
+
+def test_hints_for_other_registries_name_the_credential_variables_not_ghcr() -> None:
+    url = "https://registry.example.test:5000/v2/o/r/api/tags/list"
+    refused = registry_hints(answer(401, url, authorization="Basic eDp5"))
+    missing = registry_hints(answer(401, url))
+    forbidden = registry_hints(answer(403, url, authorization="Basic eDp5"))
+    assert refused is not None
+    assert missing is not None
+    assert forbidden is not None
+    assert refused.startswith("registry.example.test:5000 did not accept the credentials")
+    assert missing.startswith("registry.example.test:5000 wants credentials and none were sent")
+    for hint in (refused, missing):
+        assert "REGISTRY_USERNAME" in hint
+        assert "GHCR_REGISTRY_TOKEN" in hint
+    assert "push) rights" in forbidden
+    for hint in (refused, missing, forbidden):
+        for ghcr_only in ("read:packages", "fine-grained", "Manage Actions access"):
+            assert ghcr_only not in hint

@@ -13,9 +13,16 @@ from typing import Any
 # argparse does not export the type of add_subparsers()' result.
 Registrar = Callable[[Any], None]
 
+# The end of every command's --help.
+EXIT_CODES_HELP = """\
+exit codes: 0 success; 1 a remote refused or a check failed; 2 bad input or
+usage (found before anything is written). Progress goes to stderr, results to
+stdout (with --json, one JSON document, a failure included)."""
+
 # The end of every release command's --help: what is read from the
 # environment (never printed, only named) and what the exit codes mean.
-ENVIRONMENT_HELP = """\
+ENVIRONMENT_HELP = (
+    """\
 environment (named in the output, never shown):
   GHCR_REGISTRY_TOKEN, else GITHUB_TOKEN  registry token (GHCR writes: write:packages)
   REGISTRY_USERNAME, else GITHUB_ACTOR    registry user name
@@ -25,9 +32,17 @@ environment (named in the output, never shown):
                                           --github-step-summary append to
   METABOOST_CI_DEADLINE                   seconds a command may run (default 1800)
 
-exit codes: 0 success; 1 a remote refused or a check failed; 2 bad input or
-usage (found before anything is written). Progress goes to stderr, results to
-stdout (with --json, one JSON document, a failure included)."""
+"""
+    + EXIT_CODES_HELP
+)
+
+
+def json_option(parser: argparse.ArgumentParser) -> None:
+    """``--json`` on a command that takes none of the global options."""
+    # SUPPRESS: given after the command it overrides, absent it keeps the global value.
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="Print one JSON document."
+    )
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
@@ -82,3 +97,18 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True
         default=default(os.environ.get("GITHUB_API_URL") or "https://api.github.com"),
         help="GitHub REST API base URL (default: $GITHUB_API_URL or the public API).",
     )
+
+
+def add_release_command(sub: Any, name: str, help_text: str, handler: Callable[..., Any]) -> Any:
+    """A release command's parser: the global options after its own, the environment and
+    exit codes at the end of its --help; ``handler`` returns an ``Outcome``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_global_options(parser, defaults=False)
+    parser.set_defaults(handler=handler)
+    return parser

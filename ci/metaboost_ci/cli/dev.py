@@ -1,9 +1,11 @@
-"""Developer commands: ``bump-version`` and ``sync``, replacing the old scripts.
+"""``metaboost-ci bump-version``, replacing Metaboost's ``scripts/publish/bump-version.sh``.
 
-``bump-version`` checks everything (version, Git state, that the branch can be
-pushed, the Dagger CLI, the audit gate) before it writes anything; if
-regenerating the lockfile fails after the edits, the edited files are restored. ``sync`` is
-``core.gitsync.sync_branches`` with prompts and a table.
+It checks everything (version, no downgrade, no existing release tag, Git
+state, that the branch can be pushed, the Dagger CLI when asked to regenerate,
+the audit gate) before it writes anything. The lockfile's versions are edited
+in place (no engine, no network); ``--regenerate-lockfile`` has the Dagger
+``lockfile`` function write it afresh instead, and if that fails after the
+edits, the edited files are restored.
 """
 
 from __future__ import annotations
@@ -20,16 +22,36 @@ import anyio
 import semver
 
 from ..core.audit import audit_gate, find_npm, read_allowlist
-from ..core.errors import CheckFailed, ConfigError, InputError, MetaboostCiError
-from ..core.gitsync import Git, GitCommandError, npm_audit_hook, sync_branches
-from ..core.monorepo import ROOT_PACKAGE, BumpPlan, LocalTree, plan_bump, root_package, write_plan
+from ..core.errors import CheckFailed, ConfigError, InputError, MetaboostCiError, VersionError
+from ..core.gitsync import Git, GitCommandError
+from ..core.monorepo import (
+    LOCKFILE,
+    ROOT_PACKAGE,
+    BumpPlan,
+    LocalTree,
+    plan_bump,
+    root_package,
+    write_plan,
+)
 from ..core.progress import Progress, StderrProgress
 from ..core.versions import require_base_version
-from .output import Outcome, fields, table
+from .commands import EXIT_CODES_HELP, json_option
+from .output import Outcome, table
 
-LOCKFILE = "package-lock.json"
 MODULE_ENV = "METABOOST_CI_MODULE"
 DAGGER_INSTALL = "https://docs.dagger.io/install"
+# How the lockfile is treated: its versions edited in place (the default),
+# regenerated through Dagger, or left alone.
+EDIT, REGENERATE, SKIP = "edit", "regenerate", "skip"
+
+BUMP_HELP = f"""\
+environment:
+  {MODULE_ENV}  default of --module (--regenerate-lockfile only)
+  PATH                 where dagger (--regenerate-lockfile) and npm (the audit
+                       gate) are found; git and npm read their own settings
+
+{EXIT_CODES_HELP} A downgrade or an
+existing Git tag X.Y.Z is bad input (2) unless --allow-downgrade."""
 
 
 # ------------------------------------------------------------ bump-version
@@ -41,8 +63,9 @@ class BumpOptions:
     version: str | None
     remote: str = "origin"
     push: bool = True
-    lockfile: bool = True
+    lockfile: str = EDIT
     audit: bool = True
+    allow_downgrade: bool = False
     module: str | None = None
     progress: Progress = field(default_factory=StderrProgress)
 
@@ -53,15 +76,16 @@ def cmd_bump_version(args: argparse.Namespace) -> Outcome:
         version=args.version,
         remote=args.remote,
         push=not args.no_push,
-        lockfile=not args.skip_lockfile,
+        lockfile=SKIP if args.skip_lockfile else REGENERATE if args.regenerate_lockfile else EDIT,
         audit=not args.skip_audit,
+        allow_downgrade=args.allow_downgrade,
         module=args.module,
     )
     return anyio.run(bump_version, options)
 
 
 async def bump_version(options: BumpOptions) -> Outcome:
-    """Validate, plan, write, regenerate the lockfile, commit, push; in that order."""
+    """Validate, plan, write (regenerate the lockfile), commit, push; in that order."""
     progress = options.progress
     source = options.source.resolve()
     git = Git(source)
@@ -76,10 +100,6 @@ async def bump_version(options: BumpOptions) -> Outcome:
     current = _current_version(root_text)
     version = options.version if options.version is not None else ask_version(current)
     require_base_version(version, what="version")
-    if semver.Version.is_valid(current) and semver.Version.parse(version) <= semver.Version.parse(
-        current
-    ):
-        progress.step(f"warning: {version} is not greater than the current version {current}")
 
     branch = await git.current_branch()
     if options.push:
@@ -89,11 +109,14 @@ async def bump_version(options: BumpOptions) -> Outcome:
                 fix="Switch to the branch to bump (usually develop), or pass --no-push.",
             )
         await git.require_remote(options.remote)
+    await _require_new_version(git, options, version, current)
+    if options.push and branch is not None:
         await _require_pushable(git, options.remote, branch)
-    dagger, module = _lockfile_tool(options) if options.lockfile else (None, None)
+    regenerate = options.lockfile == REGENERATE
+    dagger, module = _lockfile_tool(options) if regenerate else (None, None)
 
-    plan = await plan_bump(LocalTree(source), version)
-    paths: list[str] = sorted(set(plan.changed) | ({LOCKFILE} if options.lockfile else set()))
+    plan = await plan_bump(LocalTree(source), version, lockfile=options.lockfile == EDIT)
+    paths: list[str] = sorted(set(plan.changed) | ({LOCKFILE} if regenerate else set()))
     changed, _ = await git.status()
     in_the_way = sorted(set(changed) & set(paths))
     if in_the_way:
@@ -115,13 +138,10 @@ async def bump_version(options: BumpOptions) -> Outcome:
     progress.step(f"set version {version} in {len(plan.packages)} package.json file(s)")
     if dagger is not None and module is not None:
         await _regenerate_lockfile(dagger, module, source, originals, progress)
-        lockfile_note = "regenerated through Dagger (lockfile)"
+        lockfile_note = "regenerated through Dagger (lockfile, --regenerate-lockfile)"
     else:
-        lockfile_note = (
-            "NOT regenerated (--skip-lockfile): run `dagger call --source=. lockfile "
-            f"export --path={LOCKFILE}` and commit {LOCKFILE} before publishing"
-        )
-        progress.step(f"{LOCKFILE} {lockfile_note}")
+        lockfile_note = _lockfile_note(plan, options.lockfile)
+        progress.step(f"{LOCKFILE}: {lockfile_note}")
 
     to_commit = await _changed_paths(git, paths)
     if not to_commit:
@@ -151,6 +171,34 @@ async def bump_version(options: BumpOptions) -> Outcome:
     return _bump_outcome(
         plan, version, current, to_commit, commit, pushed, audit_note, lockfile_note, branch
     )
+
+
+async def _require_new_version(git: Git, options: BumpOptions, version: str, current: str) -> None:
+    """Refuse a downgrade, or a version already released (its Git tag exists).
+
+    Release tags are made by CI on the remote, so when pushing the remote is
+    asked too; with --no-push, the local tags only.
+    """
+    if options.allow_downgrade:
+        return
+    if semver.Version.is_valid(current) and semver.Version.parse(version) < semver.Version.parse(
+        current
+    ):
+        raise VersionError(
+            f"{version} is lower than the current version {current}: that is a downgrade.",
+            fix="Give a higher version, or pass --allow-downgrade if you mean it.",
+        )
+    ref = f"refs/tags/{version}"
+    where = None
+    if await git.rev(ref) is not None:
+        where = "in this clone"
+    elif options.push and (await git.out("ls-remote", "--tags", options.remote, ref)):
+        where = f"on {options.remote}"
+    if where is not None:
+        raise VersionError(
+            f"The Git tag {version} already exists {where}: {version} was released already.",
+            fix="Give the next version, or pass --allow-downgrade if you mean it.",
+        )
 
 
 async def _require_pushable(git: Git, remote: str, branch: str) -> None:
@@ -193,10 +241,10 @@ def _lockfile_tool(options: BumpOptions) -> tuple[str, str]:
     dagger = shutil.which("dagger")
     if dagger is None:
         raise InputError(
-            "The Dagger CLI (dagger) is not on PATH; bump-version regenerates "
+            "The Dagger CLI (dagger) is not on PATH; --regenerate-lockfile regenerates "
             f"{LOCKFILE} through the Dagger lockfile function.",
             fix=f"Install the Dagger CLI ({DAGGER_INSTALL}) and a container runtime, "
-            "or pass --skip-lockfile and regenerate the lockfile later.",
+            "or leave out --regenerate-lockfile to edit its versions in place (no engine).",
         )
     return dagger, _module_ref(options.module)
 
@@ -248,7 +296,22 @@ async def _regenerate_lockfile(
         f"Regenerating {LOCKFILE} through Dagger failed (exit {result.returncode}); "
         f"the version edits were undone ({', '.join(sorted(originals))} restored).",
         fix="Look at Dagger's output above (is a container runtime running?), then run "
-        "bump-version again, or pass --skip-lockfile.",
+        "bump-version again, or leave out --regenerate-lockfile.",
+    )
+
+
+def _lockfile_note(plan: BumpPlan, how: str) -> str:
+    if how == SKIP:
+        return (
+            "NOT changed (--skip-lockfile): run `dagger call --source=. lockfile "
+            f"export --path={LOCKFILE}` and commit {LOCKFILE} before publishing"
+        )
+    if plan.lockfile == "absent":
+        return f"none: the monorepo has no {LOCKFILE}"
+    workspaces = len(plan.packages) - 1
+    return (
+        f"versions edited in place (the root and {workspaces} workspace entries; "
+        "no engine, no network; --regenerate-lockfile to have npm rewrite it)"
     )
 
 
@@ -300,9 +363,9 @@ def _bump_outcome(
     rows: list[list[str]] = []
     for path in committed or sorted(plan.changed):
         if path == plan.changelog_path:
-            what = "created from the template"
+            what = "created from " + (plan.changelog_template or "Metaboost's format")
         elif path == LOCKFILE:
-            what = "regenerated"
+            what = f"versions -> {version}" if plan.lockfile == "edited" else "regenerated"
         else:
             what = f"version -> {version}"
         rows.append([path, what])
@@ -323,6 +386,7 @@ def _bump_outcome(
         "files": committed,
         "changelog": plan.changelog_path,
         "changelog_created": plan.changelog_created,
+        "changelog_template": plan.changelog_template or None,
         "lockfile": lockfile_note,
         "audit": audit_note,
         "commit": commit,
@@ -332,101 +396,44 @@ def _bump_outcome(
     return Outcome("\n".join(lines), data)
 
 
-# -------------------------------------------------------------------- sync
-
-
-def cmd_sync(args: argparse.Namespace) -> Outcome:
-    progress = StderrProgress()
-
-    def confirm(paths: list[str]) -> bool:
-        return True if args.yes else ask_untracked(paths)
-
-    audit = None if args.skip_audit else npm_audit_hook(find_npm())
-
-    async def go() -> Outcome:
-        result = await sync_branches(
-            Path(args.source),
-            args.from_branch,
-            args.to_branch,
-            remote=args.remote,
-            confirm_untracked=confirm,
-            audit=audit,
-            progress=progress,
-        )
-        audit_note = result.audit or ("skipped (--skip-audit)" if args.skip_audit else "n/a")
-        text = fields(
-            [
-                ("sync", f"{result.source} -> {result.target} on {result.remote}"),
-                ("status", result.status),
-                (f"{result.target} before", result.target_before[:12]),
-                (f"{result.target} after", result.target_after[:12]),
-                ("commits moved", len(result.commits)),
-                (
-                    "local fast-forwards",
-                    ", ".join(f"{b} -> {s[:12]}" for b, s in result.local_fast_forwards.items())
-                    or "none",
-                ),
-                ("audit", audit_note),
-                ("back on", result.returned_to),
-            ]
-        )
-        if result.commits:
-            text += "\n\n" + "\n".join(result.commits)
-        # The same words as the text: an empty string would not say it was skipped.
-        return Outcome(text, {**result.as_dict(), "audit": audit_note})
-
-    return anyio.run(go)
-
-
-def ask_untracked(paths: list[str]) -> bool:
-    """Ask whether to go ahead despite untracked files; no terminal means no."""
-    if not sys.stdin.isatty():
-        return False
-    print("Untracked files:", *(f"  {p}" for p in paths[:20]), sep="\n", file=sys.stderr)
-    print("Go ahead anyway? [y/N] ", end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
 # -------------------------------------------------------------- registration
 
 
-def _json_option(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS: given after the command it overrides, absent it keeps the global value.
-    parser.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="Print one JSON document."
-    )
-
-
 def register(sub: Any) -> None:
-    """Add ``bump-version`` and ``sync`` to the ``metaboost-ci`` parser."""
+    """Add ``bump-version`` to the ``metaboost-ci`` parser."""
     text = (
-        "Set X.Y.Z in every package.json, create the changelog, regenerate the lockfile "
-        "through Dagger, commit and push."
+        "Set X.Y.Z in every package.json and in the lockfile's root and workspace entries, "
+        "create the changelog, commit and push."
     )
-    p: argparse.ArgumentParser = sub.add_parser("bump-version", help=text, description=text)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bump-version",
+        help=text,
+        description=text,
+        epilog=BUMP_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("version", nargs="?", help="X.Y.Z (asked for when left out, on a terminal).")
     p.add_argument("--source", default=".", help="The monorepo root (default: .).")
     p.add_argument("--remote", default="origin", help="Push here (default: origin).")
     p.add_argument("--no-push", action="store_true", help="Commit, but do not push.")
-    p.add_argument(
-        "--skip-lockfile", action="store_true", help="Do not regenerate package-lock.json."
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--regenerate-lockfile",
+        action="store_true",
+        help=f"Regenerate {LOCKFILE} through the Dagger lockfile function (needs the Dagger "
+        "CLI and a container runtime) instead of editing its versions in place.",
     )
+    how.add_argument("--skip-lockfile", action="store_true", help=f"Leave {LOCKFILE} alone.")
     p.add_argument("--skip-audit", action="store_true", help="Skip the npm audit gate.")
     p.add_argument(
-        "--module",
-        help=f"The metaboost-ci Dagger module (path or Git address; default: ${MODULE_ENV}, "
-        "else this checkout).",
+        "--allow-downgrade",
+        action="store_true",
+        help="Accept a version lower than the current one, or one whose Git tag exists.",
     )
-    _json_option(p)
+    p.add_argument(
+        "--module",
+        help=f"The metaboost-ci Dagger module for --regenerate-lockfile (path or Git address; "
+        f"default: ${MODULE_ENV}, else this checkout).",
+    )
+    json_option(p)
     p.set_defaults(handler=cmd_bump_version)
-
-    text = "Fast-forward staging from develop, or main from staging, with every safeguard."
-    s: argparse.ArgumentParser = sub.add_parser("sync", help=text, description=text)
-    s.add_argument("from_branch", metavar="FROM", help="develop or staging.")
-    s.add_argument("to_branch", metavar="TO", help="staging or main.")
-    s.add_argument("--source", default=".", help="Your clone (default: .).")
-    s.add_argument("--remote", default="origin", help="The remote (default: origin).")
-    s.add_argument("--yes", "-y", action="store_true", help="Go ahead despite untracked files.")
-    s.add_argument("--skip-audit", action="store_true", help="Skip the npm audit gate.")
-    _json_option(s)
-    s.set_defaults(handler=cmd_sync)

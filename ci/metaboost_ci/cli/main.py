@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from ..core.errors import InputError, MetaboostCiError
 from ..core.redact import redact
-from . import commands, dev, release
+from . import commands, dev, release, sample, sync
 from .output import Outcome
 
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"metaboost-ci {_own_version()}")
     commands.add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in (release.register, dev.register):
+    for register in (release.register, sample.register, dev.register, sync.register):
         register(sub)
     return parser
 

@@ -427,31 +427,25 @@ def cmd_summary(args: argparse.Namespace) -> Outcome:
 # ----------------------------------------------------------------- parsing
 
 
-def _base_options(parser: argparse.ArgumentParser) -> None:
+def _base_options(parser: argparse.ArgumentParser, *, writes_tags: bool = True) -> None:
     # Not exclusive: with --git-remote, --source also names the checkout the
     # tags are pushed from, which a given --base-version does not replace.
     parser.add_argument(
         "--base-version", help="X.Y.Z (default: the version in --source's package.json)."
     )
-    parser.add_argument(
-        "--source",
-        help="The monorepo checkout: X.Y.Z comes from its package.json, release notes "
+    source_help = (
+        "The monorepo checkout: X.Y.Z comes from its package.json, release notes "
         "from its changelog, and with --git-remote the tags are pushed from it (default: "
-        "the current directory, and the changelog at --commit).",
+        "the current directory, and the changelog at --commit)."
+        if writes_tags
+        else "The monorepo checkout whose package.json gives X.Y.Z (default: the current "
+        "directory)."
     )
+    parser.add_argument("--source", help=source_help)
 
 
 def _new(sub: Any, name: str, help_text: str, handler: Callable[..., Outcome]) -> Any:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=commands.ENVIRONMENT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands.add_global_options(parser, defaults=False)
-    parser.set_defaults(handler=handler)
-    return parser
+    return commands.add_release_command(sub, name, help_text, handler)
 
 
 def register(sub: Any) -> None:
@@ -469,7 +463,7 @@ def register(sub: Any) -> None:
     p.add_argument("--github-output", action="store_true", help="Append to $GITHUB_OUTPUT.")
 
     p = _new(sub, "discover", "List each app's X.Y.Z-staging.N on the registry.", cmd_discover)
-    _base_options(p)
+    _base_options(p, writes_tags=False)
 
     p = _new(sub, "verify", "Check every app has the version (and floating) tag.", cmd_verify)
     p.add_argument("--version", required=True, help="The immutable tag, e.g. 1.2.0-staging.3.")

@@ -1,9 +1,15 @@
-"""Monorepo edits for bump-version: package.json versions and the changelog.
+"""Monorepo edits for bump-version: package.json versions, the lockfile, the changelog.
 
 Read through a ``Tree`` so the same plan is made on a local checkout (the
 command line) and on a ``dagger.Directory`` (the Dagger module). Versions are
 edited textually, never by re-dumping JSON: indentation, key order, line
 endings and the trailing newline stay byte-for-byte what the author wrote.
+
+A version bump changes versions only: in ``package-lock.json`` that is the
+root's ``version`` (top level and the ``""`` entry) and each workspace entry's
+(``packages["apps/api"]``), what ``npm install`` would write after the edits
+without re-resolving any dependency. ``node_modules/*`` entries (the
+workspaces' links, dependencies that happen to share the old version) stay.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from typing import Any, Protocol, cast
 import anyio
 
 from .errors import ConfigError
-from .flows.notes import changelog_path  # the file the release reads its notes from
+from .flows.notes import CHANGELOG_DIR, changelog_path  # where the release reads its notes
 from .versions import parse_package_json, require_base_version
 
 ROOT_PACKAGE = "package.json"
+LOCKFILE = "package-lock.json"
+# A repository's own changelog template; ``{{version}}`` is replaced by X.Y.Z.
+CHANGELOG_TEMPLATE = f"{CHANGELOG_DIR}/TEMPLATE.md"
+VERSION_PLACEHOLDER = "{{version}}"
 _WS = " \t\r\n"
 
 
@@ -61,29 +71,39 @@ class LocalTree:
 
 @dataclass(frozen=True)
 class BumpPlan:
-    """What bump-version will write. ``changed`` holds only files whose text changes."""
+    """What bump-version will write. ``changed`` holds only files whose text changes.
+
+    ``changelog_template``: the repository's template it was made from, or ""
+    (Metaboost's own format). ``lockfile``: "edited", "absent", or "" when the
+    plan leaves the lockfile alone (it is regenerated, or skipped).
+    """
 
     version: str
     previous_version: str
     changed: dict[str, str] = field(default_factory=lambda: {})
     changelog_path: str = ""
     changelog_created: bool = False
+    changelog_template: str = ""
     packages: list[str] = field(default_factory=lambda: [])
+    lockfile: str = ""
 
 
-def changelog_template(version: str) -> str:
-    """The starting text of ``docs/development/CHANGELOGS/X.Y.Z.md``."""
+def changelog_template(version: str, template: str | None = None) -> str:
+    """The starting text of ``docs/development/CHANGELOGS/X.Y.Z.md``.
+
+    ``template``: the repository's ``CHANGELOG_TEMPLATE`` text, if it has one.
+    Without one, exactly what Metaboost's ``scripts/publish/bump-version.sh`` writes.
+    """
+    if template is not None:
+        return template.replace(VERSION_PLACEHOLDER, version)
     return (
-        f"# {version}\n"
+        f"# Changelog {version}\n"
         "\n"
-        f"<!-- Release notes for {version}. The staging prereleases ({version}-staging.N)\n"
-        f"     and the {version} release both use this file: update it as work lands. -->\n"
+        f"_Update this file continuously during development for version {version}._\n"
         "\n"
-        "## Added\n"
+        "## Highlights\n"
         "\n"
-        "## Changed\n"
-        "\n"
-        "## Fixed\n"
+        "- Add notable changes for this version.\n"
     )
 
 
@@ -97,11 +117,12 @@ def root_package(text: str | None) -> dict[str, Any]:
     return parse_package_json(text, ROOT_PACKAGE)
 
 
-async def plan_bump(tree: Tree, version: str) -> BumpPlan:
+async def plan_bump(tree: Tree, version: str, *, lockfile: bool = True) -> BumpPlan:
     """Plan setting ``version`` in the root and every workspace package.json.
 
-    Also plans the changelog for ``version`` when it does not exist. Nothing
-    is written; ``write_plan`` (or the Dagger module) applies the plan.
+    Also plans the changelog for ``version`` when it does not exist, and (with
+    ``lockfile``) the lockfile's version edits. Nothing is written;
+    ``write_plan`` (or the Dagger module) applies the plan.
     """
     require_base_version(version, what="version")
     root_text = await tree.read(ROOT_PACKAGE)
@@ -116,17 +137,29 @@ async def plan_bump(tree: Tree, version: str) -> BumpPlan:
         edited = set_version(text, version, path=path)
         if edited != text:
             changed[path] = edited
+    lockfile_state = ""
+    if lockfile:
+        lock_text = await tree.read(LOCKFILE)
+        lockfile_state = "absent" if lock_text is None else "edited"
+        if lock_text is not None:
+            workspaces = [str(PurePosixPath(p).parent) for p in packages if p != ROOT_PACKAGE]
+            edited = set_lockfile_versions(lock_text, version, workspaces)
+            if edited != lock_text:
+                changed[LOCKFILE] = edited
     log_path = changelog_path(version)
     created = await tree.read(log_path) is None
+    template = await tree.read(CHANGELOG_TEMPLATE) if created else None
     if created:
-        changed[log_path] = changelog_template(version)
+        changed[log_path] = changelog_template(version, template)
     return BumpPlan(
         version=version,
         previous_version=previous if isinstance(previous, str) else "",
         changed=changed,
         changelog_path=log_path,
         changelog_created=created,
+        changelog_template=CHANGELOG_TEMPLATE if template is not None else "",
         packages=packages,
+        lockfile=lockfile_state,
     )
 
 
@@ -192,10 +225,11 @@ def _skip_ws(text: str, i: int) -> int:
     return i
 
 
-def _members(text: str) -> tuple[int, int, list[_Member]]:
-    """The root object's members with their spans, and the braces' offsets."""
+def _members(text: str, start: int = 0) -> tuple[int, int, list[_Member]]:
+    """The members of the object at ``start`` (the root by default) with their spans,
+    and the offsets of its braces."""
     decoder = json.JSONDecoder()
-    i = _skip_ws(text, 0)
+    i = _skip_ws(text, start)
     open_brace = i
     i = _skip_ws(text, i + 1)
     members: list[_Member] = []
@@ -218,30 +252,7 @@ def set_version(text: str, version: str, *, path: str = "package.json") -> str:
     file's own indentation and spacing.
     """
     before = parse_package_json(text, path)
-    open_brace, close_brace, members = _members(text)
-    value = json.dumps(version)
-    versions = [m for m in members if m.key == "version"]
-    if versions:
-        edited = text
-        for m in sorted(versions, key=lambda m: m.value_start, reverse=True):
-            edited = edited[: m.value_start] + value + edited[m.value_end :]
-    elif not members:
-        edited = text[: open_brace + 1] + f'\n  "version": {value}\n' + text[close_brace:]
-    else:
-        names = [m for m in members if m.key == "name"]
-        anchor = names[-1] if names else members[0]
-        # The whitespace before the anchor's key is this file's member
-        # separator; the text between its key and value is its colon style.
-        lead_start = open_brace + 1 if anchor is members[0] else _previous_comma(text, anchor) + 1
-        lead = text[lead_start : anchor.key_start]
-        colon = text[anchor.key_end : anchor.value_start]
-        entry = f'"version"{colon}{value}'
-        if names:
-            at = anchor.value_end
-            edited = text[:at] + "," + lead + entry + text[at:]
-        else:
-            at = anchor.key_start
-            edited = text[:at] + entry + "," + lead + text[at:]
+    edited = _splice(text, _version_splices(text, 0, version))
     after = parse_package_json(edited, path)
     others_before = {k: v for k, v in before.items() if k != "version"}
     others_after = {k: v for k, v in after.items() if k != "version"}
@@ -249,6 +260,78 @@ def set_version(text: str, version: str, *, path: str = "package.json") -> str:
         # The edit must change exactly one thing; anything else is a bug here.
         raise RuntimeError(f"Editing the version of {path} would change more than the version.")
     return edited
+
+
+def set_lockfile_versions(text: str, version: str, workspaces: list[str]) -> str:
+    """``package-lock.json``'s ``text`` with the versions a bump changes set, byte-exact.
+
+    The root's (top level and ``packages[""]``) and each workspace's entry
+    (``packages["apps/web/sidecar"]``); nothing else, ``node_modules/*`` included.
+    """
+    fix = "Pass --regenerate-lockfile to have npm write it afresh (or --skip-lockfile)."
+    before: Any = parse_package_json(text, LOCKFILE)
+    packages: Any = before.get("packages")
+    if not isinstance(packages, dict):
+        raise ConfigError(
+            f'{LOCKFILE} has no "packages" object (lockfileVersion 1?), so its versions '
+            "cannot be edited in place.",
+            fix=fix,
+        )
+    entries = cast(dict[str, Any], packages)
+    stale = [
+        ws or '"" (the root)' for ws in ["", *workspaces] if not isinstance(entries.get(ws), dict)
+    ]
+    if stale:
+        raise ConfigError(
+            f"{LOCKFILE} has no entry for {', '.join(stale)}: it is out of date with the "
+            "workspaces.",
+            fix=fix,
+        )
+    _, _, top = _members(text)
+    [packages_member] = [m for m in top if m.key == "packages"][-1:]
+    _, _, nested = _members(text, packages_member.value_start)
+    at = {m.key: m.value_start for m in nested}
+    splices = [s for ws in ["", *workspaces] for s in _version_splices(text, at[ws], version)]
+    if "version" in before:
+        splices += _version_splices(text, 0, version)
+    edited = _splice(text, splices)
+    expected = before  # parsed from ``text``; now what the edited text must parse to
+    if "version" in expected:
+        expected["version"] = version
+    for ws in ["", *workspaces]:
+        entries[ws]["version"] = version
+    if json.loads(edited) != expected:  # pragma: no cover - a bug here, not bad input
+        raise RuntimeError(f"Editing the versions of {LOCKFILE} would change more than them.")
+    return edited
+
+
+def _splice(text: str, splices: list[tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end, replacement) applied; the spans do not overlap."""
+    for start, end, replacement in sorted(splices, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _version_splices(text: str, start: int, version: str) -> list[tuple[int, int, str]]:
+    """The edits that set ``"version"`` in the object at ``start``."""
+    open_brace, close_brace, members = _members(text, start)
+    value = json.dumps(version)
+    versions = [m for m in members if m.key == "version"]
+    if versions:
+        return [(m.value_start, m.value_end, value) for m in versions]
+    if not members:
+        return [(open_brace + 1, close_brace, f'\n  "version": {value}\n')]
+    names = [m for m in members if m.key == "name"]
+    anchor = names[-1] if names else members[0]
+    # The whitespace before the anchor's key is this file's member
+    # separator; the text between its key and value is its colon style.
+    lead_start = open_brace + 1 if anchor is members[0] else _previous_comma(text, anchor) + 1
+    lead = text[lead_start : anchor.key_start]
+    colon = text[anchor.key_end : anchor.value_start]
+    entry = f'"version"{colon}{value}'
+    if names:
+        return [(anchor.value_end, anchor.value_end, "," + lead + entry)]
+    return [(anchor.key_start, anchor.key_start, entry + "," + lead)]
 
 
 def _previous_comma(text: str, member: _Member) -> int:

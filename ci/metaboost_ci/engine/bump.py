@@ -3,8 +3,10 @@
 ``core.monorepo.plan_bump`` reads the monorepo through a ``Tree``;
 ``DirectoryTree`` is that Tree over a ``dagger.Directory``, so the command line
 and the module make the same plan. The result holds only the changed files
-(package.json files, the new changelog, the regenerated lockfile), so that
-``dagger call bump-version --version X.Y.Z -o .`` writes exactly those.
+(package.json files, the lockfile with its versions edited in place, the new
+changelog), so that ``dagger call bump-version --version X.Y.Z -o .`` writes
+exactly those. A version bump changes versions only: nothing is re-resolved
+(the ``lockfile`` function regenerates the lockfile when dependencies changed).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from dagger import dag
 from ..core.errors import ConfigError
 from ..core.monorepo import ROOT_PACKAGE, BumpPlan, plan_bump
 from ..core.versions import base_version, package_version
-from .lockfile import LOCKFILE, regenerate_lockfile
 
 
 class DirectoryTree:
@@ -40,14 +41,10 @@ def apply_plan(directory: dagger.Directory, plan: BumpPlan) -> dagger.Directory:
     return directory
 
 
-async def bump_version(
-    source: dagger.Directory, version: str, *, run_id: str
-) -> tuple[BumpPlan, dagger.Directory]:
-    """The plan, and a Directory holding only what changes (lockfile included)."""
+async def bump_version(source: dagger.Directory, version: str) -> tuple[BumpPlan, dagger.Directory]:
+    """The plan, and a Directory holding only what changes (lockfile versions included)."""
     plan = await plan_bump(DirectoryTree(source), version)
-    lockfile = regenerate_lockfile(apply_plan(source, plan), run_id=run_id)
-    changes = apply_plan(dag.directory(), plan).with_file(LOCKFILE, lockfile)
-    return plan, changes
+    return plan, apply_plan(dag.directory(), plan)
 
 
 async def read_base_version(source: dagger.Directory) -> str:

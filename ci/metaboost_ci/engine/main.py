@@ -360,9 +360,9 @@ class MetaboostCi:
         self,
         version: Annotated[str, Doc("The new version, X.Y.Z")],
     ) -> dagger.Directory:
-        """Set the version everywhere; returns only the changed files, for -o .; never cached."""
+        """Set the version everywhere (lockfile in place); changed files only; never cached."""
         require_base_version(version, what="--version")
-        _, changes = await bump_version(self.source, version, run_id=new_run_id())
+        _, changes = await bump_version(self.source, version)
         return changes
 
     # ------------------------------------------------------------- rehearsal

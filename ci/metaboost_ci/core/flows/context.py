@@ -113,11 +113,33 @@ async def per_app(
             group.start_soon(run, app)
     if errors:
         failed = [app for app in names if app in errors]
+        first = errors[failed[0]]
         if progress is not None:
-            for app in failed[1:]:
-                progress.step(f"{app}: {errors[app]}")
-        raise errors[failed[0]]
+            _report_the_others(first, failed[0], {app: errors[app] for app in failed[1:]}, progress)
+        raise first
     return {app: results[app] for app in names}
+
+
+def _report_the_others(
+    first: MetaboostCiError, first_app: str, others: dict[str, MetaboostCiError], progress: Progress
+) -> None:
+    """One line for the apps that failed as ``first`` did (it is raised, said once, with
+    its fix); a line each for other failures, their fix left out when it is ``first``'s."""
+
+    def same(exc: MetaboostCiError) -> bool:
+        status = getattr(exc, "status", None)
+        return (type(exc), exc.fix, status) == (
+            type(first),
+            first.fix,
+            getattr(first, "status", None),
+        )
+
+    alike = [app for app, exc in others.items() if same(exc)]
+    if alike:
+        progress.step(f"{', '.join(alike)}: the same failure as {first_app} (below)")
+    for app, exc in others.items():
+        if app not in alike:
+            progress.step(f"{app}: {exc.message if exc.fix == first.fix else exc}")
 
 
 async def write_per_app(

@@ -145,14 +145,14 @@ async def release(
         if update_existing and existing.body != redact(notes):
             if dry_run:
                 return ReleaseOutcome(
-                    tag, "planned", prerelease, existing.html_url, reason="would update the body"
+                    tag, "planned", prerelease, existing.html_url, reason="would get the new body"
                 )
             updated = await ctx.github.update_release(existing.id, body=notes)
             ctx.progress.step(f"Updated the body of release {tag}.")
             return ReleaseOutcome(tag, "updated", prerelease, updated.html_url)
         return ReleaseOutcome(tag, "exists", existing.prerelease, existing.html_url)
     if dry_run:
-        return ReleaseOutcome(tag, "planned", prerelease, reason="would create")
+        return ReleaseOutcome(tag, "planned", prerelease, reason="would be created")
     created = await ctx.github.create_release(
         tag=tag,
         name=tag,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
@@ -126,6 +127,43 @@ def _short_problem(exc: httpx.TransportError) -> str:
     return type(exc).__name__
 
 
+# OpenSSL's words for a TLS handshake answered by something that is not TLS:
+# in practice a plain-HTTP server addressed as https://.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"}
+)
+
+
+def lasting_problem(exc: httpx.TransportError, url: str | httpx.URL) -> tuple[str, str] | None:
+    """(problem, fix) for a failure that trying again cannot mend: TLS, DNS. Else None.
+
+    httpx keeps the cause (``ssl.SSLError``, ``socket.gaierror``) in the
+    exception's chain; five retries of either only delay the real answer.
+    """
+    target = httpx.URL(str(url))
+    address = f"{target.host}:{target.port}" if target.port else target.host
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            if cause.reason in _NOT_TLS:
+                return (
+                    f"{address} speaks plain HTTP, not HTTPS (it answered the TLS handshake "
+                    "with something that is not TLS)",
+                    f"Address it as http://{address} instead of https://{address}.",
+                )
+            return (
+                f"the TLS handshake with {address} failed ({cause.reason or cause})",
+                "Check the address, and that the server's certificate is valid for it.",
+            )
+        if isinstance(cause, socket.gaierror):
+            return (
+                f"the host name {target.host} does not resolve ({cause.strerror or cause})",
+                "Check the host name in the address, and this machine's DNS.",
+            )
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 @functools.cache
 def default_ssl_context() -> ssl.SSLContext:
     """One verifying TLS context for the process.
@@ -232,6 +270,13 @@ class HttpClient:
                     request, expect, max_bytes, follow_redirects, seconds
                 )
             except (httpx.TransportError, TimeoutError) as exc:
+                if isinstance(exc, httpx.TransportError):
+                    lasting = lasting_problem(exc, url)
+                    if lasting is not None:
+                        problem, fix = lasting
+                        raise self._transport_error(
+                            method, url, problem, attempt, fix=fix
+                        ) from None
                 connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 late = isinstance(exc, TimeoutError)
                 problem = f"no complete answer within {seconds:.1f} s" if late else _problem(exc)
@@ -382,12 +427,13 @@ class HttpClient:
         return self._status_error(method, url, response, 1)
 
     def _transport_error(
-        self, method: str, url: str | httpx.URL, problem: str, attempt: int
+        self, method: str, url: str | httpx.URL, problem: str, attempt: int, fix: str | None = None
     ) -> TransportError:
         tries = f" after {attempt} attempts" if attempt > 1 else ""
         return TransportError(
             f"{self.service}: {method} {display_url(url)} failed{tries}: {redact(problem)}.",
-            fix=f"Check that {self.service} is reachable from here, then run the command again.",
+            fix=fix
+            or f"Check that {self.service} is reachable from here, then run the command again.",
         )
 
     def _status_error(

@@ -322,9 +322,23 @@ def _usable_seconds(expires_in: object) -> float:
     return lifetime - min(_EXPIRY_MARGIN, lifetime / 4)
 
 
+GHCR_HOST = "ghcr.io"
+
+
 def registry_hints(response: httpx.Response) -> str | None:
-    """Guidance for the registry statuses people hit while publishing to GHCR."""
+    """Guidance for a 401 or 403: GHCR's token rules on ghcr.io, the credential
+    variables on any other registry."""
     status = response.status_code
+    if status not in (401, 403):
+        return None
+    request = response.request
+    if request.url.host != GHCR_HOST:
+        sent = "authorization" in request.headers
+        # docker-registry answers a token without the scope with 401, not 403.
+        challenges = parse_challenges(response.headers.get_list("www-authenticate"))
+        if sent and any(c.params.get("error") == "insufficient_scope" for c in challenges):
+            status = 403
+        return _other_registry_hint(status, request.url.netloc.decode(), sent)
     if status == 401:
         return (
             "The registry did not accept the credentials. Check that GHCR_REGISTRY_TOKEN "
@@ -333,11 +347,31 @@ def registry_hints(response: httpx.Response) -> str | None:
             "or the Actions GITHUB_TOKEN: GHCR does not accept fine-grained personal access "
             "tokens or GitHub App tokens."
         )
+    return (
+        "The token is valid but may not do this. To push with the Actions GITHUB_TOKEN, "
+        "the workflow needs `permissions: packages: write` and the package's "
+        '"Manage Actions access" settings must give this repository the Write role; '
+        "with GHCR_REGISTRY_TOKEN, the token needs write:packages and access to the package."
+    )
+
+
+def _other_registry_hint(status: int, host: str, sent_credentials: bool) -> str:
+    variables = (
+        "REGISTRY_USERNAME (else GITHUB_ACTOR) and GHCR_REGISTRY_TOKEN (else GITHUB_TOKEN; "
+        "despite its name it serves any registry)"
+    )
     if status == 403:
         return (
-            "The token is valid but may not do this. To push with the Actions GITHUB_TOKEN, "
-            "the workflow needs `permissions: packages: write` and the package's "
-            '"Manage Actions access" settings must give this repository the Write role; '
-            "with GHCR_REGISTRY_TOKEN, the token needs write:packages and access to the package."
+            f"{host} accepted the credentials but does not let that user do this: give it pull "
+            f"(and, to write, push) rights on these repositories in {host}'s configuration, "
+            f"or set {variables} to other credentials."
         )
-    return None
+    if not sent_credentials:
+        return (
+            f"{host} wants credentials and none were sent: set {variables} to a user name "
+            "and a password or token it accepts."
+        )
+    return (
+        f"{host} did not accept the credentials: check that {variables} hold a user name "
+        f"and a password or token {host} accepts."
+    )

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import httpx
 
-from ..errors import InputError, NotFound, ResponseTooLarge
+from ..errors import HttpStatusError, InputError, NotFound, ResponseTooLarge, TransportError
 from ..net import RetryPolicy
 from ..progress import Progress
 from .auth import RegistryCredentials, repository_scope
@@ -33,6 +33,7 @@ from .media import (
     check_digest,
     check_name,
     check_reference,
+    digest_of,
     is_digest,
     verify_digest,
 )
@@ -232,6 +233,59 @@ class RegistryClient(RegistryTransport):
 
     def _blob_url(self, name: str, digest: str) -> httpx.URL:
         return self._endpoint(f"/v2/{name}/blobs/{digest}")
+
+    async def blob_exists(self, name: str, digest: str) -> bool:
+        check_name(name)
+        check_digest(digest)
+        response = await self.send(
+            "HEAD",
+            self._blob_url(name, digest),
+            scopes=repository_scope(name),
+            expect=(200, 404),
+            follow_redirects=True,
+        )
+        return response.status_code == 200
+
+    async def push_blob(self, name: str, data: bytes) -> str:
+        """Upload a small blob in one piece (POST, then one PUT); returns its digest.
+
+        Only ``push-sample-images`` writes blobs (promotion re-puts manifests
+        within a repository), and its blobs are a few hundred bytes.
+        """
+        check_name(name)
+        digest = digest_of(data)
+        opened = self._endpoint(f"/v2/{name}/blobs/uploads/")
+        response = await self.send(
+            "POST",
+            opened,
+            scopes=repository_scope(name, push=True),
+            expect=(202,),
+            content=b"",
+            # Opening a second upload session changes nothing anyone sees (an
+            # unused one expires), so a retry is safe.
+            idempotent=True,
+        )
+        location = response.headers.get("location")
+        if not location:
+            raise RegistryProtocolError(
+                f"registry {self.host}: the upload was accepted without a Location to send it to.",
+                fix="The registry is misbehaving; report it to its operator.",
+            )
+        try:
+            await self.send(
+                "PUT",
+                opened.join(location).copy_merge_params({"digest": digest}),
+                scopes=repository_scope(name, push=True),
+                headers={"content-type": "application/octet-stream"},
+                content=data,
+                expect=(201, 204),
+            )
+        except (HttpStatusError, TransportError):
+            # A retried PUT whose first try completed finds its session gone
+            # (404); the blob is there all the same. Read back before failing.
+            if not await self.blob_exists(name, digest):
+                raise
+        return digest
 
     async def get_blob(self, name: str, digest: str) -> bytes:
         """An image config's bytes, digest verified. Raises ``BlobUnknown`` when missing.
