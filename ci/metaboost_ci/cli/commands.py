@@ -81,3 +81,20 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True
         default=default(os.environ.get("GITHUB_API_URL") or "https://api.github.com"),
         help="GitHub REST API base URL (default: $GITHUB_API_URL or the public API).",
     )
+
+
+def new_command(sub: Any, name: str, help_text: str, handler: Callable[..., Any]) -> Any:
+    """A release command's parser: its help, the environment epilog, the global options.
+
+    ``handler`` takes the parsed namespace and returns an ``Outcome``.
+    """
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_global_options(parser, defaults=False)
+    parser.set_defaults(handler=handler)
+    return parser

@@ -396,17 +396,7 @@ def _base_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _new(sub: Any, name: str, help_text: str, handler: Callable[..., Outcome]) -> Any:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=commands.ENVIRONMENT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands.add_global_options(parser, defaults=False)
-    parser.set_defaults(handler=handler)
-    return parser
+_new = commands.new_command
 
 
 def register(sub: Any) -> None:
