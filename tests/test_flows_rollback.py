@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from metaboost_ci.core.errors import CheckFailed, InputError
 from metaboost_ci.core.flows import promote, read_status, rollback
+from tests.support.images import PushedImage
 from tests.support.release import APPS, ReleaseWorld
 
 OLD, NEW, NEWER = "3.1.0", "3.2.0", "3.3.0"
 
 
-def released(world: ReleaseWorld, base: str, *, seed: int) -> tuple[str, dict[str, str]]:
-    """A commit with its staging build of ``base`` (N = 0); returns it and its digests."""
+@dataclass(frozen=True)
+class Line:
+    """A commit and its staging build (one image per app)."""
+
+    commit: str
+    build: dict[str, PushedImage]
+
+    @property
+    def digests(self) -> dict[str, str]:
+        return {app: image.digest for app, image in self.build.items()}
+
+
+def released(world: ReleaseWorld, base: str, *, seed: int) -> Line:
+    """A commit with its staging build of ``base`` (N = 0)."""
     commit = world.commit(f"release {base}")
     world.github.repos.remote_tag_create(f"{base}-staging.0", commit)
-    build = world.push_build(f"{base}-staging.0", commit, seed=seed)
-    return commit, {app: build[app].digest for app in APPS}
+    return Line(commit, world.push_build(f"{base}-staging.0", commit, seed=seed))
 
 
-async def two_releases(world: ReleaseWorld) -> dict[str, tuple[str, dict[str, str]]]:
+async def two_releases(world: ReleaseWorld) -> dict[str, Line]:
     """OLD then NEW promoted for real: latest on NEW, GitHub's latest release NEW."""
     lines = {OLD: released(world, OLD, seed=300), NEW: released(world, NEW, seed=301)}
     async with world.context() as ctx:
-        for base, (commit, _) in lines.items():
-            await promote(ctx, commit=commit, base=base, notes="notes")
-    assert world.digests("latest") == lines[NEW][1]
+        for base, line in lines.items():
+            await promote(ctx, commit=line.commit, base=base, notes="notes")
+    assert world.digests("latest") == lines[NEW].digests
     return lines
 
 
@@ -39,12 +53,12 @@ async def test_rollback_moves_latest_everywhere_and_records_it(any_world: Releas
     async with world.context() as ctx:
         done = await rollback(ctx, version=OLD)
         status = await read_status(ctx)
-    assert world.digests("latest") == lines[OLD][1]
+    assert world.digests("latest") == lines[OLD].digests
     assert done.moved == list(APPS)
     assert {a.from_version for a in done.apps.values()} == {NEW}
     record = f"rollback/latest/0/{OLD}/{NEW}"
     assert done.record_tag == record
-    assert world.git_tags()[record] == lines[OLD][0]
+    assert world.git_tags()[record] == lines[OLD].commit
     if world.store == "github":
         assert world.github.latest_release_id == release_id(world, OLD)
         assert done.github_release == "marked"
@@ -66,8 +80,8 @@ async def test_a_rerun_of_the_rolled_back_promotion_does_not_undo_it(
         await rollback(ctx, version=OLD)
     before = world.snapshot()
     async with world.context() as ctx:
-        rerun = await promote(ctx, commit=lines[NEW][0], base=NEW, notes="notes")
-    assert world.digests("latest") == lines[OLD][1]
+        rerun = await promote(ctx, commit=lines[NEW].commit, base=NEW, notes="notes")
+    assert world.digests("latest") == lines[OLD].digests
     assert not rerun.plan.moves_latest
     assert rerun.plan.held_by is not None
     assert any("rollback/latest/0" in note for note in rerun.notes)
@@ -80,12 +94,12 @@ async def test_promoting_a_newer_release_clears_the_rollback(world: ReleaseWorld
     await two_releases(world)
     async with world.context() as ctx:
         await rollback(ctx, version=OLD)
-    commit, newer = released(world, NEWER, seed=302)
+    newer = released(world, NEWER, seed=302)
     async with world.context() as ctx:
-        promotion = await promote(ctx, commit=commit, base=NEWER, notes="notes")
+        promotion = await promote(ctx, commit=newer.commit, base=NEWER, notes="notes")
         status = await read_status(ctx)
     assert promotion.plan.moves_latest
-    assert world.digests("latest") == newer
+    assert world.digests("latest") == newer.digests
     assert world.github.latest_release_id == release_id(world, NEWER)
     assert not status.rollback_in_force
     assert status.consistent, status.problems
@@ -98,7 +112,7 @@ async def test_rolling_forward_clears_the_hold(any_world: ReleaseWorld) -> None:
         await rollback(ctx, version=OLD)
         forward = await rollback(ctx, version=NEW)
         status = await read_status(ctx)
-    assert world.digests("latest") == lines[NEW][1]
+    assert world.digests("latest") == lines[NEW].digests
     assert forward.record_tag == f"rollback/latest/1/{NEW}/{NEW}"
     assert {a.from_version for a in forward.apps.values()} == {OLD}
     assert not status.rollback_in_force
@@ -122,7 +136,7 @@ async def test_one_app_without_the_version_writes_nothing(any_world: ReleaseWorl
             await rollback(ctx, version="3.0.0")
     assert f"{APPS[-1]}:3.0.0 does not exist" in str(failure.value)
     assert world.snapshot() == before
-    assert world.digests("latest") == lines[NEW][1]
+    assert world.digests("latest") == lines[NEW].digests
 
 
 async def test_a_version_without_its_git_tag_writes_nothing(world: ReleaseWorld) -> None:
@@ -161,7 +175,7 @@ async def test_dry_run_then_rerun_write_nothing(any_world: ReleaseWorld) -> None
     assert world.snapshot() == after
     assert not rerun.changed
     assert rerun.record == "unchanged"
-    assert world.digests("latest") == lines[OLD][1]
+    assert world.digests("latest") == lines[OLD].digests
 
 
 async def test_staging_rolls_back_without_a_record(world: ReleaseWorld) -> None:
