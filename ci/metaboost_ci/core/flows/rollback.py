@@ -21,6 +21,7 @@ from typing import Any
 import semver
 
 from ..errors import CheckFailed, InputError, NotFound
+from ..github import Release
 from ..registry import Manifest
 from ..versions import is_base_version, parse_staging_version
 from .context import ReleaseContext, authorize, per_app, run_together, write_per_app
@@ -172,7 +173,7 @@ async def rollback(
     await run_together(read_targets, read_state, read_git_tag)
     status = states[0]
     manifests, commit = _require_complete(ctx, version, float_tag, found, commits[0])
-    await _require_release(ctx, version, float_tag)
+    release = await _require_release(ctx, version, float_tag)
 
     apps = {
         app: AppRollback(
@@ -208,10 +209,8 @@ async def rollback(
         what=f"{float_tag} -> {version}",
         fix=f"Run the rollback to {version} again: it writes only what is still behind.",
     )
-    if github == "planned" and ctx.github is not None:
-        release = await ctx.github.get_release(version)
-        if release is not None:
-            await ctx.github.update_release(release.id, make_latest=True)
+    if github == "planned" and ctx.github is not None and release is not None:
+        await ctx.github.update_release(release.id, make_latest=True)
         github = "marked"
     ctx.progress.step(f"Moved {float_tag} to {version} on {len(moving)} app(s).")
     return Rollback(
@@ -253,14 +252,19 @@ def _require_complete(
     return {app: m for app, m in found.items() if m is not None}, commit
 
 
-async def _require_release(ctx: ReleaseContext, version: str, float_tag: str) -> None:
-    if float_tag == LATEST and ctx.github is not None and not await ctx.github.get_release(version):
+async def _require_release(ctx: ReleaseContext, version: str, float_tag: str) -> Release | None:
+    """GitHub release ``version``, which rolling ``latest`` back makes the latest release."""
+    if float_tag != LATEST or ctx.github is None:
+        return None
+    release = await ctx.github.get_release(version)
+    if release is None:
         raise CheckFailed(
             f"latest was not moved on any app: GitHub release {version} does not exist, so it "
             "cannot be made the latest release.",
             fix=f"Create it (metaboost-ci release --tag {version} --commit SHA), then roll "
             "back again.",
         )
+    return release
 
 
 def _record_plan(
@@ -290,5 +294,5 @@ def _github_plan(ctx: ReleaseContext, status: ReleaseStatus, version: str, float
     if float_tag != LATEST:
         return "not-applicable"
     if ctx.github is None:
-        return f"skipped ({SKIPPED_NO_API})"
+        return SKIPPED_NO_API
     return "unchanged" if status.github_latest == version else "planned"
