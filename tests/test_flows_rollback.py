@@ -229,6 +229,6 @@ async def test_status_reports_latest_off_the_highest_release(world: ReleaseWorld
         status = await read_status(ctx)
     assert not status.consistent
     assert status.common_version("latest") == "3.0.0"  # from the images' version label
-    assert any(f"latest is not on {NEW} on {', '.join(sorted(APPS))}" in p for p in status.problems)
+    assert any(f"latest is not on {NEW} on {', '.join(APPS)}:" in p for p in status.problems)
     assert "Release 3.0.0 is on the registry but has no Git tag" in " ".join(status.problems)
     assert "GitHub marks release 3.2.0 as latest, but latest names 3.0.0." in status.problems

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.flows import ReleaseContext, read_status, rollback
 from ..core.flows.rollback import require_rollback_target
-from ..core.flows.status import ReleaseStatus
+from ..core.flows.status import ReleaseStatus, named_cell
 from ..core.settings import Settings
 from ..core.versions import require_base_version
 from .commands import new_command
@@ -38,8 +38,8 @@ def status_text(status: ReleaseStatus) -> str:
         rows.append(
             [
                 app,
-                _version(staging),
-                _version(latest),
+                named_cell(staging),
+                named_cell(latest),
                 latest.digest[:19] if latest else "-",
                 (latest.revision or "-")[:12] if latest else "-",
                 (latest.created or "-") if latest else "-",
@@ -53,12 +53,6 @@ def status_text(status: ReleaseStatus) -> str:
     else:
         lines.append("Consistent.")
     return "\n".join(lines)
-
-
-def _version(named: Any) -> str:
-    if named is None:
-        return "-"
-    return str(named.version or f"unknown {named.digest[:19]}")
 
 
 def cmd_rollback(args: argparse.Namespace) -> Outcome:

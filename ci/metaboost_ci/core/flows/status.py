@@ -160,7 +160,7 @@ class ReleaseStatus:
         for app, s in _i(self):
             staging, latest = s.floating[STAGING], s.floating[LATEST]
             lines.append(
-                f"| {app} | {_cell(staging)} | {_cell(latest)} | "
+                f"| {app} | {named_cell(staging)} | {named_cell(latest)} | "
                 f"{f'`{latest.digest}`' if latest else '-'} | "
                 f"{(latest.revision or '-')[:12] if latest else '-'} | "
                 f"{(latest.created or '-') if latest else '-'} |"
@@ -194,7 +194,8 @@ def _i(status: ReleaseStatus) -> Iterable[tuple[str, AppStatus]]:
     return status.apps.items()
 
 
-def _cell(named: Named | None) -> str:
+def named_cell(named: Named | None) -> str:
+    """A table cell: the version, or the digest of an image no version tag was found for."""
     if named is None:
         return "-"
     return named.version or f"unknown ({named.digest[:19]})"
@@ -360,7 +361,7 @@ def _problems(ctx: ReleaseContext, status: ReleaseStatus, releases: set[str]) ->
             )
     expected = status.expected_latest
     latest = status.versions(LATEST)
-    off = sorted(app for app, v in latest.items() if v != expected)
+    off = [app for app, v in latest.items() if v != expected]
     if expected is not None and off:
         why = (
             f"the rollback recorded as {status.rollback.tag} holds it at {expected}"
