@@ -228,6 +228,8 @@ def test_every_command_is_registered() -> None:
         "promote",
         "summary",
         "push-sample-images",
+        "status",
+        "rollback",
         "bump-version",
         "sync",
     } == names
@@ -250,9 +252,11 @@ def test_dry_runs_write_nothing_and_every_command_prints_one_json_document(
         ["move-floating", "--version", version, "--float-tag", "staging", "--dry-run"],
         ["release", "--tag", version, "--commit", commit, "--prerelease", "--dry-run"],
         ["promote", "--commit", commit, "--dry-run"],
+        ["rollback", "--float-tag", "staging", "--to", version, "--dry-run"],
     ]
     reads = [
         ["discover"],
+        ["status"],
         ["verify", "--version", version],
         ["summary", "--version", version, "--format", "kustomize"],
     ]
@@ -270,6 +274,8 @@ def test_dry_runs_write_nothing_and_every_command_prints_one_json_document(
     assert documents["move-floating"]["moved"] == list(APPS)
     assert documents["promote"]["git_tag"] == "planned"
     assert documents["discover"]["next_n"] == 1
+    assert documents["rollback"]["moved"] == list(APPS)
+    assert documents["status"]["pending_promotion"] == version
     if store == "git":
         assert documents["release"]["action"] == "skipped"
         assert world.github.requests == []

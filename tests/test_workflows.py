@@ -6,6 +6,9 @@
   ``${{ }}`` expression in any script, the triggers and concurrency asked for.
 - The branch guards run under bash; the README's commands match the module.
 
+- The rollback workflow's two scripts run with a stand-in ``metaboost-ci``
+  that checks its arguments with the real parser.
+
 The publish steps' own scripts run in tests/test_workflow_publish_scripts.py.
 """
 
@@ -87,11 +90,11 @@ def test_zizmor_reports_nothing() -> None:
 # ----------------------------------------------------------------- structure
 
 
-def test_the_three_workflows_exist() -> None:
-    assert all_workflows() == ["ci.yml", "publish-main.yml", "publish-staging.yml"]
+def test_the_four_workflows_exist() -> None:
+    assert all_workflows() == ["ci.yml", "publish-main.yml", "publish-staging.yml", "rollback.yml"]
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "publish-main.yml", "publish-staging.yml"])
+@pytest.mark.parametrize("name", all_workflows())
 def test_every_action_is_pinned_by_commit_sha_with_its_version(name: str) -> None:
     text = (WORKFLOWS / name).read_text(encoding="utf-8")
     uses = re.findall(r"uses:\s*(\S+)(.*)", text)
@@ -101,7 +104,7 @@ def test_every_action_is_pinned_by_commit_sha_with_its_version(name: str) -> Non
         assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{ref}: say the version"
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "publish-main.yml", "publish-staging.yml"])
+@pytest.mark.parametrize("name", all_workflows())
 def test_checkouts_keep_no_credentials_and_dagger_is_pinned(name: str) -> None:
     workflow = load(name)
     for s in steps(workflow):
@@ -113,7 +116,7 @@ def test_checkouts_keep_no_credentials_and_dagger_is_pinned(name: str) -> None:
             assert s["with"]["version"] == DAGGER_VERSION
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "publish-main.yml", "publish-staging.yml"])
+@pytest.mark.parametrize("name", all_workflows())
 def test_no_expression_reaches_a_script(name: str) -> None:
     # Values reach scripts through env: an expression expanded into a script
     # is a script injection waiting for the right input.
@@ -240,6 +243,120 @@ def test_ci_runs_the_readme_command_then_the_engine_tests() -> None:
         ".venv/bin/pytest tests/test_engine_*.py",
     ]
     assert any("docker-registry skopeo" in s.get("run", "") for s in engine["steps"])
+
+
+# ------------------------------------------------ the rollback workflow
+
+# A stand-in metaboost-ci: checks its arguments with the real parser, records
+# them, and answers with the text (and exit code) the test asks for.
+FAKE_CLI = """#!{python}
+import json, os, sys
+from metaboost_ci.cli.main import build_parser
+build_parser().parse_args(sys.argv[1:])
+with open(os.environ["FAKE_CLI_LOG"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+sys.stdout.write(os.environ["FAKE_CLI_OUTPUT"])
+sys.exit(int(os.environ.get("FAKE_CLI_EXIT", "0")))
+"""
+
+
+def run_rollback_step(
+    tmp_path: Path, step_name: str, env: dict[str, str]
+) -> tuple[int, list[list[str]], str]:
+    """Run one step of rollback.yml; return (exit code, each metaboost-ci argv, summary)."""
+    script = next(s for s in steps(load("rollback.yml")) if s["name"] == step_name)["run"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "metaboost-ci"
+    fake.write_text(FAKE_CLI.format(python=sys.executable))
+    fake.chmod(0o755)
+    summary, log = tmp_path / "summary.md", tmp_path / "argv.jsonl"
+    summary.write_text("")
+    log.write_text("")
+    (tmp_path / "runner").mkdir(exist_ok=True)
+    full_env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_CLI_LOG": str(log),
+        "RUNNER_TEMP": str(tmp_path / "runner"),
+        "GITHUB_REPOSITORY": "metaboost/metaboost",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "FAKE_CLI_OUTPUT": "",
+        **env,
+    }
+    result = subprocess.run(
+        ["bash", "-e", "-c", script], env=full_env, capture_output=True, text=True, check=False
+    )
+    argvs = [json.loads(line) for line in log.read_text().splitlines()]
+    return result.returncode, argvs, summary.read_text()
+
+
+def test_rollback_inputs_permissions_and_concurrency() -> None:
+    workflow = load("rollback.yml")
+    assert set(workflow["on"]) == {"workflow_dispatch"}
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["version"]["required"] is True
+    assert inputs["float_tag"]["options"] == ["latest", "staging"]
+    assert inputs["float_tag"]["default"] == "latest"
+    assert inputs["dry_run"]["type"] == "boolean"
+    assert workflow["permissions"] == {}
+    job = workflow["jobs"]["rollback"]
+    assert job["permissions"] == {"contents": "write", "packages": "write"}
+    # latest: publish-main's own group (never beside a promotion); staging: publish-staging's.
+    main_group = load("publish-main.yml")["concurrency"]["group"]
+    staging_group = load("publish-staging.yml")["concurrency"]["group"]
+    group = workflow["concurrency"]["group"]
+    assert "format('publish-main-{0}', github.repository)" in group
+    assert "format('publish-staging-{0}', github.repository)" in group
+    assert main_group == "publish-main-${{ github.repository }}"
+    assert staging_group == "publish-staging-${{ github.repository }}"
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    rollback = step(workflow, "rollback")
+    assert rollback["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert rollback["env"]["VERSION"] == "${{ inputs.version }}"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(
+    ("version", "float_tag", "dry_run"),
+    [("1.2.0", "latest", "false"), ("1.3.0-staging.2", "staging", "true")],
+)
+def test_rollback_script(tmp_path: Path, version: str, float_tag: str, dry_run: str) -> None:
+    said = f"Rolled {float_tag} back to {version} (0123456789ab).\n  api: 1.3.0 -> {version}\n"
+    env = {
+        "GITHUB_TOKEN": "gh-secret-value",
+        "GHCR_REGISTRY_TOKEN": "",
+        "VERSION": version,
+        "FLOAT_TAG": float_tag,
+        "DRY_RUN": dry_run,
+        "FAKE_CLI_OUTPUT": said,
+    }
+    code, argvs, summary = run_rollback_step(tmp_path, "metaboost-ci rollback", env)
+    assert code == 0
+    expected = ["--repository", "metaboost/metaboost", "rollback", "--to", version]
+    expected += ["--float-tag", float_tag] + (["--dry-run"] if dry_run == "true" else [])
+    assert argvs == [expected]
+    assert "secret-value" not in json.dumps(argvs)
+    assert summary.startswith(f"### Rollback of {float_tag} to {version}\n\n```\n{said}```\n")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(
+    ("status_exit", "dry_run", "job_exit"),
+    [(0, "false", 0), (1, "false", 1), (1, "true", 0), (2, "true", 2)],
+)
+def test_rollback_status_step(
+    tmp_path: Path, status_exit: int, dry_run: str, job_exit: int
+) -> None:
+    # After a real rollback an inconsistency fails the run; a dry run only reports it.
+    env = {
+        "DRY_RUN": dry_run,
+        "FAKE_CLI_OUTPUT": "### Release status: consistent\n",
+        "FAKE_CLI_EXIT": str(status_exit),
+    }
+    code, argvs, summary = run_rollback_step(tmp_path, "metaboost-ci status", env)
+    assert code == job_exit
+    assert argvs == [["--repository", "metaboost/metaboost", "status", "--markdown"]]
+    assert summary == "### Release status: consistent\n"
 
 
 def test_bump_version_lockfile_call_matches_the_module() -> None:

@@ -255,6 +255,7 @@ class GitHubEmulator(LoopbackService):
             ("GET", r"/git/commits/(?P<sha>[^/]+)", self._get_git_commit),
             ("GET", r"/commits/(?P<sha>[^/]+)", self._get_commit),
             ("GET", r"/releases/tags/(?P<tag>.+)", self._get_release_by_tag),
+            ("GET", r"/releases/latest", self._get_latest_release),
             ("GET", r"/releases/(?P<id>\d+)", self._get_release),
             ("POST", r"/releases", self._create_release),
             ("PATCH", r"/releases/(?P<id>\d+)", self._update_release),
@@ -485,6 +486,18 @@ class GitHubEmulator(LoopbackService):
             "Not Found",
             "https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name",
         )
+
+    def _get_latest_release(self, **_: Any) -> _Answer:
+        # GitHub: the release marked latest (make_latest), else 404.
+        with self._lock:
+            release = self.releases.get(self.latest_release_id or 0)
+        if release is None:
+            raise _error(
+                404,
+                "Not Found",
+                "https://docs.github.com/rest/releases/releases#get-the-latest-release",
+            )
+        return _Answer(200, self._release_json(release))
 
     def _get_release(self, id: str, **_: Any) -> _Answer:
         with self._lock:

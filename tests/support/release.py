@@ -56,6 +56,7 @@ from .ports import LoopbackServer, LoopbackService
 from .registry_process import Registry
 
 REPOSITORY = "acme/metaboost"
+VERSION_LABEL = "org.opencontainers.image.version"
 APPS = DEFAULT_APPS
 Store = Literal["github", "git"]
 # Fault tests retry a lot: keep the waits short (the policy's shape is the same).
@@ -191,7 +192,8 @@ class ReleaseWorld:
         """Push one image per app tagged ``version``, labelled with ``commit``
         (no revision label when ``commit`` is None). ``index_apps`` get a
         two-platform index with attestations instead."""
-        labels = {REVISION_LABEL: commit} if commit else {}
+        # As the build labels them: the commit, and the version built.
+        labels = {REVISION_LABEL: commit, VERSION_LABEL: version} if commit else {}
         pushed: dict[str, PushedImage] = {}
         for number, app in enumerate(apps or self.apps):
             app_seed = None if seed is None else seed * 100 + number

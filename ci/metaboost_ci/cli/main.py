@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from ..core.errors import InputError, MetaboostCiError
 from ..core.redact import redact
-from . import commands, dev, release, sample, sync
+from . import commands, dev, operate, release, sample, sync
 from .output import Outcome
 
 
@@ -37,7 +37,8 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="metaboost-ci",
-        description="Metaboost's release pipeline: reserve, verify, release, promote, sync.\n"
+        description="Metaboost's release pipeline: reserve, verify, release, promote, status,\n"
+        "rollback, sync.\n"
         "Global options go before or after the command; `metaboost-ci COMMAND --help`\n"
         "shows what a command takes.",
         epilog=commands.ENVIRONMENT_HELP,
@@ -46,7 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"metaboost-ci {_own_version()}")
     commands.add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in (release.register, sample.register, dev.register, sync.register):
+    for register in (
+        release.register,
+        operate.register,
+        sample.register,
+        dev.register,
+        sync.register,
+    ):
         register(sub)
     return parser
 

@@ -8,11 +8,14 @@ failures raise ``core.errors`` classes (``InputError`` before any write,
 from .context import ReleaseContext, per_app
 from .discover import AppTags, Discovery, discover
 from .floating import FloatingMove, move_floating
+from .hold import RollbackRecord, read_rollback_record
 from .notes import ReleaseNotes, changelog_path, fallback_notes, read_release_notes
 from .plan import AppPlan, PromotionPlan, plan_promotion
 from .promote import Promotion, promote
 from .release import ReleaseOutcome, ensure_tag, release
 from .reserve import Reservation, reserve
+from .rollback import Rollback, rollback
+from .status import ReleaseStatus, read_status
 from .summary import ImageRow, PublishSummary
 from .verify import REVISION_LABEL, Verification, read_revisions, verify
 
@@ -29,7 +32,10 @@ __all__ = [
     "ReleaseContext",
     "ReleaseNotes",
     "ReleaseOutcome",
+    "ReleaseStatus",
     "Reservation",
+    "Rollback",
+    "RollbackRecord",
     "Verification",
     "changelog_path",
     "discover",
@@ -41,7 +47,10 @@ __all__ = [
     "promote",
     "read_release_notes",
     "read_revisions",
+    "read_rollback_record",
+    "read_status",
     "release",
     "reserve",
+    "rollback",
     "verify",
 ]

@@ -12,8 +12,10 @@ refused, because an immutable tag never moves.
 ``latest`` names the highest release: when some app already has a release
 tag above ``BASE`` (a re-run of an older main commit, a hotfix on an older
 line), ``latest`` is left where it is on every app and the GitHub release is
-not made "latest". Where ``latest`` already names the image, it is not
-written again.
+not made "latest". Likewise while a rollback record holds ``latest`` at an
+older release (``hold``): a re-run of the rolled-back version's promotion
+must not undo the rollback. Where ``latest`` already names the image, it is
+not written again.
 
 Requests per app on the usual path: one tag list, one manifest read, one or
 two reads for the revision label, and (in ``promote``) one write per target
@@ -36,6 +38,7 @@ from ..tags import require_commit_sha
 from ..versions import is_base_version, parse_staging_n, require_base_version, staging_tag
 from .context import ReleaseContext, authorize, per_app, run_together
 from .discover import list_app_tags
+from .hold import RollbackRecord, read_rollback_record
 from .verify import REVISION_LABEL, read_manifest
 
 LATEST = "latest"
@@ -93,6 +96,8 @@ class PromotionPlan:
     passed_over: tuple[str, ...] = ()
     # The highest release above BASE on any app: latest then stays where it is.
     newer_release: str | None = None
+    # The rollback record that holds latest below BASE (see ``hold``), if any.
+    held_by: RollbackRecord | None = None
 
     @property
     def source(self) -> str:
@@ -100,8 +105,25 @@ class PromotionPlan:
 
     @property
     def moves_latest(self) -> bool:
-        """False when a newer release exists: ``latest`` keeps naming it."""
-        return self.newer_release is None
+        """False when a newer release exists, or a rollback holds ``latest`` back."""
+        return self.newer_release is None and self.held_by is None
+
+    @property
+    def latest_kept(self) -> str | None:
+        """The sentence saying why ``latest`` stays, when it does."""
+        if self.newer_release is not None:
+            return (
+                f"{LATEST} left as it is: {self.newer_release} is a newer release than "
+                f"{self.base} (latest names the highest release)."
+            )
+        if self.held_by is not None:
+            held = self.held_by
+            return (
+                f"{LATEST} left at {held.version}: the rollback recorded as Git tag {held.tag} "
+                f"holds it there until a release above {held.ceiling} is promoted (or "
+                f"`metaboost-ci rollback --to {held.ceiling}` rolls forward)."
+            )
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +134,7 @@ class PromotionPlan:
             "git_tag": self.git_tag,
             "passed_over": list(self.passed_over),
             "newer_release": self.newer_release,
+            "held_by_rollback": self.held_by.tag if self.held_by else None,
             "moves_latest": self.moves_latest,
             "apps": {name: self._app_dict(app) for name, app in self.apps.items()},
         }
@@ -209,6 +232,7 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
     ctx.progress.step(f"Planning the promotion of {commit[:12]} to {base}.")
     store_tags: dict[str, str] = {}
     states: dict[str, AppState] = {}
+    records: list[RollbackRecord] = []
 
     async def read_store() -> None:
         # One listing gives both BASE and every BASE-staging.N.
@@ -220,8 +244,12 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
 
         states.update(await per_app(ctx.apps, one, progress=ctx.progress))
 
+    async def read_hold() -> None:
+        if record := await read_rollback_record(ctx):
+            records.append(record)
+
     await authorize(ctx, write=False)
-    await run_together(read_store, read_registry)
+    await run_together(read_store, read_registry, read_hold)
 
     base_commit = store_tags.get(base)
     if base_commit is not None and base_commit != commit:
@@ -254,6 +282,8 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
             if passed_over:
                 ctx.progress.step(f"Chose {staging_tag(base, n)}; passed over: {passed_over}")
             newer = [s.newer_release for s in states.values() if s.newer_release]
+            highest = max(newer, key=semver.Version.parse, default=base)
+            held = [r for r in records if r.holds_back(base, highest)]
             return PromotionPlan(
                 base,
                 commit,
@@ -262,6 +292,7 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
                 git_tag="exists" if base_commit else "create",
                 passed_over=tuple(passed_over),
                 newer_release=max(newer, key=semver.Version.parse, default=None),
+                held_by=held[0] if held else None,
             )
         passed_over += revisions + clashes
         conflicts += clashes

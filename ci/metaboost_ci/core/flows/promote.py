@@ -91,7 +91,7 @@ async def promote(
         + (" (dry run: nothing is written)." if dry_run else ".")
     )
     body = notes if notes is not None else fallback_notes(base)
-    kept = _latest_kept(plan)
+    kept = plan.latest_kept
     if kept:
         ctx.progress.step(kept)
 
@@ -188,16 +188,6 @@ async def promote(
     if check is not None and (said := check.sentence(base)):
         told = (said, *told)
     return Promotion(plan, written, git_tag, outcome, notes=told, latest_check=check)
-
-
-def _latest_kept(plan: PromotionPlan) -> str | None:
-    """The sentence saying why ``latest`` stays, when it does."""
-    if plan.moves_latest:
-        return None
-    return (
-        f"{LATEST} left as it is: {plan.newer_release} is a newer release than {plan.base} "
-        "(latest names the highest release)."
-    )
 
 
 def _notes(outcome: ReleaseOutcome, kept: str | None) -> tuple[str, ...]:

@@ -324,6 +324,16 @@ class GitHubClient:
             return None
         return Release.from_json(response.json())
 
+    async def get_latest_release(self) -> Release | None:
+        """The release GitHub marks "latest", or None when there is none."""
+        response = await self._request(
+            "GET", f"{self._repo_url}/releases/latest", expect=(200, 404)
+        )
+        if response.status_code == 404:
+            await self._require_repository()  # no release, rather than no repository
+            return None
+        return Release.from_json(response.json())
+
     async def create_release(
         self,
         *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from .errors import RegistryProtocolError
@@ -48,6 +49,36 @@ async def image_labels(
     return labels
 
 
+@dataclass(frozen=True)
+class ImageConfig:
+    """What ``status`` shows of an image: its labels and its config's ``created`` time."""
+
+    labels: dict[str, str]
+    created: str | None
+
+
+async def first_image_config(client: ImageReader, name: str, manifest: Manifest) -> ImageConfig:
+    """The config of the first runnable image of ``manifest`` (one build, one commit and
+    one time: one image is enough, and the reads stay bounded however wide the index)."""
+    image = manifest
+    for _ in range(_MAX_DEPTH):
+        if not image.is_index:
+            break
+        runnable = [c for c in image.children() if not c.is_attestation]
+        if not runnable:
+            return ImageConfig({}, None)
+        image = await client.get_manifest(name, runnable[0].digest)
+    config = image.config()
+    if image.is_index or config is None:
+        raise RegistryProtocolError(
+            f"registry {client.host}: image {name}@{manifest.digest} has no runnable config.",
+            fix="The manifest is malformed; rebuild and push the image again.",
+        )
+    body = _config_object(await client.get_blob(name, config.digest))
+    created: Any = body.get("created")
+    return ImageConfig(_labels_of_object(body), created if isinstance(created, str) else None)
+
+
 async def _runnable_images(
     client: ImageReader, name: str, manifest: Manifest, depth: int
 ) -> list[Manifest]:
@@ -68,6 +99,10 @@ async def _runnable_images(
 
 
 def _labels_of(config: bytes) -> dict[str, str]:
+    return _labels_of_object(_config_object(config))
+
+
+def _config_object(config: bytes) -> Mapping[str, Any]:
     try:
         body: Any = json.loads(config)
     except ValueError:
@@ -77,7 +112,11 @@ def _labels_of(config: bytes) -> dict[str, str]:
             "An image config is not a JSON object.",
             fix="The image is malformed; rebuild and push it again.",
         )
-    inner: Any = cast(Mapping[str, Any], body).get("config")
+    return cast(Mapping[str, Any], body)
+
+
+def _labels_of_object(body: Mapping[str, Any]) -> dict[str, str]:
+    inner: Any = body.get("config")
     raw: Any = cast(Mapping[str, Any], inner).get("Labels") if isinstance(inner, dict) else None
     if not isinstance(raw, dict):
         return {}
