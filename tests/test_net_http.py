@@ -9,8 +9,9 @@ waits. Retry waits are announced on a ``RecordingProgress``.
 from __future__ import annotations
 
 import email.utils
+import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from metaboost_ci.core.errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    ResponseTooLarge,
     TransportError,
     UnexpectedStatus,
 )
@@ -534,3 +536,40 @@ async def test_a_digest_in_a_retry_line_is_cut_short(fake_time: FakeTime) -> Non
     assert progress.lines == [
         "GET ghcr.io/v2/o/r/api/blobs/sha256:0123456789ab... answered 502; retry 1 of 1 in 1.0 s"
     ]
+
+
+# ------------------------------------------------------------ bounded answers
+
+
+@pytest.mark.parametrize("announced", [True, False])
+async def test_an_answer_over_max_bytes_is_refused_and_not_retried(
+    fake_time: FakeTime, announced: bool
+) -> None:
+    body = b"x" * 5000
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield body[:2500]
+        yield body[2500:]
+
+    # httpx sets Content-Length for bytes; a generator body has none (chunked).
+    answer = httpx.Response(200, content=body if announced else pieces())
+    async with make_client([answer], fake_time) as client:
+        with pytest.raises(ResponseTooLarge) as caught:
+            await client.request("GET", URL, max_bytes=4096)
+    assert str(caught.value).startswith(
+        f"test service: GET {URL} answered with more than 4096 bytes; reading stopped there."
+    )
+    assert caught.value.limit == 4096
+    assert client.requests_sent == 1
+    async with make_client([httpx.Response(200, content=body)], fake_time) as client:
+        assert (await client.request("GET", URL, max_bytes=5000)).content == body
+
+
+async def test_an_error_answer_is_read_only_to_its_first_64_kib(fake_time: FakeTime) -> None:
+    body = json.dumps({"message": "busy " + "y" * 200_000}).encode()
+    async with make_client([httpx.Response(400, content=body)], fake_time) as client:
+        with pytest.raises(UnexpectedStatus) as caught:
+            await client.request("GET", URL)
+    # Cut at 64 KiB the JSON no longer parses: the error shows its start, not all of it.
+    assert caught.value.status == 400
+    assert len(str(caught.value)) < 1000

@@ -13,7 +13,7 @@ import json
 import re
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +33,14 @@ from ..errors import (
 )
 from ..progress import Progress
 from ..redact import redact
+from .bounded import (
+    DEFAULT_MAX_BODY,
+    OverLimit,
+    read_body,
+    seconds_text,
+    with_content,
+    with_heartbeat,
+)
 from .retry import NOT_PROCESSED_STATUSES, RETRYABLE_STATUSES, RetryPolicy, retry_after_seconds
 
 # Guidance for an error response: the ``fix`` sentence, or None.
@@ -40,14 +48,6 @@ Hints = Callable[[httpx.Response], str | None]
 # Seconds the server asks us to wait before retrying this response, or None
 # when the response is not a rate limit. Raise ``RateLimited`` to give up.
 RateLimit = Callable[[httpx.Response], float | None]
-
-# The longest answer read when the caller names no limit: a 50,000-tag page is
-# about 1.5 MB, GitHub's JSON far less; nothing this client reads comes near.
-DEFAULT_MAX_BODY = 32 * 1024 * 1024
-# Of an error answer (or a redirect) only this much is read: enough for any
-# error document, and a hostile server cannot make us buffer more.
-ERROR_BODY_BYTES = 64 * 1024
-_READ_CHUNK = 64 * 1024
 
 # A digest in a progress line: its head identifies it, the other 52 digits only make it long.
 _LONG_DIGEST = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]{52}")
@@ -335,11 +335,11 @@ class HttpClient:
                     content = await self._read(response, max_bytes if wanted else None)
                 finally:
                     await response.aclose()
-            return _with_content(response, content)
+            return with_content(response, content)
 
         if self.progress is None or self.policy.heartbeat_seconds >= seconds:
             return await send()
-        return await _with_heartbeat(send, self.policy.heartbeat_seconds, self._waiting(request))
+        return await with_heartbeat(send, self.policy.heartbeat_seconds, self._waiting(request))
 
     def _waiting(self, request: httpx.Request) -> Callable[[float], None]:
         limit = self.policy.attempt_seconds
@@ -347,37 +347,23 @@ class HttpClient:
         def say(elapsed: float) -> None:
             self._announce(
                 f"{request.method} {short_url(request.url)}: still waiting for the answer "
-                f"after {_seconds(elapsed)} s (a try gives up after {_seconds(limit)} s)"
+                f"after {seconds_text(elapsed)} s (a try gives up after {seconds_text(limit)} s)"
             )
 
         return say
 
     async def _read(self, response: httpx.Response, limit: int | None) -> bytes:
-        """The body, read as it comes: at most ``limit`` bytes (None: an error
-        answer, kept to its first ``ERROR_BODY_BYTES`` without complaint)."""
-        cap = ERROR_BODY_BYTES if limit is None else limit
-        announced = response.headers.get("content-length", "")
-        # A HEAD's length is the object's, not an answer to read.
-        head = response.request.method == "HEAD"
-        too_long = not head and announced.isdigit() and int(announced) > cap
-        chunks: list[bytes] = []
-        size = 0
-        if not (too_long and limit is not None):
-            async for chunk in response.aiter_bytes(_READ_CHUNK):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > cap:
-                    too_long = True
-                    break
-        if too_long and limit is not None:
+        try:
+            return await read_body(response, limit)
+        except OverLimit:
+            assert limit is not None  # only a wanted answer has a limit to exceed
             request = response.request
             raise ResponseTooLarge(
                 f"{self.service}: {request.method} {display_url(request.url)} answered with "
                 f"more than {limit} bytes; reading stopped there.",
                 limit=limit,
                 fix="Check the URL: the answer is not what was asked for.",
-            )
-        return b"".join(chunks)[:cap]
+            ) from None
 
     def announce_retry(
         self,
@@ -464,56 +450,3 @@ class HttpClient:
                 f"{self.policy.max_server_wait:.0f}s we wait; run again after that."
             )
         return cls(text, status=status, method=method, url=display_url(url), code=code, fix=fix)
-
-
-def _seconds(value: float) -> str:
-    """``0.5``, ``12``: a tenth where it matters, whole seconds where it does not."""
-    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
-
-
-def _with_content(response: httpx.Response, content: bytes) -> httpx.Response:
-    """A closed streamed ``response`` rebuilt around the body read from it.
-
-    The body is already decoded, so any Content-Encoding header goes: httpx
-    would otherwise decode it a second time. Content-Length stays as sent (a
-    HEAD's says how big the object is).
-    """
-    headers = [
-        (name, value)
-        for name, value in response.headers.multi_items()
-        if name.lower() not in ("content-encoding", "transfer-encoding")
-    ]
-    return httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=content,
-        request=response.request,
-        extensions=response.extensions,
-    )
-
-
-async def _with_heartbeat(
-    work: Callable[[], Awaitable[httpx.Response]],
-    every: float,
-    say: Callable[[float], None],
-) -> httpx.Response:
-    """``await work()``, calling ``say(seconds so far)`` every ``every`` seconds meanwhile."""
-    outcome: list[httpx.Response] = []
-    failure: list[Exception] = []
-
-    async def beat() -> None:
-        started = anyio.current_time()
-        while True:
-            await anyio.sleep(every)
-            say(anyio.current_time() - started)
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(beat)
-        try:
-            outcome.append(await work())
-        except Exception as exc:  # raised below, outside the group, as itself
-            failure.append(exc)
-        group.cancel_scope.cancel()
-    if failure:
-        raise failure[0]
-    return outcome[0]

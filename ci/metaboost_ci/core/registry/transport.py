@@ -16,7 +16,8 @@ import httpx
 
 from ..errors import InputError
 from ..net import HttpClient, RetryPolicy
-from ..net.http import DEFAULT_MAX_BODY, error_code_and_detail
+from ..net.bounded import DEFAULT_MAX_BODY
+from ..net.http import error_code_and_detail
 from ..progress import Progress
 from ..redact import register_secret
 from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints
