@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from dagger import dag
 
 from metaboost_ci.core.errors import CheckFailed, InputError
+from metaboost_ci.engine.operate import rollback_report, status_report
 from metaboost_ci.engine.tools import (
     MONOREPO_DIR,
     RUN_VARIABLE,
@@ -42,6 +43,8 @@ ANSWERS: dict[str, dict[str, Any]] = {
         "revisions": {app: [SHA] for app in APPS},
     },
     "move-floating": {},
+    "status": {"consistent": True},
+    "rollback": {"changed": True},
     "release": {"action": "created", "url": "https://github.com/acme/metaboost/releases/x"},
     "promote": {
         "git_tag": "created",
@@ -57,6 +60,11 @@ OPERATIONS: dict[str, Operation] = {
     "move-floating": lambda ops: ops.move_floating(version="1.2.0-staging.3", float_tag="staging"),
     "release": lambda ops: ops.release(tag="1.2.0-staging.3", commit=SHA, prerelease=True),
     "promote": lambda ops: ops.promote(commit=SHA, base="1.2.0", dry_run=False),
+    # The module's status and rollback functions run these on the same Cli.
+    "status": lambda ops: status_report(cast(Cli, ops.cli), base_version="", report_format="json"),
+    "rollback": lambda ops: rollback_report(
+        cast(Cli, ops.cli), version="1.1.0", float_tag="latest", dry_run=False, as_json=True
+    ),
 }
 
 
@@ -71,6 +79,7 @@ def answering(session: StandInSession) -> list[list[Call]]:
         return json.dumps(ANSWERS[argv[len(TARGET.global_args()) + 1]])
 
     session.respond("Container.stdout", stdout)
+    session.respond("Container.exitCode", 0)  # status runs with expect: ANY
     return ran
 
 
