@@ -15,6 +15,7 @@ import pytest
 from metaboost_ci.core.errors import CheckFailed
 from metaboost_ci.core.flows import ReleaseContext, plan_promotion, promote
 from metaboost_ci.core.flows.plan import newer_release
+from metaboost_ci.core.progress import RecordingProgress
 from tests.support.release import APPS, ReleaseWorld
 
 BASE = "3.1.0"
@@ -37,7 +38,8 @@ async def test_an_index_built_from_another_commit_is_passed_over(world: ReleaseW
     # Git says staging.1 is ours; the first app's two-platform index says otherwise.
     world.push_build(staging(1), elsewhere, apps=APPS[:1], index_apps=(APPS[0],), seed=301)
     world.push_build(staging(1), commit, apps=APPS[1:], seed=302)
-    async with world.context() as ctx:
+    progress = RecordingProgress()
+    async with world.context(progress=progress) as ctx:
         plan = await plan_promotion(ctx, commit=commit, base=BASE)
         index_ref = ctx.image_ref(APPS[0], staging(1))
     assert plan.n == 0
@@ -47,6 +49,8 @@ async def test_an_index_built_from_another_commit_is_passed_over(world: ReleaseW
     assert plan.passed_over == (
         f"{index_ref} was built from {elsewhere} (its {REVISION} label), not {commit}.",
     )
+    # Whoever watches the run is told which N was chosen over which.
+    assert any(line.startswith(f"Chose {staging(0)}; passed over: ") for line in progress.lines)
 
 
 async def test_images_without_labels_are_promoted_on_the_git_tag_alone(
