@@ -42,7 +42,7 @@ def next_page(response: httpx.Response, request_url: httpx.URL) -> httpx.URL | N
     (and our trust in the tag list) to another host.
     """
     next_target: str | None = None
-    for value in response.headers.get_list("link"):  # pragma: no mutate (names ignore case)
+    for value in response.headers.get_list("link"):  # pragma: no mutate (header names ignore case)
         next_target = parse_link_header(value).get("next")
         if next_target is not None:
             break
