@@ -60,7 +60,9 @@ MODULES: dict[str, Module] = {
         "core/flows/plan.py",
         ("tests/test_plan_edges.py", "tests/test_flows_promote.py", "tests/test_flows_units.py"),
     ),
-    "reserve": Module("core/flows/reserve.py", ("tests/test_flows_reserve.py",)),
+    "reserve": Module(
+        "core/flows/reserve.py", ("tests/test_reserve_override.py", "tests/test_flows_reserve.py")
+    ),
     "promote": Module("core/flows/promote.py", ("tests/test_flows_promote.py",)),
 }
 # What the tests need beside tests/ (registry configurations, the sample monorepo).
