@@ -101,7 +101,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     parser.add_argument("--seed", type=int, default=15, help="sampling seed (default 15)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     parser.add_argument(
-        "--workdir", type=Path, help="keep the src/ layouts here (reused by the next run)"
+        "--workdir", type=Path, help="keep the layouts here (for mutmut show or browse)"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -203,6 +203,8 @@ def _layout(workdir: Path, name: str, module: Module) -> Path:
     """A src/ copy of the package with tests and a [mutmut] setup.cfg for ``module``."""
     root = workdir / name
     src = root / "src" / PACKAGE
+    # mutmut's cached verdicts and test mapping would outlive a change to the tests.
+    shutil.rmtree(root / "mutants", ignore_errors=True)
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(REPO / "ci" / PACKAGE, src, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.rmtree(root / "tests", ignore_errors=True)

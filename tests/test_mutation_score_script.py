@@ -151,10 +151,12 @@ def test_the_layout_is_a_src_tree_with_the_module_s_tests(tmp_path: Path) -> Non
     setup = (root / "setup.cfg").read_text()
     assert "only_mutate = src/metaboost_ci/core/redact.py\n" in setup
     assert "    tests/test_redact_table.py\n    tests/test_core_secrets.py\n" in setup
-    # A second layout over the first starts from fresh copies.
+    # A second layout over the first starts from fresh copies and no mutmut cache.
     (root / "src" / "metaboost_ci" / "stale.py").write_text("")
+    (root / "mutants").mkdir()
     ms._layout(tmp_path, "redact", ms.MODULES["redact"])
     assert not (root / "src" / "metaboost_ci" / "stale.py").exists()
+    assert not (root / "mutants").exists()
 
 
 def test_the_readme_s_commands_parse_and_the_extra_pins_mutmut() -> None:
