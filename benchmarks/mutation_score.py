@@ -61,7 +61,7 @@ MODULES: dict[str, Module] = {
         ("tests/test_plan_edges.py", "tests/test_flows_promote.py", "tests/test_flows_units.py"),
     ),
     "reserve": Module(
-        "core/flows/reserve.py", ("tests/test_reserve_override.py", "tests/test_flows_reserve.py")
+        "core/flows/reserve.py", ("tests/test_reserve_in_full.py", "tests/test_flows_reserve.py")
     ),
     "promote": Module("core/flows/promote.py", ("tests/test_flows_promote.py",)),
 }

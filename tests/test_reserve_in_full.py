@@ -1,7 +1,7 @@
-"""``reserve`` with ``--version-override``: the whole Reservation, for each way it can go.
+"""``reserve``: the whole Reservation, for each way it can go, override or not.
 
 ``reserve --json`` prints ``Reservation.to_dict()`` and the workflow reads it,
-so each row asserts every field, not only the version.
+so each case asserts every field, not only the version.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from metaboost_ci.core.errors import CheckFailed
+from metaboost_ci.core.errors import CheckFailed, RemoteError
 from metaboost_ci.core.flows import reserve
 from metaboost_ci.core.progress import RecordingProgress
 from tests.support.release import ReleaseWorld
@@ -99,3 +99,59 @@ async def test_a_dry_run_override_at_another_commit_is_refused(world: ReleaseWor
         f"Git tag {tag} already exists at commit {other}, not at {commit}."
     )
     assert caught.value.fix == "Pick an unused N for --version-override (tags are never moved)."
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["create", "dry-run"])
+async def test_a_reservation_in_full(world: ReleaseWorld, dry_run: bool) -> None:
+    commit = world.commit()
+    for n in (0, 1):
+        world.github.repos.remote_tag_create(f"{BASE}-staging.{n}", world.commit())
+    progress = RecordingProgress()
+    async with world.context(progress=progress) as ctx:
+        done = await reserve(ctx, commit=commit, base=BASE, dry_run=dry_run)
+        store = ctx.tags.description
+    tag = f"{BASE}-staging.2"
+    assert done.to_dict() == {
+        "version": tag,
+        "base": BASE,
+        "n": 2,
+        "commit": commit,
+        "action": "planned" if dry_run else "created",
+        "hint": 2,
+        "registry_hint": "read",
+        "store": store,
+        "attempts": 0 if dry_run else 1,
+        "taken": [],
+        "override": False,
+        "dry_run": dry_run,
+    }
+    said = (
+        f"Dry run: would create Git tag {tag} at {commit[:12]}."
+        if dry_run
+        else f"Reserved {tag} at {commit[:12]} ({store})."
+    )
+    assert said in progress.lines
+    assert (tag in world.git_tags()) is not dry_run
+
+
+async def test_attempts_are_bounded_and_the_error_says_what_was_tried(
+    world: ReleaseWorld,
+) -> None:
+    commit, other = world.commit("ours"), world.commit("other")
+    for n in (0, 1, 2):
+        world.github.repos.remote_tag_create(f"{BASE}-staging.{n}", other)
+    async with world.context() as ctx:
+
+        async def no_tags(prefix: str) -> dict[str, str]:
+            return {}  # a store whose listing lags behind its creates
+
+        ctx.tags.list_tags = no_tags  # type: ignore[method-assign]
+        with pytest.raises(RemoteError) as caught:
+            await reserve(ctx, commit=commit, base=BASE, registry_hint=False, max_attempts=2)
+    assert caught.value.message == (
+        f"Could not reserve a {BASE}-staging.N tag in 2 attempts (tried 0 to 1, all taken)."
+    )
+    assert caught.value.fix == (
+        "Something is creating tags in a loop; check the repository's tags, then run again."
+    )
+    assert f"{BASE}-staging.3" not in world.git_tags()
