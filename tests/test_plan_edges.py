@@ -256,3 +256,30 @@ async def test_a_mix_of_clashes_and_other_commits_is_not_called_a_clash(
     assert len(error.problems) == len(APPS) + 2
     assert sum("immutable tags never move" in p for p in error.problems) == 2
     assert error.fix == "Publish staging from this commit again, then promote."
+
+
+async def test_a_single_image_s_manifest_is_read_once(world: ReleaseWorld) -> None:
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, seed=390)
+    manifest_reads = rf"/{APPS[0]}/manifests/"
+    before = world.origin.count("GET", manifest_reads)
+    async with world.context() as ctx:
+        plan = await plan_promotion(ctx, commit=commit, base=BASE)
+    assert plan.apps[APPS[0]].revision == commit
+    # The labels are read from the manifest already fetched, not from a second GET.
+    assert world.origin.count("GET", manifest_reads) == before + 1
+
+
+async def test_the_newest_release_across_apps_is_compared_as_versions(
+    world: ReleaseWorld,
+) -> None:
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, seed=400)
+    # As text "3.9.0" > "3.10.0"; as versions 3.10.0 is the newest.
+    world.push_build("3.10.0", None, apps=APPS[:1], seed=401)
+    world.push_build("3.9.0", None, apps=APPS[1:2], seed=402)
+    async with world.context() as ctx:
+        plan = await plan_promotion(ctx, commit=commit, base=BASE)
+    assert plan.newer_release == "3.10.0"
