@@ -74,7 +74,7 @@ def require_commit_sha(sha: str) -> str:
     normalized = sha.strip().lower()
     if not _COMMIT_SHA.fullmatch(normalized):
         raise InputError(
-            f"{sha!r} is not a full commit SHA (40 hexadecimal characters).",
+            f"{sha!r} is not a full commit SHA (40 hexadecimal characters, or 64 for SHA-256).",
             fix="Pass the full SHA, e.g. the output of `git rev-parse HEAD`.",
         )
     return normalized

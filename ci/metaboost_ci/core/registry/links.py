@@ -10,18 +10,19 @@ from .errors import RegistryProtocolError
 
 # <target> then ;-separated params whose quoted values may hold commas and semicolons.
 _LINK = re.compile(r'<([^>]*)>((?:\s*;\s*(?:[^;,"]|"[^"]*")+)*)')
-_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))', re.IGNORECASE)
+# One param at a time, a quoted value whole: a title="x; rel=next" is no relation.
+_PARAM = re.compile(r';\s*([^\s=;,"]+)\s*(?:=\s*(?:"([^"]*)"|([^\s;,"]*)))?')
 
 
 def parse_link_header(value: str) -> dict[str, str]:
     """Map each relation type to its target: ``</a>; rel="next"`` -> {"next": "/a"}."""
     links: dict[str, str] = {}
     for match in _LINK.finditer(value):
-        rel = _REL.search(match.group(2))
+        rel = next((p for p in _PARAM.finditer(match.group(2)) if p[1].lower() == "rel"), None)
         if rel is None:
             continue
         # rel can hold several space-separated types: rel="next last".
-        for kind in (rel.group(1) or rel.group(2) or "").lower().split():
+        for kind in (rel.group(2) or rel.group(3) or "").lower().split():
             links.setdefault(kind, match.group(1))
     return links
 
@@ -41,7 +42,7 @@ def next_page(response: httpx.Response, request_url: httpx.URL) -> httpx.URL | N
     (and our trust in the tag list) to another host.
     """
     next_target: str | None = None
-    for value in response.headers.get_list("link"):
+    for value in response.headers.get_list("link"):  # pragma: no mutate (header names ignore case)
         next_target = parse_link_header(value).get("next")
         if next_target is not None:
             break
