@@ -101,6 +101,7 @@ async def test_to_dict_of_a_first_promotion_then_of_its_rerun(world: ReleaseWorl
         "source": staging(0),
         "passed_over": [],
         "newer_release": None,
+        "held_by_rollback": None,
         "moves_latest": True,
     }
     assert first.to_dict() == {**common, "git_tag": "create", "apps": fresh}
@@ -130,6 +131,7 @@ async def test_to_dict_when_a_newer_release_keeps_latest(world: ReleaseWorld) ->
         }
     data = plan.to_dict()
     assert data["newer_release"] == "3.2.0"
+    assert data["held_by_rollback"] is None
     assert data["moves_latest"] is False
     assert data["apps"] == expected
     # The app's own view (what promote would do without the newer release) is unchanged.
