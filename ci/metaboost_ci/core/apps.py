@@ -57,7 +57,7 @@ def image_name(repository: str, app: str) -> str:
     """The repository path of ``app`` on the registry, e.g. ``owner/repo/api``.
 
     Registry names must be lower case; GitHub owners and repositories often
-    are not (``docker push`` lower-cases them for GHCR the same way).
+    are not (``docker push`` lower-cases them the same way).
     """
     return f"{repository.lower()}/{app}"
 

@@ -21,7 +21,7 @@ the pushes; a kept image that is not provably this commit's stops the publish.
 
 The steps come in as a ``StagingSteps`` (containers: validate, build, smoke,
 label), a ``Pusher`` (image pushes) and a ``ReleaseOps`` (tags and releases),
-so the same sequence runs for ``publish-staging`` (ghcr.io, the GitHub API)
+so the same sequence runs for ``publish-staging`` (the registry, the GitHub API)
 and for ``rehearse`` (a registry service, a throwaway Git remote), and tests
 can record the order with fakes.
 """

@@ -5,7 +5,7 @@ floating tag, release, promote; the ``verify`` and ``plan`` functions) is a
 ``metaboost-ci ... --json`` command in one container built from this
 module's own source with the locked dependencies (``uv.lock``). Production
 and ``rehearse`` differ only in where that container points (``CliTarget``):
-ghcr.io and api.github.com, or the rehearsal's registry service and
+the registry and api.github.com, or the rehearsal's registry service and
 throwaway Git remote. So the rehearsal, the engine tests, the command-line
 tests and production run the same code, and a CI failure reproduces at home
 with the same command line.
@@ -36,7 +36,8 @@ from dagger import dag
 
 from ..core.errors import CheckFailed, InputError, MetaboostCiError
 from ..core.flows import Discovery, PublishSummary, ReleaseOutcome, Reservation, Verification
-from ..core.settings import DEFAULT_GITHUB_API, FALLBACK_USERNAME
+from ..core.registry.profile import PROFILE
+from ..core.settings import DEFAULT_GITHUB_API
 from ..core.versions import parse_staging_version
 from .node import RUN_VARIABLE
 from .ops import KeptImage
@@ -55,8 +56,8 @@ MONOREPO_DIR = "/work/monorepo"
 PROJECT_FILES = ["pyproject.toml", "uv.lock", "README.md", "ci/**"]
 # Where the command line reads its credentials (see `metaboost-ci --help`).
 GITHUB_TOKEN_VARIABLE = "GITHUB_TOKEN"  # noqa: S105 - a variable's name
-REGISTRY_TOKEN_VARIABLE = "GHCR_REGISTRY_TOKEN"  # noqa: S105 - a variable's name
-REGISTRY_USERNAME_VARIABLE = "REGISTRY_USERNAME"
+REGISTRY_TOKEN_VARIABLE = PROFILE.token_variables[0]
+REGISTRY_USERNAME_VARIABLE = PROFILE.username_variables[0]
 SYSTEM_PACKAGES = ("git", "skopeo")
 
 
@@ -126,7 +127,7 @@ class CliSecrets:
         secret = self.registry_token or self.github_token
         if secret is None:
             return None
-        return RegistryAuth(self.registry_username or FALLBACK_USERNAME, secret)
+        return RegistryAuth(self.registry_username or PROFILE.fallback_username, secret)
 
 
 @dataclass(frozen=True)
