@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -51,30 +52,30 @@ def crossed(result: Any, **added: object) -> dict[str, Any]:
     return json.loads(json.dumps({**result.to_dict(), **added}))
 
 
+CONTENDED = Reservation(
+    version="1.2.0-staging.5",
+    base="1.2.0",
+    n=5,
+    commit="c" * 40,
+    action="created",
+    hint=3,
+    registry_hint="read",
+    store="GitHub acme/metaboost",
+    attempts=3,
+    taken=(3, 4),
+)
 RESULTS_THAT_CROSS = [
     summary(),
-    Reservation(
-        version="1.2.0-staging.5",
-        base="1.2.0",
-        n=5,
-        commit="c" * 40,
-        action="created",
-        hint=3,
-        registry_hint="read",
-        store="GitHub acme/metaboost",
-        attempts=3,
-        taken=(3, 4),
-    ),
-    Reservation(
+    CONTENDED,
+    dataclasses.replace(
+        CONTENDED,
         version="1.2.0-staging.9",
-        base="1.2.0",
         n=9,
-        commit="c" * 40,
         action="planned",
         hint=9,
         registry_hint="not read",
-        store="Git remote",
         attempts=0,
+        taken=(),
         override=True,
         dry_run=True,
     ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from ..errors import AuthenticationRequired, CheckFailed, PermissionDenied, RemoteError
@@ -121,36 +122,27 @@ async def reserve(
         )
     n, registry_source = await _hint(ctx, base, use_registry=registry_hint)
     hint = n
+    # What every outcome below shares.
+    reservation = partial(
+        Reservation,
+        base=base,
+        commit=commit,
+        hint=hint,
+        registry_hint=registry_source,
+        store=ctx.tags.description,
+    )
     if dry_run:
         ctx.progress.step(f"Dry run: would create Git tag {staging_tag(base, n)} at {commit[:12]}.")
-        return Reservation(
-            version=staging_tag(base, n),
-            base=base,
-            n=n,
-            commit=commit,
-            action="planned",
-            hint=hint,
-            registry_hint=registry_source,
-            store=ctx.tags.description,
-            attempts=0,
-            dry_run=True,
+        return reservation(
+            version=staging_tag(base, n), n=n, action="planned", attempts=0, dry_run=True
         )
     taken: list[int] = []
     for attempt in range(1, max_attempts + 1):
         tag = staging_tag(base, n)
         if await ctx.tags.create_tag(tag, commit) is TagCreate.CREATED:
             ctx.progress.step(f"Reserved {tag} at {commit[:12]} ({ctx.tags.description}).")
-            return Reservation(
-                version=tag,
-                base=base,
-                n=n,
-                commit=commit,
-                action="created",
-                hint=hint,
-                registry_hint=registry_source,
-                store=ctx.tags.description,
-                attempts=attempt,
-                taken=tuple(taken),
+            return reservation(
+                version=tag, n=n, action="created", attempts=attempt, taken=tuple(taken)
             )
         taken.append(n)
         n += 1
