@@ -345,3 +345,27 @@ def test_promoting_an_older_version_says_latest_stays(world: ReleaseWorld) -> No
     out = promoted[1].out
     assert out.startswith(f"Promoted {BASE}-staging.0 to {BASE}.\n")
     assert f"latest left as it is: 1.5.0 is a newer release than {BASE}" in out
+
+
+@pytest.mark.parametrize("command", ["reserve", "promote"])
+def test_a_dry_run_on_a_public_repository_needs_no_token(world: ReleaseWorld, command: str) -> None:
+    # What `dagger call plan` runs: reads only, so GitHub's anonymous reads do.
+    commit = world.commit()
+    world.github.repos.remote_tag_create("0.1.0-staging.0", commit)
+    world.push_build("0.1.0-staging.0", commit)
+    world.github.private = False
+    env = world.env()
+    del env["GITHUB_TOKEN"]
+    args = [*world.cli_options(), "--repository", REPOSITORY, "--json", command]
+    args += ["--commit", commit, "--base-version", "0.1.0", "--dry-run"]
+    before = world.snapshot()
+    done = run_cli(args, env=env, cwd=world.work)
+    assert done.code == 0, done.all_output
+    assert world.snapshot() == before
+    assert all(r.method == "GET" for r in world.github.requests)
+    # Without --dry-run the token is still required, before any request.
+    world.github.requests.clear()
+    refused = run_cli([a for a in args if a != "--dry-run"], env=env, cwd=world.work)
+    assert refused.code == 2, refused.all_output
+    assert "GITHUB_TOKEN" in refused.err
+    assert world.github.requests == []

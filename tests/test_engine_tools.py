@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from dagger import dag
@@ -24,6 +24,7 @@ from metaboost_ci.core.flows import (
     Reservation,
     Verification,
 )
+from metaboost_ci.engine.operate import rollback_report, status_report
 from metaboost_ci.engine.tools import (
     MONOREPO_DIR,
     RUN_VARIABLE,
@@ -74,6 +75,8 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "discover": DISCOVERY.to_dict(),
     "verify": VERIFICATION.to_dict(),
     "move-floating": {},
+    "status": {"consistent": True},
+    "rollback": {"changed": True},
     "release": RELEASE.to_dict(),
     "promote": {"git_tag": "created", "summary": SUMMARY.to_dict()},
 }
@@ -86,6 +89,11 @@ OPERATIONS: dict[str, Operation] = {
     "move-floating": lambda ops: ops.move_floating(version="1.2.0-staging.3", float_tag="staging"),
     "release": lambda ops: ops.release(tag="1.2.0-staging.3", commit=SHA, prerelease=True),
     "promote": lambda ops: ops.promote(commit=SHA, base="1.2.0", dry_run=False),
+    # The module's status and rollback functions run these on the same Cli.
+    "status": lambda ops: status_report(cast(Cli, ops.cli), base_version="", report_format="json"),
+    "rollback": lambda ops: rollback_report(
+        cast(Cli, ops.cli), version="1.1.0", float_tag="latest", dry_run=False, as_json=True
+    ),
 }
 
 
@@ -100,6 +108,7 @@ def answering(session: StandInSession) -> list[list[Call]]:
         return json.dumps(ANSWERS[argv[len(TARGET.global_args()) + 1]])
 
     session.respond("Container.stdout", stdout)
+    session.respond("Container.exitCode", 0)  # status runs with expect: ANY
     return ran
 
 

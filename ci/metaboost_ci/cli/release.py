@@ -256,7 +256,8 @@ def cmd_reserve(args: argparse.Namespace) -> Outcome:
             append_to_env_file("GITHUB_OUTPUT", f"version={result.version}\nstaging_n={result.n}\n")
         return Outcome(text, result.to_dict())
 
-    return run_flow(args, work)
+    # A dry run only reads: a public repository needs no token for it.
+    return run_flow(args, work, needs_tag_store=not args.dry_run)
 
 
 def cmd_discover(args: argparse.Namespace) -> Outcome:
@@ -387,7 +388,7 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
         data = {**result.to_dict(), "summary": summary.to_dict()}
         return Outcome("\n".join(lines), data)
 
-    return run_flow(args, work, writes_registry=not args.dry_run)
+    return run_flow(args, work, needs_tag_store=not args.dry_run, writes_registry=not args.dry_run)
 
 
 def cmd_summary(args: argparse.Namespace) -> Outcome:

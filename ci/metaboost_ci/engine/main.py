@@ -8,13 +8,14 @@ module description is the package docstring (``engine/__init__.py``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
 from ..core.apps import choose_known, image_name, validate_app_names
 from ..core.errors import InputError
+from ..core.flows.rollback import require_rollback_target
 from ..core.progress import StderrProgress
 from ..core.registry.profile import PROFILE
 from ..core.settings import DEFAULT_GITHUB_API, Settings
@@ -24,6 +25,7 @@ from .build import build_app, parse_platforms
 from .bump import bump_version, read_base_version
 from .errors import as_function_error
 from .lockfile import regenerate_lockfile
+from .operate import check_format, promotion_plan_text, rollback_report, status_report
 from .pipeline import BuildPlan, staging_steps
 from .publish import (
     EnginePusher,
@@ -348,6 +350,48 @@ class MetaboostCi:
         )
         return promotion_plan_text(promotion["plan"], base)
 
+    @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
+    async def status(
+        self,
+        github_token: OptionalGitHubToken = None,
+        registry_token: RegistryToken = None,
+        registry_username: RegistryUsername = "",
+        base_version: Annotated[
+            str, Doc("X.Y.Z whose newest staging build to show (default: the highest)")
+        ] = "",
+        format: Annotated[str, Doc("table (for people), markdown (a job summary) or json")] = (
+            "table"
+        ),
+    ) -> str:
+        """What staging and latest name on every app; fails when inconsistent; never cached."""
+        report_format = check_format(format)
+        if base_version:
+            require_base_version(base_version, what="--base-version")
+        cli = self.release_cli(CliSecrets(github_token, registry_token, registry_username))
+        return await status_report(cli, base_version=base_version, report_format=report_format)
+
+    @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
+    @as_function_error
+    async def rollback(
+        self,
+        to: Annotated[str, Doc("The version to go back to: X.Y.Z (latest), X.Y.Z-staging.N")],
+        github_token: GitHubToken,
+        float_tag: Annotated[str, Doc("latest (and GitHub's latest release) or staging")] = (
+            "latest"
+        ),
+        registry_token: RegistryToken = None,
+        registry_username: RegistryUsername = "",
+        dry_run: Annotated[bool, Doc("Check everything and say what would change")] = False,
+        json: Annotated[bool, Doc("Return the command line's JSON document instead")] = False,
+    ) -> str:
+        """Move latest (or staging) back to a version on every app, all or nothing; never cached."""
+        require_rollback_target(to, float_tag)
+        cli = self.release_cli(CliSecrets(github_token, registry_token, registry_username))
+        return await rollback_report(
+            cli, version=to, float_tag=float_tag, dry_run=dry_run, as_json=json
+        )
+
     # ------------------------------------------------------------- monorepo edits
 
     @function(cache="never")  # pyright: ignore[reportCallIssue, reportUntypedFunctionDecorator]
@@ -399,19 +443,6 @@ class MetaboostCi:
             push_with=push_with,
             run_id=plan.run_id,
         )
-
-
-def promotion_plan_text(plan: dict[str, Any], base: str) -> str:
-    """``promote --dry-run``'s plan, as ``plan`` prints it."""
-    lines = [
-        f"publish-main would promote {plan['source']} to {base} and latest "
-        f"(Git tag {base}: {plan['git_tag']}):"
-    ]
-    for app, app_plan in cast(dict[str, dict[str, Any]], plan["apps"]).items():
-        action = "already there" if app_plan["base"] == "exists" else "copy"
-        lines.append(f"  {app}: {app_plan['image']}@{app_plan['digest']} ({action})")
-    lines += [f"  passed over: {reason}" for reason in plan["passed_over"]]
-    return "\n".join(lines)
 
 
 __all__ = ["MetaboostCi"]

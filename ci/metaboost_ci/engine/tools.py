@@ -141,14 +141,14 @@ class CliTarget:
     # A Git remote as the tag store (rehearse) instead of the GitHub API.
     git_remote: str | None = None
 
-    def global_args(self) -> list[str]:
+    def global_args(self, *, as_json: bool = True) -> list[str]:
         store = (
             ["--git-remote", self.git_remote]
             if self.git_remote
             else ["--github-api-url", self.github_api_url]
         )
         registry = ["--registry", self.registry_url, "--repository", self.repository]
-        return [*registry, "--apps", ",".join(self.apps), *store, "--json"]
+        return [*registry, "--apps", ",".join(self.apps), *store, *(["--json"] if as_json else [])]
 
 
 def command_failure(command: str, exit_code: int, stdout: str, stderr: str) -> MetaboostCiError:
@@ -180,22 +180,48 @@ class Cli:
     run_id: str
     commands: list[list[str]] = field(default_factory=lambda: [])
 
-    def exec(self, *args: str) -> dagger.Container:
-        """The container whose exec runs ``metaboost-ci <global options> args``."""
-        argv = ["metaboost-ci", *self.target.global_args(), *args]
+    def exec(
+        self, *args: str, as_json: bool = True, expect: dagger.ReturnType | None = None
+    ) -> dagger.Container:
+        """The container whose exec runs ``metaboost-ci <global options> args``.
+
+        ``as_json=False``: the command's text for people instead of its JSON
+        document; ``expect=ReturnType.ANY`` for a command whose exit code says
+        something (``status``: 1 when inconsistent).
+        """
+        argv = ["metaboost-ci", *self.target.global_args(as_json=as_json), *args]
         # This run's id in the exec's own environment: never a cached answer.
-        return self.container.with_env_variable(RUN_VARIABLE, self.run_id).with_exec(argv)
+        step = self.container.with_env_variable(RUN_VARIABLE, self.run_id)
+        if expect is None:
+            return step.with_exec(argv)
+        return step.with_exec(argv, expect=expect)
 
     async def run(self, *args: str) -> dict[str, Any]:
         """Run one command; its JSON document, or its error raised as ours."""
+        return cast(dict[str, Any], json.loads((await self.output(*args))[1]))
+
+    async def output(
+        self, *args: str, as_json: bool = True, ok: tuple[int, ...] = (0,)
+    ) -> tuple[int, str]:
+        """Run one command; (its exit code, its stdout) when the code is in ``ok``,
+        else its error raised as ours."""
         self.commands.append(list(args))
-        step = self.exec(*args)
-        try:
-            out = await step.stdout()
-        except dagger.ExecError as error:
-            raise command_failure(args[0], error.exit_code, error.stdout, error.stderr) from None
+        if ok == (0,):
+            step = self.exec(*args, as_json=as_json)
+            try:
+                out = await step.stdout()
+            except dagger.ExecError as error:
+                raise command_failure(
+                    args[0], error.exit_code, error.stdout, error.stderr
+                ) from None
+            self.container = step
+            return 0, out
+        step = self.exec(*args, as_json=as_json, expect=dagger.ReturnType.ANY)
+        code, out = await step.exit_code(), await step.stdout()
+        if code not in ok:
+            raise command_failure(args[0], code, out, await step.stderr())
         self.container = step
-        return cast(dict[str, Any], json.loads(out))
+        return code, out
 
 
 def release_cli(
