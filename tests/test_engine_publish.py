@@ -10,6 +10,7 @@ import dagger
 import pytest
 from dagger import dag
 
+from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.core.errors import CheckFailed, InputError, RemoteError
 from metaboost_ci.core.flows import ImageRow, PublishSummary
 from metaboost_ci.core.progress import RecordingProgress
@@ -28,7 +29,7 @@ from metaboost_ci.engine.publish import (
 from tests.support.dagger_offline import Call, StandInSession, args_of, chain
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
-APPS = ("api", "management-api", "web", "web-sidecar", "management-web", "management-web-sidecar")
+APPS = DEFAULT_APPS
 VERSION = "1.2.0-staging.4"
 
 
@@ -181,7 +182,7 @@ async def test_a_failed_push_moves_no_floating_tag_and_releases_nothing() -> Non
     assert "move_floating" not in world.names()
     assert "release" not in world.names()
     # The other pushes ran to their end (no half-sent write is abandoned).
-    assert len([e for e in world.events if e[0] == "push"]) == 6
+    assert len([e for e in world.events if e[0] == "push"]) == len(APPS)
 
 
 async def test_the_builds_start_before_validate_ends() -> None:

@@ -24,7 +24,15 @@ from dagger.mod._exceptions import FunctionError
 
 from metaboost_ci.core.apps import DEFAULT_APPS
 from metaboost_ci.core.errors import CheckFailed
-from metaboost_ci.core.flows import ImageRow, PublishSummary
+from metaboost_ci.core.flows import (
+    AppTags,
+    Discovery,
+    ImageRow,
+    PublishSummary,
+    ReleaseOutcome,
+    Reservation,
+    Verification,
+)
 from metaboost_ci.core.progress import RecordingProgress
 from metaboost_ci.engine.main import MetaboostCi
 from metaboost_ci.engine.ops import KeptImage
@@ -46,7 +54,6 @@ from metaboost_ci.engine.tools import (
     UV_VERSION,
     Cli,
     CliOps,
-    summary_from_dict,
 )
 from tests.support.dagger_offline import (
     REPO,
@@ -135,27 +142,48 @@ class World:
         version = self.option(args, "--version")
         images = {app: self.registry.get(f"{REPOSITORY}/{app}", {}) for app in DEFAULT_APPS}
         if name == "reserve":
-            tag = f"{self.option(args, '--base-version')}-staging.0"
-            self.git_tags[tag] = str(self.option(args, "--commit"))
-            return {"version": tag}
+            base = str(self.option(args, "--base-version"))
+            commit = str(self.option(args, "--commit"))
+            self.git_tags[f"{base}-staging.0"] = commit
+            return Reservation(
+                version=f"{base}-staging.0",
+                base=base,
+                n=0,
+                commit=commit,
+                action="created",
+                hint=0,
+                registry_hint="read",
+                store=REMOTE_DIR,
+                attempts=1,
+            ).to_dict()
         if name == "discover":
-            return {
-                "apps": {
-                    a: {"staging": [0] if "0.1.0-staging.0" in t else []} for a, t in images.items()
-                }
+            found = {
+                a: AppTags(
+                    app=a, exists=bool(t), tags=(), staging=(0,) if "0.1.0-staging.0" in t else ()
+                )
+                for a, t in images.items()
             }
+            return Discovery(base="0.1.0", apps=found).to_dict()
         if name == "verify":
             float_tag = self.option(args, "--float-tag")
             for tags in images.values():
                 assert version in tags
                 assert float_tag is None or tags[float_tag] == tags[str(version)]
-            return {"digests": {a: t[str(version)] for a, t in images.items()}}
+            digests = {a: t[str(version)] for a, t in images.items()}
+            return Verification(
+                version=str(version), float_tag=float_tag, digests=digests
+            ).to_dict()
         if name == "move-floating":
             for tags in images.values():
                 tags[str(self.option(args, "--float-tag"))] = tags[str(version)]
             return {}
         if name == "release":
-            return {"action": "skipped", "reason": "skipped: no release API"}
+            return ReleaseOutcome(
+                tag=str(self.option(args, "--tag")),
+                action="skipped",
+                prerelease="--prerelease" in args,
+                reason="skipped: no release API",
+            ).to_dict()
         if name == "promote":
             base = str(self.option(args, "--base-version"))
             for tags in images.values():
@@ -274,9 +302,9 @@ async def test_a_failing_command_is_reported_with_its_message(
 def kept_world(session: StandInSession, revisions: dict[str, list[str]]) -> list[list[str]]:
     """The command line as CliOps.present sees it: api and web have staging.3 (with
     ``revisions``), worker does not. Returns the argv of each command run."""
-    found = {
-        "apps": {"api": {"staging": [0, 3]}, "web": {"staging": [3]}, "worker": {"staging": [0]}}
-    }
+    staging = {"api": (0, 3), "web": (3,), "worker": (0,)}
+    apps = {a: AppTags(app=a, exists=True, tags=(), staging=n) for a, n in staging.items()}
+    found = Discovery(base="0.1.0", apps=apps).to_dict()
     seen: list[list[str]] = []
 
     def stdout(calls: list[Call]) -> str:
@@ -287,7 +315,12 @@ def kept_world(session: StandInSession, revisions: dict[str, list[str]]) -> list
         assert argv[0] == "verify"
         apps = str(argv[argv.index("--apps") + 1]).split(",")
         digests = {a: digest(a) for a in apps}
-        return json.dumps({"digests": digests, "revisions": {a: revisions[a] for a in apps}})
+        version = str(argv[argv.index("--version") + 1])
+        revisions_of = {a: revisions[a] for a in apps}
+        verified = Verification(
+            version=version, float_tag=None, digests=digests, revisions=revisions_of
+        )
+        return json.dumps(verified.to_dict())
 
     session.respond("Container.stdout", stdout)
     return seen
@@ -335,12 +368,6 @@ async def test_a_kept_image_from_another_commit_is_refused_through_the_command_l
     # The same answers with this commit everywhere: both kept, nothing refused.
     kept_world(dagger_standin, {"api": [SHA], "web": [SHA, SHA]})
     assert await kept_images(ops, pusher, version="0.1.0-staging.3", commit=SHA) == {"api", "web"}
-
-
-def test_a_summary_survives_the_command_lines_json() -> None:
-    rows = (ImageRow("api", "registry:5000/r/m/api", ("1.0.0", "latest"), "sha256:" + "c" * 64),)
-    summary = PublishSummary("1.0.0", rows, "latest", ("a note",))
-    assert summary_from_dict(json.loads(json.dumps(summary.to_dict()))) == summary
 
 
 async def test_the_function_rehearses_the_sample_shipped_with_the_module(

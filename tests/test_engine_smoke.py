@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from dagger import dag
 
-from metaboost_ci.core.apps import DEFAULT_APPS
+from metaboost_ci.core.apps import DEFAULT_APPS, SIDECARS
 from metaboost_ci.core.errors import CheckFailed
 from metaboost_ci.engine.build import AppImage
 from metaboost_ci.engine.smoke import MARKER, SmokeOptions, smoke_test
@@ -51,7 +51,8 @@ async def test_every_app_is_started_and_probed_twice(dagger_standin: StandInSess
     probes = [c for c in dagger_standin.leaves("Container.stdout") if execs(c)[-1][3].endswith("/")]
     assert {execs(c)[-1][4] for c in probes} == {"3000"}
     assert {args_of(c, "from")[0]["address"] for c in probes} == {"node:24"}
-    assert len(lines) == 6 + 4
+    # Each app stays up; each web app with its sidecar, and without it.
+    assert len(lines) == len(DEFAULT_APPS) + 2 * len(SIDECARS)
 
 
 async def test_web_apps_are_started_as_the_contract_requires(

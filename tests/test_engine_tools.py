@@ -16,6 +16,14 @@ import pytest
 from dagger import dag
 
 from metaboost_ci.core.errors import CheckFailed, InputError
+from metaboost_ci.core.flows import (
+    AppTags,
+    Discovery,
+    PublishSummary,
+    ReleaseOutcome,
+    Reservation,
+    Verification,
+)
 from metaboost_ci.engine.operate import rollback_report, status_report
 from metaboost_ci.engine.tools import (
     MONOREPO_DIR,
@@ -34,22 +42,43 @@ SHA = "89abcdef0123456789abcdef0123456789abcdef"
 APPS = ("api", "web")
 TARGET = CliTarget("ghcr.io", "acme/metaboost", APPS)
 
-# What each command answers (enough for CliOps to read it).
+RESERVATION = Reservation(
+    version="1.2.0-staging.3",
+    base="1.2.0",
+    n=3,
+    commit=SHA,
+    action="created",
+    hint=3,
+    registry_hint="read",
+    store="GitHub acme/metaboost",
+    attempts=1,
+)
+DISCOVERY = Discovery(
+    base="1.2.0", apps={app: AppTags(app=app, exists=True, tags=(), staging=(3,)) for app in APPS}
+)
+VERIFICATION = Verification(
+    version="1.2.0-staging.3",
+    float_tag="staging",
+    digests={app: f"sha256:{app}" for app in APPS},
+    revisions={app: [SHA] for app in APPS},
+)
+RELEASE = ReleaseOutcome(
+    tag="1.2.0-staging.3",
+    action="created",
+    prerelease=True,
+    url="https://github.com/acme/metaboost/releases/x",
+)
+SUMMARY = PublishSummary(version="1.2.0", images=(), float_tag="latest")
+# What each command answers: the results' own documents, as the command line prints them.
 ANSWERS: dict[str, dict[str, Any]] = {
-    "reserve": {"version": "1.2.0-staging.3"},
-    "discover": {"apps": {app: {"staging": [3]} for app in APPS}},
-    "verify": {
-        "digests": {app: f"sha256:{app}" for app in APPS},
-        "revisions": {app: [SHA] for app in APPS},
-    },
+    "reserve": RESERVATION.to_dict(),
+    "discover": DISCOVERY.to_dict(),
+    "verify": VERIFICATION.to_dict(),
     "move-floating": {},
     "status": {"consistent": True},
     "rollback": {"changed": True},
-    "release": {"action": "created", "url": "https://github.com/acme/metaboost/releases/x"},
-    "promote": {
-        "git_tag": "created",
-        "summary": {"version": "1.2.0", "images": [], "float_tag": "latest", "notes": []},
-    },
+    "release": RELEASE.to_dict(),
+    "promote": {"git_tag": "created", "summary": SUMMARY.to_dict()},
 }
 
 Operation = Callable[[CliOps], Awaitable[object]]

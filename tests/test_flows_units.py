@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from metaboost_ci.core.errors import ConfigError, InputError
 from metaboost_ci.core.flows import (
+    AppTags,
+    Discovery,
     ImageRow,
     PublishSummary,
+    ReleaseOutcome,
+    Reservation,
+    Verification,
     changelog_path,
     fallback_notes,
     read_release_notes,
@@ -36,6 +44,70 @@ def summary() -> PublishSummary:
         ),
     )
     return PublishSummary("1.2.0-staging.3", rows, "staging", ("A note.",))
+
+
+def crossed(result: Any, **added: object) -> dict[str, Any]:
+    """``result.to_dict()`` as the Dagger layer reads it: through JSON, with the keys the
+    command line adds (``credentials``, a release's ``notes``)."""
+    return json.loads(json.dumps({**result.to_dict(), **added}))
+
+
+CONTENDED = Reservation(
+    version="1.2.0-staging.5",
+    base="1.2.0",
+    n=5,
+    commit="c" * 40,
+    action="created",
+    hint=3,
+    registry_hint="read",
+    store="GitHub acme/metaboost",
+    attempts=3,
+    taken=(3, 4),
+)
+RESULTS_THAT_CROSS = [
+    summary(),
+    CONTENDED,
+    dataclasses.replace(
+        CONTENDED,
+        version="1.2.0-staging.9",
+        n=9,
+        action="planned",
+        hint=9,
+        registry_hint="not read",
+        attempts=0,
+        taken=(),
+        override=True,
+        dry_run=True,
+    ),
+    Discovery(
+        base="1.2.0",
+        apps={
+            "api": AppTags(app="api", exists=True, tags=(), staging=(0, 2)),
+            "web": AppTags(app="web", exists=False, tags=(), staging=()),
+        },
+    ),
+    Verification(version="1.2.0", float_tag="latest", digests={"api": DIGEST_A}),
+    Verification(
+        version="1.2.0-staging.3",
+        float_tag=None,
+        digests={"api": DIGEST_A, "web": DIGEST_B},
+        revisions={"api": ["c" * 40], "web": ["c" * 40, ""]},
+    ),
+    ReleaseOutcome(tag="1.2.0", action="created", prerelease=False, url="https://x/r/1"),
+    ReleaseOutcome(tag="1.2.0-staging.3", action="skipped", prerelease=True, reason="no API"),
+]
+
+
+@pytest.mark.parametrize("result", RESULTS_THAT_CROSS, ids=lambda r: type(r).__name__)
+def test_a_result_survives_the_command_lines_json(result: Any) -> None:
+    data = crossed(result, credentials={"registry_token": "GITHUB_TOKEN"})
+    assert type(result).from_dict(data) == result
+
+
+def test_a_release_is_read_back_beside_the_notes_the_command_line_adds() -> None:
+    outcome = ReleaseOutcome(tag="1.2.0", action="updated", prerelease=False, url="https://x/1")
+    data = crossed(outcome, notes={"source": "CHANGELOG.md", "text": "..."})
+    assert ReleaseOutcome.from_dict(data).sentence() == "GitHub release 1.2.0 updated. https://x/1"
 
 
 def test_markdown_summary_has_image_tags_and_digest_per_app() -> None:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from metaboost_ci.core.apps import DEFAULT_APPS
 from tests.support.gitrepo import run_git
 from tests.support.ports import free_port
 from tests.support.registry_process import require_tool
@@ -60,7 +61,7 @@ def test_the_readme_block_takes_a_newcomer_through_every_release_command(tmp_pat
     head = run_git("rev-parse", "HEAD", cwd=REPO)
     assert "Reserved 0.1.0-staging.0 at " + head in out
     assert "Next N by the registry: 1." in out
-    assert "Verified 0.1.0-staging.0 on 6 apps." in out
+    assert f"Verified 0.1.0-staging.0 on {len(DEFAULT_APPS)} apps." in out
     assert out.count(head) >= 7  # the revision label of every image, read back by verify
     assert "Moved staging to 0.1.0-staging.0: 6 app(s) moved" in out
     assert "Promoted 0.1.0-staging.0 to 0.1.0 and latest." in out

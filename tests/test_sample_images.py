@@ -34,12 +34,11 @@ from typing import Any
 
 import pytest
 
-from metaboost_ci.core.apps import DEFAULT_APPS, dockerfile_path
+from metaboost_ci.core.apps import DEFAULT_APPS, SIDECARS, dockerfile_path
 from metaboost_ci.engine.smoke import (
     MARKER,
     PROBE_JS,
     RUNTIME_CONFIG_PATH,
-    SIDECARS,
     UNREACHABLE_CONFIG_URL,
     SmokeOptions,
     read_runtime_config,

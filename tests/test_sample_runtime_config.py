@@ -27,12 +27,12 @@ from typing import Any
 
 import pytest
 
-from metaboost_ci.core.apps import DEFAULT_APPS
+from metaboost_ci.core.apps import DEFAULT_APPS, SIDECARS
 from metaboost_ci.engine.smoke import PROBE_JS
 from tests.support.ports import free_port, wait_until
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
-WEB_APPS = [("web", "web-sidecar"), ("management-web", "management-web-sidecar")]
+WEB_APPS = sorted(SIDECARS.items())
 ALL_APPS = list(DEFAULT_APPS)
 
 

@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from ..core.registry.profile import PROFILE
+
 # Each registrar adds its subcommands; a subcommand sets ``handler`` with
 # ``set_defaults(handler=...)``, a callable taking the parsed namespace and
 # returning an ``Outcome``.
@@ -22,10 +24,11 @@ stdout (with --json, one JSON document, a failure included)."""
 # The end of every release command's --help: what is read from the
 # environment (never printed, only named) and what the exit codes mean.
 ENVIRONMENT_HELP = (
-    """\
+    f"""\
 environment (named in the output, never shown):
-  GHCR_REGISTRY_TOKEN, else GITHUB_TOKEN  registry token (GHCR writes: write:packages)
-  REGISTRY_USERNAME, else GITHUB_ACTOR    registry user name
+  {", else ".join(PROFILE.token_variables):<40}registry token ({PROFILE.host} writes: \
+{PROFILE.write_scope})
+  {", else ".join(PROFILE.username_variables):<40}registry user name
   GITHUB_TOKEN                            GitHub API token (contents: write)
   GITHUB_REPOSITORY, GITHUB_API_URL       defaults of --repository, --github-api-url
   GITHUB_OUTPUT, GITHUB_STEP_SUMMARY      files --github-output and
@@ -66,8 +69,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True
     )
     group.add_argument(
         "--registry",
-        default=default("https://ghcr.io"),
-        help="Registry URL; http:// for local registries (default: https://ghcr.io).",
+        default=default(PROFILE.url),
+        help=f"Registry URL; http:// for local registries (default: {PROFILE.url}).",
     )
     group.add_argument(
         "--repository",
@@ -77,7 +80,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True
     group.add_argument(
         "--apps",
         default=default(None),
-        help="Comma-separated apps (default: the six Metaboost apps).",
+        help="Comma-separated apps (default: every Metaboost app).",
     )
     group.add_argument(
         "--json",

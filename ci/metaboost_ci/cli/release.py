@@ -80,7 +80,7 @@ def run_flow(
     """Check settings, open a context, run ``work``; input errors come before any request."""
     settings = settings_from_args(args)
     if writes_registry:
-        require_registry_token(settings)
+        settings.require_write_credentials()
     deadline = command_deadline(os.environ)
     progress = StderrProgress()
     progress.step(settings.describe_credentials())
@@ -94,16 +94,6 @@ def run_flow(
     outcome = anyio.run(within_deadline, deadline, f"metaboost-ci {args.command}", go)
     data = {**outcome.data, "credentials": settings.credential_sources()}
     return Outcome(outcome.text, data, outcome.exit_code)
-
-
-def require_registry_token(settings: Settings) -> None:
-    """GHCR never takes an anonymous write: say so before anything is sent."""
-    if settings.registry_token is None and settings.registry_host == "ghcr.io":
-        raise ConfigError(
-            "No registry token: neither GHCR_REGISTRY_TOKEN nor GITHUB_TOKEN is set.",
-            fix="Export GHCR_REGISTRY_TOKEN (a token with write:packages) or GITHUB_TOKEN "
-            "with packages: write.",
-        )
 
 
 def resolve_base(args: argparse.Namespace) -> str:

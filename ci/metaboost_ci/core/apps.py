@@ -1,35 +1,65 @@
-"""Metaboost's six images and where their Dockerfiles live."""
+"""Metaboost's images as data: each app's name, Dockerfile and sidecar.
+
+``APPS`` is the one list: the default ``--apps``, the builds (each app's
+Dockerfile) and the smoke test's pairs (a web app started against its
+sidecar) all come from it. A seventh app is one line here plus its files in
+the monorepo (and in ``sample/`` for the rehearsal).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .errors import InputError
 
-DEFAULT_APPS: tuple[str, ...] = (
-    "api",
-    "management-api",
-    "web",
-    "web-sidecar",
-    "management-web",
-    "management-web-sidecar",
+
+@dataclass(frozen=True)
+class App:
+    """One image the pipeline builds and releases."""
+
+    name: str
+    # Relative to the monorepo root.
+    dockerfile: str
+    # The app that serves this (web) app's runtime configuration; the smoke
+    # test starts the two together, and this one alone to see it fall back.
+    sidecar: str | None = None
+
+    @classmethod
+    def conventional(cls, name: str, *, sidecar: str | None = None) -> App:
+        """An app whose Dockerfile is at ``infra/docker/local/NAME/Dockerfile``."""
+        return cls(name, f"infra/docker/local/{name}/Dockerfile", sidecar)
+
+
+APPS: tuple[App, ...] = (
+    App.conventional("api"),
+    App.conventional("management-api"),
+    App.conventional("web", sidecar="web-sidecar"),
+    App.conventional("web-sidecar"),
+    App.conventional("management-web", sidecar="management-web-sidecar"),
+    App.conventional("management-web-sidecar"),
 )
+APP_BY_NAME: dict[str, App] = {app.name: app for app in APPS}
+DEFAULT_APPS: tuple[str, ...] = tuple(app.name for app in APPS)
+# web app -> its sidecar (the smoke test's pairs).
+SIDECARS: dict[str, str] = {app.name: app.sidecar for app in APPS if app.sidecar is not None}
 _APP_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def dockerfile_path(app: str) -> str:
+    """An app's Dockerfile, relative to the monorepo root: its ``App``'s, or for a name not
+    in ``APPS`` (the Dagger module's ``--apps``) the conventional place."""
+    return APP_BY_NAME.get(app, App.conventional(app)).dockerfile
 
 
 def image_name(repository: str, app: str) -> str:
     """The repository path of ``app`` on the registry, e.g. ``owner/repo/api``.
 
     Registry names must be lower case; GitHub owners and repositories often
-    are not (``docker push`` lower-cases them for GHCR the same way).
+    are not (``docker push`` lower-cases them the same way).
     """
     return f"{repository.lower()}/{app}"
-
-
-def dockerfile_path(app: str) -> str:
-    """The Dockerfile of ``app``, relative to the monorepo root."""
-    return f"infra/docker/local/{app}/Dockerfile"
 
 
 def choose_known(
@@ -83,7 +113,7 @@ def require_some_apps(names: Sequence[str], *, given: str | None = None) -> tupl
 
 
 def validate_app_names(names: Sequence[str] | None) -> tuple[str, ...]:
-    """A custom app list (the Dagger module's ``--apps``; None: the six).
+    """A custom app list (the Dagger module's ``--apps``; None: every app of ``APPS``).
 
     Blanks are dropped and an empty list refused (``require_some_apps``); each
     name must be a valid repository path component.

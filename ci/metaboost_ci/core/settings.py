@@ -29,17 +29,12 @@ from .net import RetryPolicy
 from .progress import Progress, SilentProgress
 from .redact import register_environment_secrets, register_secret
 from .registry import RegistryClient, RegistryCredentials, parse_registry_url
+from .registry.profile import PROFILE
 from .tags import TagStore
 from .urls import require_usable_url
 
-DEFAULT_REGISTRY = "https://ghcr.io"
 DEFAULT_GITHUB_API = DEFAULT_API_URL
-# The order is the seed's: a dedicated registry token wins over the Actions token.
-REGISTRY_TOKEN_VARS = ("GHCR_REGISTRY_TOKEN", "GITHUB_TOKEN")
-REGISTRY_USERNAME_VARS = ("REGISTRY_USERNAME", "GITHUB_ACTOR")
 GITHUB_TOKEN_VARS = ("GITHUB_TOKEN",)
-# GHCR ignores the username; any non-empty name works with a token.
-FALLBACK_USERNAME = "metaboost-ci"
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class Settings:
     """Everything needed to talk to the registry and the tag store."""
 
     repository: str
-    registry_url: str = DEFAULT_REGISTRY
+    registry_url: str = PROFILE.url
     apps: tuple[str, ...] = DEFAULT_APPS
     git_remote: str | None = None
     github_api_url: str = DEFAULT_GITHUB_API
@@ -140,6 +135,15 @@ class Settings:
     def git_remote_display(self) -> str:
         return safe_remote(self.git_remote or "")
 
+    def require_write_credentials(self) -> None:
+        """A registry that takes no anonymous write: say so before anything is sent."""
+        if (
+            self.registry_token is None
+            and self.registry_host == PROFILE.host
+            and not PROFILE.anonymous_writes
+        ):
+            raise ConfigError(PROFILE.missing_token(), fix=PROFILE.anonymous_write_fix)
+
     def require_github_token(self) -> Credential:
         """The API token, or an input error saying which variable to set."""
         if self.github_token is None:
@@ -152,7 +156,7 @@ class Settings:
 
 
 def check_registry_url(url: str) -> str:
-    """The registry URL normalised (``ghcr.io`` -> ``https://ghcr.io``), or an input error.
+    """The registry URL normalised (``HOST`` -> ``https://HOST``), or an input error.
 
     The registry client's parser is the one authority on what a registry URL is;
     the host and port are checked first, since httpx takes some bad ones as
@@ -182,7 +186,7 @@ def credential_from_env(
 def settings_from_env(
     *,
     repository: str | None,
-    registry_url: str = DEFAULT_REGISTRY,
+    registry_url: str = PROFILE.url,
     apps: tuple[str, ...] = DEFAULT_APPS,
     git_remote: str | None = None,
     github_api_url: str | None = None,
@@ -196,8 +200,8 @@ def settings_from_env(
             "No repository given and GITHUB_REPOSITORY is not set.",
             fix="Pass --repository OWNER/REPO.",
         )
-    registry_token = credential_from_env(REGISTRY_TOKEN_VARS, env)
-    username = credential_from_env(REGISTRY_USERNAME_VARS, env, secret=False)
+    registry_token = credential_from_env(PROFILE.token_variables, env)
+    username = credential_from_env(PROFILE.username_variables, env, secret=False)
     return Settings(
         repository=repository,
         registry_url=registry_url,
@@ -213,7 +217,11 @@ def settings_from_env(
 def registry_credentials(settings: Settings) -> RegistryCredentials | None:
     if settings.registry_token is None:
         return None
-    username = settings.registry_username.value if settings.registry_username else FALLBACK_USERNAME
+    username = (
+        settings.registry_username.value
+        if settings.registry_username
+        else PROFILE.fallback_username
+    )
     return RegistryCredentials(username, settings.registry_token.value)
 
 

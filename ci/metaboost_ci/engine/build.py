@@ -59,7 +59,8 @@ def rfc3339_now() -> str:
 def source_url(repository: str) -> str:
     """``org.opencontainers.image.source``: the repository the images come from.
 
-    GHCR links a package to its repository through this label.
+    Registries that group images into packages link a package to its repository
+    through this label.
     """
     return f"https://github.com/{repository}" if repository else ""
 

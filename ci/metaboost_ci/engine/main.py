@@ -17,6 +17,7 @@ from ..core.apps import choose_known, image_name, validate_app_names
 from ..core.errors import InputError
 from ..core.flows.rollback import require_rollback_target
 from ..core.progress import StderrProgress
+from ..core.registry.profile import PROFILE
 from ..core.settings import DEFAULT_GITHUB_API, Settings
 from ..core.tags import require_commit_sha
 from ..core.versions import require_base_version
@@ -62,9 +63,9 @@ OptionalGitHubToken = Annotated[
 ]
 RegistryToken = Annotated[
     dagger.Secret | None,
-    Doc("Registry token (default: the GitHub token), e.g. env://GHCR_REGISTRY_TOKEN"),
+    Doc(f"Registry token (default: the GitHub token), e.g. env://{PROFILE.token_variables[0]}"),
 ]
-RegistryUsername = Annotated[str, Doc("Registry username (GHCR ignores it; default: metaboost-ci)")]
+RegistryUsername = Annotated[str, Doc(f"Registry username (default: {PROFILE.fallback_username})")]
 AsJson = Annotated[
     bool,
     Doc(
@@ -87,7 +88,7 @@ class MetaboostCi:
             "build outputs and .git)"
         ),
     ]
-    registry: Annotated[str, Doc("Registry host the images go to")] = "ghcr.io"
+    registry: Annotated[str, Doc("Registry host the images go to")] = PROFILE.host
     repository: Annotated[
         str, Doc("OWNER/REPO: images are REGISTRY/OWNER/REPO/<app>; needed to publish")
     ] = ""

@@ -21,7 +21,7 @@ the pushes; a kept image that is not provably this commit's stops the publish.
 
 The steps come in as a ``StagingSteps`` (containers: validate, build, smoke,
 label), a ``Pusher`` (image pushes) and a ``ReleaseOps`` (tags and releases),
-so the same sequence runs for ``publish-staging`` (ghcr.io, the GitHub API)
+so the same sequence runs for ``publish-staging`` (the registry, the GitHub API)
 and for ``rehearse`` (a registry service, a throwaway Git remote), and tests
 can record the order with fakes.
 """
@@ -239,11 +239,18 @@ async def publish_staging(
     images = await steps.label(built, version)
     if request.dry_run:
         rows = tuple(
-            ImageRow(i.app, pusher.image(i.app), (version, request.float_tag), NOT_PUSHED)
+            ImageRow(
+                app=i.app,
+                image=pusher.image(i.app),
+                tags=(version, request.float_tag),
+                digest=NOT_PUSHED,
+            )
             for i in images
         )
         note = "Dry run: validated, built and smoke-tested; nothing was tagged, pushed or released."
-        return PublishSummary(version, rows, request.float_tag, (note,))
+        return PublishSummary(
+            version=version, images=rows, float_tag=request.float_tag, notes=(note,)
+        )
 
     # Immutable tags: never pushed over (a re-run keeps what is there, once
     # proven this commit's; read again: this is the set the pushes skip).
@@ -267,13 +274,20 @@ async def publish_staging(
     digests = await ops.verify(version=version, float_tag=request.float_tag)
     release = await ops.release(tag=version, commit=request.commit, prerelease=True)
     rows = tuple(
-        ImageRow(i.app, pusher.image(i.app), (version, request.float_tag), digests[i.app])
+        ImageRow(
+            app=i.app,
+            image=pusher.image(i.app),
+            tags=(version, request.float_tag),
+            digest=digests[i.app],
+        )
         for i in images
     )
     notes = [release]
     if existing:
         notes.append(f"Kept (already published, not pushed again): {', '.join(sorted(existing))}.")
-    return PublishSummary(version, rows, request.float_tag, tuple(notes))
+    return PublishSummary(
+        version=version, images=rows, float_tag=request.float_tag, notes=tuple(notes)
+    )
 
 
 def summary_document(summary: PublishSummary) -> str:

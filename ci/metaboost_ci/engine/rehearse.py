@@ -1,7 +1,7 @@
 """rehearse: the whole staging then main release, inside one Dagger session.
 
 No credentials and nothing outside the session: a ``registry:2`` service
-stands in for ghcr.io and a bare Git repository stands in for GitHub's tags.
+stands in for the registry and a bare Git repository stands in for GitHub's tags.
 The release runs the same ``publish.publish_staging`` and
 ``publish.publish_main`` sequence as the real functions; only the three
 adapters differ.

@@ -25,6 +25,7 @@ from typing import Any, cast
 import dagger
 from dagger import dag
 
+from ..core.apps import SIDECARS
 from ..core.errors import CheckFailed
 from .build import AppImage
 from .concurrent import run_all
@@ -33,11 +34,6 @@ from .node import NODE_IMAGE
 SMOKE_PORT = 8080
 RUNTIME_CONFIG_PATH = "/runtime-config"
 MARKER = "NEXT_PUBLIC_SMOKE_MARKER"
-# web app -> its sidecar
-SIDECARS: dict[str, str] = {
-    "web": "web-sidecar",
-    "management-web": "management-web-sidecar",
-}
 # In every smoke service's environment: this run's id (see SmokeOptions).
 RUN_ID_VARIABLE = "METABOOST_CI_SMOKE_RUN"
 # Port 9 (discard) has no listener in a service container: "unreachable".

@@ -5,7 +5,7 @@ floating tag, release, promote; the ``verify`` and ``plan`` functions) is a
 ``metaboost-ci ... --json`` command in one container built from this
 module's own source with the locked dependencies (``uv.lock``). Production
 and ``rehearse`` differ only in where that container points (``CliTarget``):
-ghcr.io and api.github.com, or the rehearsal's registry service and
+the registry and api.github.com, or the rehearsal's registry service and
 throwaway Git remote. So the rehearsal, the engine tests, the command-line
 tests and production run the same code, and a CI failure reproduces at home
 with the same command line.
@@ -25,6 +25,7 @@ with the same command line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -34,9 +35,9 @@ import dagger
 from dagger import dag
 
 from ..core.errors import CheckFailed, InputError, MetaboostCiError
-from ..core.flows import ImageRow, PublishSummary
-from ..core.flows.release import release_sentence
-from ..core.settings import DEFAULT_GITHUB_API, FALLBACK_USERNAME
+from ..core.flows import Discovery, PublishSummary, ReleaseOutcome, Reservation, Verification
+from ..core.registry.profile import PROFILE
+from ..core.settings import DEFAULT_GITHUB_API
 from ..core.versions import parse_staging_version
 from .node import RUN_VARIABLE
 from .ops import KeptImage
@@ -55,8 +56,8 @@ MONOREPO_DIR = "/work/monorepo"
 PROJECT_FILES = ["pyproject.toml", "uv.lock", "README.md", "ci/**"]
 # Where the command line reads its credentials (see `metaboost-ci --help`).
 GITHUB_TOKEN_VARIABLE = "GITHUB_TOKEN"  # noqa: S105 - a variable's name
-REGISTRY_TOKEN_VARIABLE = "GHCR_REGISTRY_TOKEN"  # noqa: S105 - a variable's name
-REGISTRY_USERNAME_VARIABLE = "REGISTRY_USERNAME"
+REGISTRY_TOKEN_VARIABLE = PROFILE.token_variables[0]
+REGISTRY_USERNAME_VARIABLE = PROFILE.username_variables[0]
 SYSTEM_PACKAGES = ("git", "skopeo")
 
 
@@ -126,7 +127,7 @@ class CliSecrets:
         secret = self.registry_token or self.github_token
         if secret is None:
             return None
-        return RegistryAuth(self.registry_username or FALLBACK_USERNAME, secret)
+        return RegistryAuth(self.registry_username or PROFILE.fallback_username, secret)
 
 
 @dataclass(frozen=True)
@@ -244,16 +245,6 @@ class CommandRunner(Protocol):
     async def run(self, *args: str) -> dict[str, Any]: ...
 
 
-def summary_from_dict(data: dict[str, Any]) -> PublishSummary:
-    """A ``PublishSummary`` from its ``to_dict()`` (the command line's JSON)."""
-    rows = tuple(
-        ImageRow(str(row["app"]), str(row["image"]), tuple(row["tags"]), str(row["digest"]))
-        for row in cast(list[dict[str, Any]], data["images"])
-    )
-    float_tag = cast(str | None, data.get("float_tag"))
-    return PublishSummary(str(data["version"]), rows, float_tag, tuple(data.get("notes") or ()))
-
-
 class CliOps:
     """``ReleaseOps`` as ``metaboost-ci`` commands (the only implementation)."""
 
@@ -273,7 +264,7 @@ class CliOps:
         args = ["reserve", "--commit", commit, "--base-version", base]
         args += ["--version-override", override] if override else []
         args += ["--dry-run"] if dry_run else []
-        return str((await self.run(*args))["version"])
+        return Reservation.from_dict(await self.run(*args)).version
 
     async def present(self, *, version: str) -> list[KeptImage]:
         """The apps that have ``version``, with the revisions of exactly the images found.
@@ -286,20 +277,19 @@ class CliOps:
         staging = parse_staging_version(version)
         if staging is None:
             return []
-        found = await self.run("discover", "--base-version", staging.base)
-        listed = cast(dict[str, dict[str, Any]], found["apps"])
-        apps = [app for app, tags in listed.items() if staging.n in tags["staging"]]
+        found = Discovery.from_dict(await self.run("discover", "--base-version", staging.base))
+        apps = [app for app, tags in found.apps.items() if staging.n in tags.staging]
         if not apps:
             return []
-        verified = await self.run(
-            "verify", "--apps", ",".join(apps), "--version", version, "--revisions"
+        verified = Verification.from_dict(
+            await self.run("verify", "--apps", ",".join(apps), "--version", version, "--revisions")
         )
-        revisions = cast(dict[str, list[str]], verified["revisions"])
+        revisions = verified.revisions or {}
         return [KeptImage(app, tuple(revisions[app])) for app in apps]
 
     async def verify(self, *, version: str, float_tag: str | None) -> dict[str, str]:
         args = ["verify", "--version", version] + (["--float-tag", float_tag] if float_tag else [])
-        return cast(dict[str, str], (await self.run(*args))["digests"])
+        return Verification.from_dict(await self.run(*args)).digests
 
     async def move_floating(self, *, version: str, float_tag: str) -> None:
         await self.run("move-floating", "--version", version, "--float-tag", float_tag)
@@ -307,12 +297,12 @@ class CliOps:
     async def release(self, *, tag: str, commit: str, prerelease: bool) -> str:
         args = ["release", "--tag", tag, "--commit", commit, "--source", self.source]
         result = await self.run(*args, *(["--prerelease"] if prerelease else []))
-        return release_sentence(str(result["action"]), tag, result.get("url"), result.get("reason"))
+        return ReleaseOutcome.from_dict(result).sentence()
 
     async def promote(self, *, commit: str, base: str, dry_run: bool) -> PublishSummary:
         args = ["promote", "--commit", commit, "--base-version", base, "--source", self.source]
         result = await self.run(*args, *(["--dry-run"] if dry_run else []))
-        summary = summary_from_dict(cast(dict[str, Any], result["summary"]))
+        summary = PublishSummary.from_dict(cast(dict[str, Any], result["summary"]))
         head = f"Git tag {base}: {result['git_tag']}."
         notes = ("Dry run: nothing was written." if dry_run else head, *summary.notes)
-        return PublishSummary(summary.version, summary.images, summary.float_tag, notes)
+        return dataclasses.replace(summary, notes=notes)

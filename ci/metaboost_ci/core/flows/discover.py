@@ -8,8 +8,9 @@ anything else fails fast.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..errors import NotFound
 from ..versions import staging_numbers
@@ -28,6 +29,18 @@ class AppTags:
 
     def to_dict(self) -> dict[str, Any]:
         return {"app": self.app, "exists": self.exists, "staging": list(self.staging)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AppTags:
+        """What ``to_dict`` wrote; it leaves out the full tag list (tens of thousands of
+        tags on a busy image), so ``tags`` comes back empty."""
+        staging = tuple(int(n) for n in data["staging"])
+        return cls(
+            app=str(data["app"]),
+            exists=bool(data["exists"]),
+            tags=(),
+            staging=staging,
+        )
 
 
 @dataclass(frozen=True)
@@ -58,14 +71,25 @@ class Discovery:
             "apps": {name: app.to_dict() for name, app in self.apps.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Discovery:
+        """The discovery ``to_dict`` wrote (``discover --json``, as the Dagger layer reads
+        it); the figures it adds (``highest_n``, ...) are derived, so not read back."""
+        apps = cast(Mapping[str, Mapping[str, Any]], data["apps"])
+        return cls(
+            base=str(data["base"]),
+            apps={name: AppTags.from_dict(app) for name, app in apps.items()},
+        )
+
 
 async def list_app_tags(ctx: ReleaseContext, app: str, base: str) -> AppTags:
     """One app's tags; a repository the registry does not know is an empty one."""
     try:
         tags = await ctx.registry.list_tags(ctx.image_name(app))
     except NotFound:  # NAME_UNKNOWN, or a bare 404: the image was never pushed
-        return AppTags(app, False, (), ())
-    return AppTags(app, True, tuple(tags), tuple(staging_numbers(tags, base)))
+        return AppTags(app=app, exists=False, tags=(), staging=())
+    staging = tuple(staging_numbers(tags, base))
+    return AppTags(app=app, exists=True, tags=tuple(tags), staging=staging)
 
 
 async def discover(ctx: ReleaseContext, *, base: str) -> Discovery:
@@ -76,7 +100,7 @@ async def discover(ctx: ReleaseContext, *, base: str) -> Discovery:
 
     await authorize(ctx, write=False)
     apps = await per_app(ctx.apps, one, progress=ctx.progress)
-    discovery = Discovery(base, apps)
+    discovery = Discovery(base=base, apps=apps)
     if discovery.first_publish:
         ctx.progress.step(
             "First publish (registry answered 404 NAME_UNKNOWN) for: "

@@ -52,12 +52,16 @@ class Promotion:
     def summary(self) -> PublishSummary:
         latest = (LATEST,) if self.latest_is_ours else ()
         rows = tuple(
-            ImageRow(app, p.image, (self.plan.base, *latest, p.source), p.digest)
+            ImageRow(
+                app=app, image=p.image, tags=(self.plan.base, *latest, p.source), digest=p.digest
+            )
             for app, p in self.plan.apps.items()
         )
         # No float_tag when latest stayed: nothing downstream may read it as moved.
         float_tag = LATEST if self.latest_is_ours else None
-        return PublishSummary(self.plan.base, rows, float_tag, self.notes)
+        return PublishSummary(
+            version=self.plan.base, images=rows, float_tag=float_tag, notes=self.notes
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -8,9 +8,10 @@ or updates its body when asked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ..errors import CheckFailed, InputError
 from ..github import Release
@@ -48,21 +49,30 @@ class ReleaseOutcome:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReleaseOutcome:
+        """The outcome ``to_dict`` wrote (``release --json``, as the Dagger layer reads it)."""
+        return cls(
+            tag=str(data["tag"]),
+            action=str(data["action"]),
+            prerelease=bool(data["prerelease"]),
+            url=cast(str | None, data.get("url")),
+            reason=cast(str | None, data.get("reason")),
+        )
+
     def sentence(self) -> str:
         """What happened, for people (the command line and the publish summaries)."""
-        return release_sentence(self.action, self.tag, self.url, self.reason)
-
-
-def release_sentence(action: str, tag: str, url: str | None, reason: str | None) -> str:
-    """One sentence for a release outcome (also for outcomes read back from ``--json``)."""
-    where = f" {url}" if url else ""
-    return {
-        "created": f"GitHub release {tag} created.{where}",
-        "exists": f"GitHub release {tag} already existed; left as it is.{where}",
-        "updated": f"GitHub release {tag} updated.{where}",
-        "skipped": f"GitHub release {tag} {reason or 'skipped'}.",
-        "planned": f"Dry run: GitHub release {tag} {reason or 'planned'} (nothing was written).",
-    }.get(action, f"GitHub release {tag}: {action}.")
+        action, tag, url, reason = self.action, self.tag, self.url, self.reason
+        where = f" {url}" if url else ""
+        return {
+            "created": f"GitHub release {tag} created.{where}",
+            "exists": f"GitHub release {tag} already existed; left as it is.{where}",
+            "updated": f"GitHub release {tag} updated.{where}",
+            "skipped": f"GitHub release {tag} {reason or 'skipped'}.",
+            "planned": (
+                f"Dry run: GitHub release {tag} {reason or 'planned'} (nothing was written)."
+            ),
+        }.get(action, f"GitHub release {tag}: {action}.")
 
 
 async def ensure_tag(
@@ -136,7 +146,9 @@ async def release(
         await ensure_tag(ctx, tag, commit, dry_run=dry_run)
     if ctx.github is None:
         ctx.progress.step(f"Release {tag}: {SKIPPED_NO_API}.")
-        return ReleaseOutcome(tag, "skipped", prerelease, reason=SKIPPED_NO_API)
+        return ReleaseOutcome(
+            tag=tag, action="skipped", prerelease=prerelease, reason=SKIPPED_NO_API
+        )
     if existing is UNREAD:
         existing = await ctx.github.get_release(tag)
     if existing is not None:
@@ -145,14 +157,24 @@ async def release(
         if update_existing and existing.body != redact(notes):
             if dry_run:
                 return ReleaseOutcome(
-                    tag, "planned", prerelease, existing.html_url, reason="would get the new body"
+                    tag=tag,
+                    action="planned",
+                    prerelease=prerelease,
+                    url=existing.html_url,
+                    reason="would get the new body",
                 )
             updated = await ctx.github.update_release(existing.id, body=notes)
             ctx.progress.step(f"Updated the body of release {tag}.")
-            return ReleaseOutcome(tag, "updated", prerelease, updated.html_url)
-        return ReleaseOutcome(tag, "exists", existing.prerelease, existing.html_url)
+            return ReleaseOutcome(
+                tag=tag, action="updated", prerelease=prerelease, url=updated.html_url
+            )
+        return ReleaseOutcome(
+            tag=tag, action="exists", prerelease=existing.prerelease, url=existing.html_url
+        )
     if dry_run:
-        return ReleaseOutcome(tag, "planned", prerelease, reason="would be created")
+        return ReleaseOutcome(
+            tag=tag, action="planned", prerelease=prerelease, reason="would be created"
+        )
     created = await ctx.github.create_release(
         tag=tag,
         name=tag,

@@ -9,13 +9,16 @@ overwrite an immutable image tag.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from ..errors import AuthenticationRequired, CheckFailed, PermissionDenied, RemoteError
 from ..tags import TagCreate, require_commit_sha
 from ..versions import (
     STAGING,
+    StagingVersion,
     require_base_version,
     staging_numbers,
     staging_tag,
@@ -28,8 +31,10 @@ from .discover import discover
 DEFAULT_MAX_ATTEMPTS = 200
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Reservation:
+    """A reserved (or planned) version; built by keyword, ten fields being too many to order."""
+
     version: str
     base: str
     n: int
@@ -51,6 +56,24 @@ class Reservation:
         data = asdict(self)
         data["taken"] = list(self.taken)
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reservation:
+        """The reservation ``to_dict`` wrote (``reserve --json``, as the Dagger layer reads it)."""
+        return cls(
+            version=str(data["version"]),
+            base=str(data["base"]),
+            n=int(data["n"]),
+            commit=str(data["commit"]),
+            action=str(data["action"]),
+            hint=int(data["hint"]),
+            registry_hint=str(data["registry_hint"]),
+            store=str(data["store"]),
+            attempts=int(data["attempts"]),
+            taken=tuple(int(n) for n in data.get("taken") or ()),
+            override=bool(data.get("override", False)),
+            dry_run=bool(data.get("dry_run", False)),
+        )
 
 
 async def _hint(ctx: ReleaseContext, base: str, *, use_registry: bool) -> tuple[int, str]:
@@ -99,36 +122,27 @@ async def reserve(
         )
     n, registry_source = await _hint(ctx, base, use_registry=registry_hint)
     hint = n
+    # What every outcome below shares.
+    reservation = partial(
+        Reservation,
+        base=base,
+        commit=commit,
+        hint=hint,
+        registry_hint=registry_source,
+        store=ctx.tags.description,
+    )
     if dry_run:
         ctx.progress.step(f"Dry run: would create Git tag {staging_tag(base, n)} at {commit[:12]}.")
-        return Reservation(
-            staging_tag(base, n),
-            base,
-            n,
-            commit,
-            "planned",
-            hint,
-            registry_source,
-            ctx.tags.description,
-            0,
-            dry_run=True,
+        return reservation(
+            version=staging_tag(base, n), n=n, action="planned", attempts=0, dry_run=True
         )
     taken: list[int] = []
     for attempt in range(1, max_attempts + 1):
         tag = staging_tag(base, n)
         if await ctx.tags.create_tag(tag, commit) is TagCreate.CREATED:
             ctx.progress.step(f"Reserved {tag} at {commit[:12]} ({ctx.tags.description}).")
-            return Reservation(
-                tag,
-                base,
-                n,
-                commit,
-                "created",
-                hint,
-                registry_source,
-                ctx.tags.description,
-                attempt,
-                tuple(taken),
+            return reservation(
+                version=tag, n=n, action="created", attempts=attempt, taken=tuple(taken)
             )
         taken.append(n)
         n += 1
@@ -155,38 +169,38 @@ async def _reserve_override(
         existing = await ctx.tags.tag_commit(tag)
         _check_same_commit(tag, existing, commit)
         action = "exists" if existing else "planned"
-        return Reservation(
-            tag,
-            wanted.base,
-            wanted.n,
-            commit,
-            action,
-            wanted.n,
-            "not read",
-            store,
-            0,
-            override=True,
-            dry_run=True,
-        )
+        return _override_reservation(wanted, commit, store, action=action, attempts=0, dry_run=True)
     if await ctx.tags.create_tag(tag, commit) is TagCreate.CREATED:
         ctx.progress.step(f"Reserved {tag} (override) at {commit[:12]}.")
-        return Reservation(
-            tag,
-            wanted.base,
-            wanted.n,
-            commit,
-            "created",
-            wanted.n,
-            "not read",
-            store,
-            1,
-            override=True,
-        )
+        return _override_reservation(wanted, commit, store, action="created", attempts=1)
     existing = await ctx.tags.tag_commit(tag)
     _check_same_commit(tag, existing, commit)
     ctx.progress.step(f"Git tag {tag} already points at {commit[:12]}: reservation re-used.")
+    return _override_reservation(wanted, commit, store, action="exists", attempts=1)
+
+
+def _override_reservation(
+    wanted: StagingVersion,
+    commit: str,
+    store: str,
+    *,
+    action: str,
+    attempts: int,
+    dry_run: bool = False,
+) -> Reservation:
+    """An override's reservation: its N is the hint, and the registry is not read."""
     return Reservation(
-        tag, wanted.base, wanted.n, commit, "exists", wanted.n, "not read", store, 1, override=True
+        version=str(wanted),
+        base=wanted.base,
+        n=wanted.n,
+        commit=commit,
+        action=action,
+        hint=wanted.n,
+        registry_hint="not read",
+        store=store,
+        attempts=attempts,
+        override=True,
+        dry_run=dry_run,
     )
 
 

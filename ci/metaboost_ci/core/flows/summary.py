@@ -9,8 +9,9 @@ GitOps repository.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..versions import parse_staging_version
 
@@ -22,6 +23,15 @@ class ImageRow:
     image: str
     tags: tuple[str, ...]
     digest: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImageRow:
+        return cls(
+            app=str(data["app"]),
+            image=str(data["image"]),
+            tags=tuple(str(t) for t in data["tags"]),
+            digest=str(data["digest"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,17 @@ class PublishSummary:
         data = asdict(self)
         data["staging_n"] = self.staging_n
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PublishSummary:
+        """The summary ``to_dict`` wrote (``promote --json``'s ``summary``, as the Dagger
+        layer reads it); ``staging_n`` is derived, so it is not read back."""
+        return cls(
+            version=str(data["version"]),
+            images=tuple(ImageRow.from_dict(row) for row in cast(list[Any], data["images"])),
+            float_tag=cast(str | None, data.get("float_tag")),
+            notes=tuple(str(note) for note in data.get("notes") or ()),
+        )
 
     def markdown(self) -> str:
         """A job-summary table: image, tags, digest per app."""

@@ -12,8 +12,9 @@ image. The floating tag is only compared with it, so a HEAD is enough there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..errors import CheckFailed, InputError, NotFound
 from ..registry import Manifest
@@ -55,6 +56,21 @@ class Verification:
         if self.revisions is not None:
             data["revisions"] = self.revisions
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verification:
+        """The verification ``to_dict`` wrote (``verify --json``, as the Dagger layer reads it)."""
+        revisions = cast(Mapping[str, list[Any]] | None, data.get("revisions"))
+        return cls(
+            version=str(data["version"]),
+            float_tag=cast(str | None, data.get("float_tag")),
+            digests={
+                str(app): str(d) for app, d in cast(Mapping[str, Any], data["digests"]).items()
+            },
+            revisions=None
+            if revisions is None
+            else {str(app): [str(r) for r in labels] for app, labels in revisions.items()},
+        )
 
 
 def require_image_tag(float_tag: str) -> str:
@@ -178,4 +194,4 @@ async def verify(
     digests = {app: state.version_digest for app, state in states.items() if state.version_digest}
     manifests = {app: state.manifest for app, state in states.items() if state.manifest}
     read = await read_revisions(ctx, digests, manifests) if revisions else None
-    return Verification(version, float_tag, digests, read)
+    return Verification(version=version, float_tag=float_tag, digests=digests, revisions=read)

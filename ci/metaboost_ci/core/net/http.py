@@ -377,7 +377,7 @@ class HttpClient:
         """Say, on the progress reporter, that failed ``attempt`` is retried after ``wait``.
 
         One short line per wait, so a long silence is never a mystery:
-        ``GET ghcr.io/v2/o/r/api/manifests/1.2.0 answered 503; retry 2 of 5 in 1.4 s``.
+        ``GET registry.example/v2/o/r/api/manifests/1.2.0 answered 503; retry 2 of 5 in 1.4 s``.
         Callers with their own retry loops (GitHub's read-back after a POST) use it too.
         """
         retries = self.policy.attempts - 1

@@ -70,7 +70,7 @@ def retry_after_seconds(response: httpx.Response, now: float | None = None) -> f
     if value is None:
         return None
     value = value.strip()
-    # Delta-seconds; GHCR sends fractions ("0.5"), which RFC 9110 does not foresee.
+    # Delta-seconds; hosted registries send fractions ("0.5"), which RFC 9110 does not foresee.
     if re.fullmatch(r"\d+(\.\d+)?", value):
         return float(value)
     try:

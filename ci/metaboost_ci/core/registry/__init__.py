@@ -1,4 +1,4 @@
-"""The OCI registry client of the release core (GHCR, or any distribution registry).
+"""The OCI registry client of the release core (any distribution registry).
 
 ``RegistryClient`` authenticates (anonymous, Basic, Bearer token exchange),
 lists tags across pages, reads and checks manifests and config blobs, and

@@ -23,6 +23,7 @@ import httpx
 from ..net import HttpClient
 from ..redact import register_basic, register_secret
 from .errors import RegistryProtocolError
+from .profile import PROFILE
 
 # The Docker token spec: "expires_in" is optional and "when omitted, this
 # defaults to 60 seconds". A token is never cached for longer than announced.
@@ -36,7 +37,7 @@ _EXPIRY_MARGIN = 10.0
 
 @dataclass(frozen=True)
 class RegistryCredentials:
-    """Username and password (for GHCR: any username and a token)."""
+    """Username and password (or, on a registry that ignores the name, any name and a token)."""
 
     username: str
     password: str = field(repr=False)
@@ -322,44 +323,25 @@ def _usable_seconds(expires_in: object) -> float:
     return lifetime - min(_EXPIRY_MARGIN, lifetime / 4)
 
 
-GHCR_HOST = "ghcr.io"
-
-
 def registry_hints(response: httpx.Response) -> str | None:
-    """Guidance for a 401 or 403: GHCR's token rules on ghcr.io, the credential
-    variables on any other registry."""
+    """Guidance for a 401 or 403: the profile's own on its registry, the credential
+    variables on any other."""
     status = response.status_code
     if status not in (401, 403):
         return None
     request = response.request
-    if request.url.host != GHCR_HOST:
+    if request.url.host != PROFILE.host:
         sent = "authorization" in request.headers
         # docker-registry answers a token without the scope with 401, not 403.
         challenges = parse_challenges(response.headers.get_list("www-authenticate"))
         if sent and any(c.params.get("error") == "insufficient_scope" for c in challenges):
             status = 403
         return _other_registry_hint(status, request.url.netloc.decode(), sent)
-    if status == 401:
-        return (
-            "The registry did not accept the credentials. Check that GHCR_REGISTRY_TOKEN "
-            "(or GITHUB_TOKEN) is set and not expired, that the token has read:packages "
-            "(and write:packages to push), and that it is a classic personal access token "
-            "or the Actions GITHUB_TOKEN: GHCR does not accept fine-grained personal access "
-            "tokens or GitHub App tokens."
-        )
-    return (
-        "The token is valid but may not do this. To push with the Actions GITHUB_TOKEN, "
-        "the workflow needs `permissions: packages: write` and the package's "
-        '"Manage Actions access" settings must give this repository the Write role; '
-        "with GHCR_REGISTRY_TOKEN, the token needs write:packages and access to the package."
-    )
+    return PROFILE.unauthorized_hint if status == 401 else PROFILE.forbidden_hint
 
 
 def _other_registry_hint(status: int, host: str, sent_credentials: bool) -> str:
-    variables = (
-        "REGISTRY_USERNAME (else GITHUB_ACTOR) and GHCR_REGISTRY_TOKEN (else GITHUB_TOKEN; "
-        "despite its name it serves any registry)"
-    )
+    variables = PROFILE.credential_variables()
     if status == 403:
         return (
             f"{host} accepted the credentials but does not let that user do this: give it pull "

@@ -40,7 +40,7 @@ from .media import (
 from .transport import RegistryTransport, parse_registry_url
 
 # The most tags a tag list may hold before it is refused: far beyond any real
-# repository (GHCR ones reach tens of thousands), yet a bound on a registry
+# repository (busy hosted ones reach tens of thousands), yet a bound on a registry
 # that announces next pages forever.
 MAX_TAGS = 1_000_000
 
@@ -50,7 +50,7 @@ def _media_type(response: httpx.Response) -> str:
 
 
 class RegistryClient(RegistryTransport):
-    """A client for one registry (ghcr.io, or a local docker-registry)."""
+    """A client for one registry (a hosted one, or a local docker-registry)."""
 
     def __init__(
         self,
@@ -83,8 +83,8 @@ class RegistryClient(RegistryTransport):
         """Every tag of repository ``name``, following pagination.
 
         Raises ``NameUnknown`` when the repository does not exist. Pages are
-        asked for ``page_size`` tags; a registry may send fewer (GHCR caps at
-        some size), so the walk is bounded by what it returns: every page must
+        asked for ``page_size`` tags; a registry may send fewer (hosted ones cap
+        the page size), so the walk is bounded by what it returns: every page must
         add tags, no page may be announced twice, and at most ``max_tags``
         tags are read.
         """
@@ -348,7 +348,7 @@ def _tags_of(response: httpx.Response, host: str, name: str) -> list[str]:
             f"registry {host}: the tag list of {name} is not a JSON object.",
             fix="Check the registry URL: that is not an OCI registry.",
         )
-    # GHCR lists "tags": null for a package whose versions are all untagged.
+    # Hosted registries list "tags": null for a repository whose images are all untagged.
     raw: Any = cast(dict[str, Any], body).get("tags")
     if raw is None:
         return []

@@ -1,7 +1,7 @@
 """The registry's own refinements of the ``core.errors`` tree.
 
 A 404 means different things depending on what is missing: no repository at
-all (``NAME_UNKNOWN``: on GHCR, the first publish of an app) or no such tag or
+all (``NAME_UNKNOWN``: on a hosted registry, the first publish of an app) or no such tag or
 digest (``MANIFEST_UNKNOWN``). Callers branch on the class, not on strings.
 """
 

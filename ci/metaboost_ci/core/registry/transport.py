@@ -33,7 +33,7 @@ _MAX_AUTH_ROUNDS = 3
 
 
 def parse_registry_url(url: str) -> httpx.URL:
-    """``ghcr.io`` -> ``https://ghcr.io``; ``http://127.0.0.1:5000`` stays http."""
+    """``HOST`` -> ``https://HOST``; ``http://127.0.0.1:5000`` stays http."""
     text = url.strip()
     if "://" not in text:
         text = "https://" + text
@@ -42,8 +42,8 @@ def parse_registry_url(url: str) -> httpx.URL:
     if parsed.userinfo:
         # A token pasted into the URL is a credential: register it, and show
         # the URL without it (``redact``'s URL shape needs a scheme and a
-        # password, which "TOKEN@ghcr.io" has neither of).
-        # With no password, the user part is the token ("TOKEN@ghcr.io").
+        # password, which "TOKEN@registry.example" has neither of).
+        # With no password, the user part is the token ("TOKEN@registry.example").
         register_secret(parsed.password or parsed.username)
         shown = str(parsed.copy_with(username=None, password=None))
     problem = None
@@ -166,7 +166,7 @@ class RegistryTransport:
         ``max_bytes``: the longest answer read (see ``HttpClient.request``).
 
         httpx would carry the Authorization header along a redirect to another
-        host; GHCR redirects blob reads to a storage host, which must never see
+        host; hosted registries redirect blob reads to a storage host, which must never see
         our token. So each hop is sent by us: with credentials on the
         registry's origin, without them anywhere else.
         """
