@@ -31,7 +31,7 @@ if "smoke" in argv:
     n = len(open(count).read()) if os.path.exists(count) else 0
     open(count, "a").write("x")
     ids = os.environ["FAKE_SMOKE_IDS"].split(",")
-    print("Smoke run " + ids[n] if ids[n] else "")
+    print("Smoke run " + ids[n] + ":" if ids[n] else "")  # as the smoke function says it
     print("ok  api: up")
 elif "publish-staging" in argv:
     print("### Published 0.1.0-staging.0\\n\\nDry run: validated, built and smoke-tested.")
