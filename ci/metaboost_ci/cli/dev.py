@@ -21,10 +21,12 @@ from typing import Any
 import anyio
 import semver
 
-from ..core.audit import audit_gate, find_npm, read_allowlist
 from ..core.errors import CheckFailed, ConfigError, InputError, MetaboostCiError, VersionError
-from ..core.gitsync import Git, GitCommandError
-from ..core.monorepo import (
+from ..core.progress import Progress, StderrProgress
+from ..core.versions import require_base_version
+from ..devtools.audit import audit_gate, find_npm, read_allowlist
+from ..devtools.gitsync import Git, GitCommandError
+from ..devtools.monorepo import (
     LOCKFILE,
     ROOT_PACKAGE,
     BumpPlan,
@@ -33,8 +35,6 @@ from ..core.monorepo import (
     root_package,
     write_plan,
 )
-from ..core.progress import Progress, StderrProgress
-from ..core.versions import require_base_version
 from .commands import EXIT_CODES_HELP, json_option
 from .output import Outcome, table
 
