@@ -22,7 +22,7 @@ import httpx
 
 from ..errors import ConfigError, HttpStatusError, InputError, MetaboostCiError, RemoteError
 from ..net import HttpClient, RetryPolicy
-from ..net.http import display_url
+from ..net.describe import display_url
 from ..progress import Progress
 from ..redact import redact_data, register_secret
 from .hints import github_hints
