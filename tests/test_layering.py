@@ -213,3 +213,18 @@ def test_the_circle_finder_finds_a_circle_and_reads_the_package() -> None:
     # And it can fail: a back edge makes a circle.
     graph["metaboost_ci.core.errors"] = {"metaboost_ci.core.versions"}
     assert ["metaboost_ci.core.errors", "metaboost_ci.core.versions"] in import_circles(graph)
+
+
+# The team's limit: a file longer than this holds more than one concern.
+MAX_LINES = 450
+
+
+def test_no_source_file_is_over_the_line_limit() -> None:
+    counts = {
+        path.relative_to(PACKAGE).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for path in ALL_SOURCES
+    }
+    # It reads the real files, so it can fail.
+    assert "engine/main.py" in counts
+    assert max(counts.values()) > 100
+    assert {name: n for name, n in counts.items() if n > MAX_LINES} == {}
