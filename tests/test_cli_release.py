@@ -316,7 +316,7 @@ def test_a_local_os_error_is_one_sentence_not_a_traceback(
     def register(sub: Any) -> None:
         sub.add_parser("explode").set_defaults(handler=unwritable)
 
-    monkeypatch.setattr(cli_main.dev, "register", register)
+    monkeypatch.setattr(cli_main.bump, "register", register)
     assert cli_main.main(["--json", "explode"]) == 1
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err

@@ -1,4 +1,4 @@
-"""bump-version over a Directory: core.monorepo's plan, only changed files, lockfile included.
+"""bump-version over a Directory: devtools.monorepo's plan, only changed files, lockfile included.
 
 The stand-in answers the Directory's reads (exists, contents, glob) from the
 sample monorepo on disk, so the plan is made from real package.json files.
@@ -15,7 +15,7 @@ from dagger import dag
 from dagger.mod._exceptions import FunctionError
 
 from metaboost_ci.core.errors import ConfigError
-from metaboost_ci.core.monorepo import LocalTree, plan_bump
+from metaboost_ci.devtools.monorepo import LocalTree, plan_bump
 from metaboost_ci.engine.bump import DirectoryTree, bump_version, read_base_version
 from metaboost_ci.engine.main import MetaboostCi
 from tests.support.dagger_offline import Call, StandInSession, chain, execs

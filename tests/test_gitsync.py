@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from metaboost_ci.core.errors import CheckFailed, ConfigError, InputError
-from metaboost_ci.core.gitsync import (
+from metaboost_ci.core.progress import RecordingProgress
+from metaboost_ci.devtools.gitsync import (
     Git,
     GitCommandError,
     SyncResult,
     npm_audit_hook,
     sync_branches,
 )
-from metaboost_ci.core.progress import RecordingProgress
 from tests.support.branches import BranchRepos
 
 

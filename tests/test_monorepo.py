@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from metaboost_ci.core.errors import ConfigError, VersionError
-from metaboost_ci.core.monorepo import (
+from metaboost_ci.devtools.monorepo import (
     LocalTree,
     changelog_template,
     plan_bump,

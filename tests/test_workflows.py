@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from metaboost_ci.cli.dev import lockfile_command
+from metaboost_ci.devtools.bump import lockfile_command
 from tests.support.workflows import (
     DAGGER_ACTION,
     REPO,

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from ..core.errors import InputError, MetaboostCiError
 from ..core.redact import redact
-from . import commands, dev, operate, release, sample, sync
+from . import bump, commands, operate, release, sample, sync
 from .output import Outcome
 
 
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         release.register,
         operate.register,
         sample.register,
-        dev.register,
+        bump.register,
         sync.register,
     ):
         register(sub)

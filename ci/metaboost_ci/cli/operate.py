@@ -1,7 +1,7 @@
 """Operating releases: ``status`` (what is deployed where) and ``rollback``.
 
-Both are release commands (the same global options, settings and context as
-``cli.release``); they live here to keep that module readable.
+Both are release commands: the same global options as ``cli.release``'s,
+run through the same ``run_flow`` (``cli.flow_runner``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from ..core.flows.status import ReleaseStatus, named_cell
 from ..core.settings import Settings
 from ..core.versions import require_base_version
 from .commands import add_release_command
+from .flow_runner import run_flow
 from .output import Outcome, table
-from .release import run_flow
 
 
 def cmd_status(args: argparse.Namespace) -> Outcome:

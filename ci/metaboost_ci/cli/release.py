@@ -1,25 +1,16 @@
 """Release commands: reserve, discover, verify, move-floating, release, promote, summary.
 
-Each handler turns options into ``Settings`` (credentials from the
-environment), opens one ``ReleaseContext``, calls one flow and returns an
-``Outcome``. Progress goes to stderr; the result to stdout.
+Each handler checks its options, then runs one flow through ``run_flow``
+(``cli.flow_runner``) and returns an ``Outcome``; results for Actions go to
+the files of ``cli.result_files``. Progress goes to stderr; the result to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import errno
-import os
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import anyio
-
-from ..core.apps import parse_apps
-from ..core.deadline import command_deadline, within_deadline
-from ..core.errors import ConfigError, InputError, MetaboostCiError
 from ..core.flows import (
     ImageRow,
     PublishSummary,
@@ -35,169 +26,17 @@ from ..core.flows import (
 from ..core.flows.floating import require_floating_tag
 from ..core.flows.release import SKIPPED_NO_API, base_of_tag
 from ..core.flows.verify import require_image_tag
-from ..core.progress import StderrProgress
-from ..core.settings import Settings, open_release_context, settings_from_env
+from ..core.settings import Settings
 from ..core.tags import require_commit_sha
-from ..core.versions import (
-    is_base_version,
-    parse_staging_version,
-    read_base_version,
-    require_base_version,
-)
 from . import commands
+from .flow_runner import require_version_tag, resolve_base, run_flow, source_dir
 from .output import Outcome, table
+from .result_files import append_to_env_file, check_output_destinations, write_outputs
 
-Work = Callable[[ReleaseContext, Settings], Awaitable[Outcome]]
 FORMATS = ("markdown", "github-output", "kustomize")
 
 
-# ----------------------------------------------------------------- plumbing
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    settings = settings_from_env(
-        repository=args.repository,
-        registry_url=args.registry,
-        apps=parse_apps(args.apps),
-        git_remote=args.git_remote,
-        github_api_url=args.github_api_url,
-    )
-    source = source_dir(args)
-    if settings.git_remote and source is not None:
-        # The Git tag store pushes tags from a checkout that has the commit:
-        # the monorepo named by --source, rather than wherever we were started.
-        settings = dataclasses.replace(settings, local_repo=source)
-    return settings
-
-
-def run_flow(
-    args: argparse.Namespace,
-    work: Work,
-    *,
-    needs_tag_store: bool = True,
-    writes_registry: bool = False,
-) -> Outcome:
-    """Check settings, open a context, run ``work``; input errors come before any request."""
-    settings = settings_from_args(args)
-    if writes_registry:
-        settings.require_write_credentials()
-    deadline = command_deadline(os.environ)
-    progress = StderrProgress()
-    progress.step(settings.describe_credentials())
-
-    async def go() -> Outcome:
-        async with open_release_context(
-            settings, progress=progress, need_github_token=needs_tag_store
-        ) as ctx:
-            return await work(ctx, settings)
-
-    outcome = anyio.run(within_deadline, deadline, f"metaboost-ci {args.command}", go)
-    data = {**outcome.data, "credentials": settings.credential_sources()}
-    return Outcome(outcome.text, data, outcome.exit_code)
-
-
-def resolve_base(args: argparse.Namespace) -> str:
-    """``--base-version``, else the package.json of ``--source``, else of the current directory."""
-    if args.base_version:
-        return require_base_version(args.base_version, what="--base-version")
-    return read_base_version(Path(args.source) if args.source else Path.cwd())
-
-
-def source_dir(args: argparse.Namespace) -> Path | None:
-    return Path(args.source) if getattr(args, "source", None) else None
-
-
-def require_version_tag(text: str, flag: str = "--version") -> str:
-    """An immutable version tag, X.Y.Z or X.Y.Z-staging.N, before any request.
-
-    Anything else would only come back from the registry as "does not exist"
-    (exit 1, as if the publish were broken) instead of as the typo it is.
-    """
-    if is_base_version(text) or parse_staging_version(text) is not None:
-        return text
-    raise InputError(
-        f"{flag} {text!r} is neither X.Y.Z nor X.Y.Z-staging.N.",
-        fix=f"Give the immutable version tag, e.g. {flag} 1.2.0-staging.3 or {flag} 1.2.0.",
-    )
-
-
-def env_file(variable: str) -> Path:
-    """The file GitHub Actions names in ``variable`` ($GITHUB_OUTPUT, ...), or an input error."""
-    path = os.environ.get(variable)
-    if not path:
-        raise ConfigError(
-            f"{variable} is not set, so there is nowhere to write.",
-            fix=f"Run inside GitHub Actions, or set {variable} to a file path.",
-        )
-    return Path(path)
-
-
-def append_to_env_file(variable: str, text: str) -> None:
-    path = env_file(variable)
-    try:
-        with path.open("a", encoding="utf-8") as stream:
-            stream.write(text)
-    except OSError as exc:
-        raise unwritable(f"${variable}", path, exc, exit_code=1) from None
-
-
-def unwritable(what: str, path: Path, exc: OSError, *, exit_code: int = 2) -> MetaboostCiError:
-    """The error for a results file that cannot be written, naming it and why.
-
-    Exit 2 when found before the flow ran (nothing was written anywhere);
-    exit 1 after it, since the registry or GitHub may have been written by then.
-    """
-    kind = ConfigError if exit_code == 2 else MetaboostCiError
-    return kind(
-        f"{what} names {path}, which cannot be written ({exc.strerror or exc}).",
-        fix=f"Point {what} at a regular file you may write, in an existing directory.",
-    )
-
-
-def check_output_destinations(args: argparse.Namespace) -> None:
-    """Every file the command will write its results to must be writable.
-
-    Checked before the flow runs: a missing $GITHUB_OUTPUT found only after a
-    tag was reserved or images were promoted would fail a run whose writes
-    already happened (and exit 2, "bad input", after a side effect). An
-    existing file is opened for appending (nothing is written: its content
-    stays), which is what refuses files like /proc/version that exist, and
-    even look writable, but take no appends.
-    """
-    targets: list[tuple[Path, str]] = []
-    if getattr(args, "github_output", False):
-        targets.append((env_file("GITHUB_OUTPUT"), "$GITHUB_OUTPUT"))
-    if getattr(args, "github_step_summary", False):
-        targets.append((env_file("GITHUB_STEP_SUMMARY"), "$GITHUB_STEP_SUMMARY"))
-    if getattr(args, "kustomize", None):
-        targets.append((Path(args.kustomize), "--kustomize"))
-    for path, what in targets:
-        if not path.parent.is_dir() or path.is_dir():
-            raise ConfigError(
-                f"{what} names {path}, which cannot be written (its directory is missing, "
-                "or it is a directory).",
-                fix=f"Point {what} at a file in an existing directory.",
-            )
-        try:
-            if path.exists():
-                path.open("a", encoding="utf-8").close()
-            elif not os.access(path.parent, os.W_OK):
-                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-        except OSError as exc:
-            raise unwritable(what, path, exc) from None
-
-
-def write_outputs(args: argparse.Namespace, summary: PublishSummary) -> None:
-    if getattr(args, "github_output", False):
-        append_to_env_file("GITHUB_OUTPUT", summary.github_output())
-    if getattr(args, "github_step_summary", False):
-        append_to_env_file("GITHUB_STEP_SUMMARY", summary.markdown())
-    if getattr(args, "kustomize", None):
-        path = Path(args.kustomize)
-        try:
-            path.write_text(summary.kustomize_images(), encoding="utf-8")
-        except OSError as exc:
-            raise unwritable("--kustomize", path, exc, exit_code=1) from None
+# ----------------------------------------------------------------- tables
 
 
 def digest_table(rows: tuple[ImageRow, ...], revisions: dict[str, list[str]] | None = None) -> str:

@@ -16,8 +16,8 @@ from ..core.flows.sample import push_sample_images
 from ..core.settings import Settings
 from ..core.tags import require_commit_sha
 from .commands import add_release_command
+from .flow_runner import require_version_tag, run_flow
 from .output import Outcome, table
-from .release import require_version_tag, run_flow
 
 
 def cmd_push_sample_images(args: argparse.Namespace) -> Outcome:

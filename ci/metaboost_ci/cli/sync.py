@@ -1,6 +1,6 @@
 """``metaboost-ci sync``: fast-forward staging from develop, or main from staging.
 
-``core.gitsync.sync_branches`` does the work; this adds the prompt about
+``devtools.gitsync.sync_branches`` does the work; this adds the prompt about
 untracked files, the audit hook and the table.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 import anyio
 
-from ..core.audit import find_npm
-from ..core.gitsync import npm_audit_hook, sync_branches
 from ..core.progress import StderrProgress
+from ..devtools.audit import find_npm
+from ..devtools.gitsync import npm_audit_hook, sync_branches
 from .commands import EXIT_CODES_HELP, json_option
 from .output import Outcome, fields
 

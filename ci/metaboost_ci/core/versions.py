@@ -52,6 +52,15 @@ def require_base_version(text: str, *, what: str = "base version") -> str:
     return text
 
 
+# Where a version's changelog lives: bump-version creates it, a release reads it.
+CHANGELOG_DIR = "docs/development/CHANGELOGS"
+
+
+def changelog_path(base: str) -> str:
+    """The changelog of ``base``, relative to the monorepo root."""
+    return f"{CHANGELOG_DIR}/{require_base_version(base)}.md"
+
+
 def parse_package_json(text: str, where: str) -> dict[str, Any]:
     """The JSON object in a package.json's ``text``; ``where`` names the file in errors."""
     try:

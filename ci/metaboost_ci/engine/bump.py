@@ -1,6 +1,6 @@
-"""bump-version: the version edits of ``core.monorepo`` applied to a Directory.
+"""bump-version: the version edits of ``devtools.monorepo`` applied to a Directory.
 
-``core.monorepo.plan_bump`` reads the monorepo through a ``Tree``;
+``devtools.monorepo.plan_bump`` reads the monorepo through a ``Tree``;
 ``DirectoryTree`` is that Tree over a ``dagger.Directory``, so the command line
 and the module make the same plan. The result holds only the changed files
 (package.json files, the lockfile with its versions edited in place, the new
@@ -15,12 +15,12 @@ import dagger
 from dagger import dag
 
 from ..core.errors import ConfigError
-from ..core.monorepo import ROOT_PACKAGE, BumpPlan, plan_bump
 from ..core.versions import base_version, package_version
+from ..devtools.monorepo import ROOT_PACKAGE, BumpPlan, plan_bump
 
 
 class DirectoryTree:
-    """``core.monorepo.Tree`` over a ``dagger.Directory``."""
+    """``devtools.monorepo.Tree`` over a ``dagger.Directory``."""
 
     def __init__(self, directory: dagger.Directory) -> None:
         self.directory = directory

@@ -24,19 +24,13 @@ from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..progress import Progress
-from ..versions import require_base_version
+from ..versions import changelog_path
 
-CHANGELOG_DIR = "docs/development/CHANGELOGS"
 # GitHub refuses a release body over 125,000 characters ("body is too long").
 MAX_NOTES_BYTES = 125_000
 # Git tree entry modes of a regular file (plain and executable).
 _GIT_FILE_MODES = ("100644", "100755")
 _GIT_SYMLINK_MODE = "120000"
-
-
-def changelog_path(base: str) -> str:
-    """The changelog of ``base``, relative to the monorepo root."""
-    return f"{CHANGELOG_DIR}/{require_base_version(base)}.md"
 
 
 def fallback_notes(base: str, *, refused: bool = False) -> str:

@@ -1,7 +1,7 @@
 """``GitHubClient``: tag refs, commits and releases over GitHub's REST API.
 
-Every request goes through ``HttpClient`` (retries, classification,
-redaction) with GitHub's rate-limit hook and hints. Creating a tag ref and
+Built on ``GitHubTransport`` (``transport``: retries, classification,
+redaction, GitHub's answers made plain). Creating a tag ref and
 creating a release are POSTs that GitHub may have performed even when the
 answer is lost (a 5xx, a dropped connection): those paths read the result back
 and decide, rather than blindly retrying or failing.
@@ -9,35 +9,18 @@ and decide, rather than blindly retrying or failing.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import anyio
 import httpx
 
-from ..errors import (
-    ConfigError,
-    HttpStatusError,
-    InputError,
-    MetaboostCiError,
-    RemoteError,
-    TransportError,
-)
-from ..net import HttpClient, RetryPolicy
-from ..net.http import display_url
-from ..progress import Progress
-from ..redact import redact_data, register_secret
+from ..errors import HttpStatusError, InputError, MetaboostCiError, RemoteError, TransportError
 from ..tags import TagCreate, require_commit_sha, require_tag_name
-from .hints import github_hints
 from .models import GitObject, Release, ref_name
-from .ratelimit import GitHubRateLimit
+from .transport import GitHubTransport, answer_error_codes, answer_message
 
-DEFAULT_API_URL = "https://api.github.com"
-API_VERSION = "2022-11-28"
-_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 # An annotated tag may point at another tag; GitHub never nests deeper in practice.
 _MAX_PEEL = 8
 # Pages of matching refs we follow before deciding the server is looping.
@@ -45,139 +28,10 @@ _MAX_PAGES = 200
 _T = TypeVar("_T")
 # Annotated tags peeled at once while listing.
 _PEEL_CONCURRENCY = 8
-# What GitHub's Git database endpoints (refs, tag and commit objects) answer,
-# with 409 Conflict, for a repository that has no commits yet. Seen from
-# api.github.com for POST git/refs on a repository created with auto_init=false.
-_EMPTY_REPOSITORY = "git repository is empty"
 
 
-def require_repository(repository: str | None) -> str:
-    """Return ``OWNER/REPO`` when well formed, else raise naming the fix."""
-    if not repository or not _REPOSITORY.fullmatch(repository):
-        raise ConfigError(
-            f"The GitHub repository {repository!r} is not of the form OWNER/REPO.",
-            fix="Pass --repository OWNER/REPO (in Actions, $GITHUB_REPOSITORY).",
-        )
-    return repository
-
-
-def _require_api_url(api_url: str) -> str:
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"The GitHub API URL {api_url!r} is not an http(s) URL.",
-            fix="Use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise.",
-        )
-    return api_url.rstrip("/")
-
-
-def _fields(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object GitHub answered with; empty for any other body."""
-    try:
-        body: Any = json.loads(response.content or b"null")
-    except ValueError:
-        return {}
-    return cast(dict[str, Any], body) if isinstance(body, dict) else {}
-
-
-def _message(response: httpx.Response) -> str:
-    return str(_fields(response).get("message") or "")
-
-
-def _error_codes(response: httpx.Response) -> set[str]:
-    errors: Any = _fields(response).get("errors")
-    if not isinstance(errors, list):
-        return set()
-    return {
-        str(cast(dict[str, Any], e).get("code"))
-        for e in cast(list[Any], errors)
-        if isinstance(e, dict)
-    }
-
-
-class GitHubClient:
+class GitHubClient(GitHubTransport):
     """The GitHub REST calls the release flows need, for one repository."""
-
-    def __init__(
-        self,
-        repository: str,
-        *,
-        token: str | None,
-        api_url: str = DEFAULT_API_URL,
-        policy: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        progress: Progress | None = None,
-    ) -> None:
-        self.repository = require_repository(repository)
-        self.api_url = _require_api_url(api_url)
-        register_secret(token)
-        self.policy = policy or RetryPolicy()
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": "metaboost-ci",
-        }
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._http = HttpClient(
-            service="GitHub",
-            policy=self.policy,
-            hints=github_hints(self.repository, has_token=bool(token)),
-            rate_limit=GitHubRateLimit(self.policy),
-            transport=transport,
-            headers=headers,
-            progress=progress,
-        )
-        self._repo_url = f"{self.api_url}/repos/{self.repository}"
-        self._repository_checked = False
-        # Concurrent reads that find nothing (promote reads tags and releases at
-        # once) would each check the repository: the lock makes it one request.
-        self._repository_lock = anyio.Lock()
-
-    @property
-    def requests_sent(self) -> int:
-        """Requests put on the wire so far, retries included."""
-        return self._http.requests_sent
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> GitHubClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        expect: Collection[int] = (200,),
-        json_body: object | None = None,
-        idempotent: bool | None = None,
-    ) -> httpx.Response:
-        """``HttpClient.request``, with GitHub's 409 "Git Repository is empty." made plain.
-
-        Every request to GitHub passes here, so this is where what we send is
-        redacted: no registered secret reaches a release's body or name, or
-        any other field, whatever file or input the text came from.
-
-        A 409 is never retried (it is no transient failure): it goes straight
-        to the person, saying what to do.
-        """
-        if json_body is not None:
-            json_body = redact_data(json_body)
-        response = await self._http.request(
-            method, url, expect=(*expect, 409), json_body=json_body, idempotent=idempotent
-        )
-        if response.status_code == 409 and 409 not in expect:
-            raise self._conflict(response)
-        if response.is_success and (url + "/").startswith(self._repo_url + "/"):
-            # The repository answered for us: a later 404 inside it means the
-            # thing is absent, without asking about the repository again.
-            self._repository_checked = True
-        return response
 
     async def _create(
         self,
@@ -240,7 +94,7 @@ class GitHubClient:
         async def answered(response: httpx.Response, uncertain: bool) -> TagCreate | None:
             if response.status_code == 201:
                 return TagCreate.CREATED
-            message = _message(response).lower()
+            message = answer_message(response).lower()
             if "already exists" in message:
                 # After a lost answer, "already exists" at our commit is our own create.
                 if uncertain and await self._ref_object(tag) == ours:
@@ -368,7 +222,7 @@ class GitHubClient:
         async def answered(response: httpx.Response, uncertain: bool) -> Release:
             if response.status_code == 201:
                 return Release.from_json(response.json())
-            if "already_exists" not in _error_codes(response):
+            if "already_exists" not in answer_error_codes(response):
                 raise self._unexpected(response)
             existing = await self.get_release(tag)
             if existing is None:
@@ -457,45 +311,3 @@ class GitHubClient:
             for name, target in annotated.items():
                 group.start_soon(peel_one, name, target)
         return commits
-
-    def _next_page(self, response: httpx.Response) -> str | None:
-        link = response.links.get("next", {}).get("url")
-        if not link:
-            return None
-        here = response.request.url
-        next_url = here.join(link)
-        # The whole origin, not only the host: another port or plain http on
-        # the same host would also receive our token.
-        if (next_url.scheme, next_url.host, next_url.port) != (here.scheme, here.host, here.port):
-            raise RemoteError(
-                f"GitHub's next page points at another origin ({display_url(next_url)}); "
-                "not following it with our token.",
-                fix="Check the GitHub API URL; a proxy in between may be rewriting links.",
-            )
-        return str(next_url)
-
-    async def _require_repository(self) -> None:
-        """Raise the classified, hinted 404 when the repository is not there for us.
-
-        Checked once per client: a failure raises (nothing is cached), so a
-        later call asks again.
-        """
-        async with self._repository_lock:
-            if not self._repository_checked:
-                await self._request("GET", self._repo_url)
-                self._repository_checked = True
-
-    def _conflict(self, response: httpx.Response) -> MetaboostCiError:
-        if _EMPTY_REPOSITORY in _message(response).lower():
-            return InputError(
-                f"GitHub repository {self.repository} has no commits yet (GitHub answers "
-                '409 "Git Repository is empty."), so it has no tags and nothing in it can be '
-                "tagged or released.",
-                fix="Push the branch first (git push origin <branch>), or check that "
-                "--repository names the repository you mean.",
-            )
-        return self._unexpected(response)
-
-    def _unexpected(self, response: httpx.Response) -> HttpStatusError:
-        """The error for an answer a create cannot use, worded like every other one."""
-        return self._http.error_for(response.request.method, response.request.url, response)

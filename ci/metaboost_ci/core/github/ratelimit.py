@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import httpx
 
 from ..errors import RateLimited
-from ..net.http import display_url
+from ..net.describe import display_url
 from ..net.retry import RetryPolicy, retry_after_seconds
 
 RATE_LIMIT_STATUSES = (403, 429)

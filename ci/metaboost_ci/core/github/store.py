@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..tags import TagCreate
-from .client import DEFAULT_API_URL, GitHubClient
+from .client import GitHubClient
+from .transport import DEFAULT_API_URL
 
 
 class GitHubTagStore:

@@ -17,7 +17,7 @@ import httpx
 from ..errors import InputError
 from ..net import HttpClient, RetryPolicy
 from ..net.bounded import DEFAULT_MAX_BODY
-from ..net.http import error_code_and_detail
+from ..net.describe import error_code_and_detail
 from ..progress import Progress
 from ..redact import register_secret
 from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints

@@ -20,8 +20,8 @@ from typing import Any, cast
 
 import anyio
 
-from .errors import CheckFailed, ConfigError
-from .versions import parse_package_json
+from ..core.errors import CheckFailed, ConfigError
+from ..core.versions import parse_package_json
 
 AUDIT_ARGS = ("audit", "--omit=dev", "--audit-level=moderate", "--json")
 GATED_SEVERITIES = frozenset({"moderate", "high", "critical"})

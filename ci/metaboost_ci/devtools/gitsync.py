@@ -23,9 +23,9 @@ from typing import Any
 
 import anyio
 
+from ..core.errors import CheckFailed, ConfigError, InputError, MetaboostCiError
+from ..core.progress import Progress, SilentProgress
 from .audit import audit_gate, read_allowlist
-from .errors import CheckFailed, ConfigError, InputError, MetaboostCiError
-from .progress import Progress, SilentProgress
 
 # The only syncs there are: main advances from staging alone, so what reaches
 # production has been published and checked on staging first.

@@ -21,9 +21,8 @@ from typing import Any, Protocol, cast
 
 import anyio
 
-from .errors import ConfigError
-from .flows.notes import CHANGELOG_DIR, changelog_path  # where the release reads its notes
-from .versions import parse_package_json, require_base_version
+from ..core.errors import ConfigError
+from ..core.versions import CHANGELOG_DIR, changelog_path, parse_package_json, require_base_version
 
 ROOT_PACKAGE = "package.json"
 LOCKFILE = "package-lock.json"

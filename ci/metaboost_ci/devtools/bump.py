@@ -1,16 +1,16 @@
-"""``metaboost-ci bump-version``, replacing Metaboost's ``scripts/publish/bump-version.sh``.
+"""bump-version, replacing Metaboost's ``scripts/publish/bump-version.sh``.
 
 It checks everything (version, no downgrade, no existing release tag, Git
 state, that the branch can be pushed, the Dagger CLI when asked to regenerate,
 the audit gate) before it writes anything. The lockfile's versions are edited
 in place (no engine, no network); ``--regenerate-lockfile`` has the Dagger
 ``lockfile`` function write it afresh instead, and if that fails after the
-edits, the edited files are restored.
+edits, the edited files are restored. The command (``cli.bump``) parses
+its options and prints the ``BumpResult``.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -21,10 +21,12 @@ from typing import Any
 import anyio
 import semver
 
-from ..core.audit import audit_gate, find_npm, read_allowlist
 from ..core.errors import CheckFailed, ConfigError, InputError, MetaboostCiError, VersionError
-from ..core.gitsync import Git, GitCommandError
-from ..core.monorepo import (
+from ..core.progress import Progress, StderrProgress
+from ..core.versions import require_base_version
+from .audit import audit_gate, find_npm, read_allowlist
+from .gitsync import Git, GitCommandError
+from .monorepo import (
     LOCKFILE,
     ROOT_PACKAGE,
     BumpPlan,
@@ -33,28 +35,12 @@ from ..core.monorepo import (
     root_package,
     write_plan,
 )
-from ..core.progress import Progress, StderrProgress
-from ..core.versions import require_base_version
-from .commands import EXIT_CODES_HELP, json_option
-from .output import Outcome, table
 
 MODULE_ENV = "METABOOST_CI_MODULE"
 DAGGER_INSTALL = "https://docs.dagger.io/install"
 # How the lockfile is treated: its versions edited in place (the default),
 # regenerated through Dagger, or left alone.
 EDIT, REGENERATE, SKIP = "edit", "regenerate", "skip"
-
-BUMP_HELP = f"""\
-environment:
-  {MODULE_ENV}  default of --module (--regenerate-lockfile only)
-  PATH                 where dagger (--regenerate-lockfile) and npm (the audit
-                       gate) are found; git and npm read their own settings
-
-{EXIT_CODES_HELP} A downgrade or an
-existing Git tag X.Y.Z is bad input (2) unless --allow-downgrade."""
-
-
-# ------------------------------------------------------------ bump-version
 
 
 @dataclass
@@ -70,21 +56,37 @@ class BumpOptions:
     progress: Progress = field(default_factory=StderrProgress)
 
 
-def cmd_bump_version(args: argparse.Namespace) -> Outcome:
-    options = BumpOptions(
-        source=Path(args.source),
-        version=args.version,
-        remote=args.remote,
-        push=not args.no_push,
-        lockfile=SKIP if args.skip_lockfile else REGENERATE if args.regenerate_lockfile else EDIT,
-        audit=not args.skip_audit,
-        allow_downgrade=args.allow_downgrade,
-        module=args.module,
-    )
-    return anyio.run(bump_version, options)
+@dataclass(frozen=True)
+class BumpResult:
+    """What a bump did: the files it committed (none when already at ``version``)."""
+
+    plan: BumpPlan
+    version: str
+    previous: str
+    committed: list[str]
+    commit: str | None
+    pushed: bool
+    audit_note: str
+    lockfile_note: str
+    branch: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "previous_version": self.previous,
+            "files": self.committed,
+            "changelog": self.plan.changelog_path,
+            "changelog_created": self.plan.changelog_created,
+            "changelog_template": self.plan.changelog_template or None,
+            "lockfile": self.lockfile_note,
+            "audit": self.audit_note,
+            "commit": self.commit,
+            "pushed": self.pushed,
+            "branch": self.branch,
+        }
 
 
-async def bump_version(options: BumpOptions) -> Outcome:
+async def bump_version(options: BumpOptions) -> BumpResult:
     """Validate, plan, write (regenerate the lockfile), commit, push; in that order."""
     progress = options.progress
     source = options.source.resolve()
@@ -145,7 +147,16 @@ async def bump_version(options: BumpOptions) -> Outcome:
 
     to_commit = await _changed_paths(git, paths)
     if not to_commit:
-        return _bump_outcome(plan, version, current, [], None, False, audit_note, lockfile_note)
+        return BumpResult(
+            plan=plan,
+            version=version,
+            previous=current,
+            committed=[],
+            commit=None,
+            pushed=False,
+            audit_note=audit_note,
+            lockfile_note=lockfile_note,
+        )
     message = f"chore: bump version to {version}"
     try:
         await git.run("add", "--", *to_commit)
@@ -168,8 +179,16 @@ async def bump_version(options: BumpOptions) -> Outcome:
         )  # fmt: skip
         pushed = True
         progress.step(f"pushed {branch} to {options.remote}")
-    return _bump_outcome(
-        plan, version, current, to_commit, commit, pushed, audit_note, lockfile_note, branch
+    return BumpResult(
+        plan=plan,
+        version=version,
+        previous=current,
+        committed=to_commit,
+        commit=commit,
+        pushed=pushed,
+        audit_note=audit_note,
+        lockfile_note=lockfile_note,
+        branch=branch,
     )
 
 
@@ -347,93 +366,3 @@ def _undo_hint(originals: dict[str, bytes | None]) -> str:
 async def _changed_paths(git: Git, paths: list[str]) -> list[str]:
     changed, untracked = await git.status(*paths)
     return sorted(changed + untracked)
-
-
-def _bump_outcome(
-    plan: BumpPlan,
-    version: str,
-    previous: str,
-    committed: list[str],
-    commit: str | None,
-    pushed: bool,
-    audit_note: str,
-    lockfile_note: str,
-    branch: str | None = None,
-) -> Outcome:
-    rows: list[list[str]] = []
-    for path in committed or sorted(plan.changed):
-        if path == plan.changelog_path:
-            what = "created from " + (plan.changelog_template or "Metaboost's format")
-        elif path == LOCKFILE:
-            what = f"versions -> {version}" if plan.lockfile == "edited" else "regenerated"
-        else:
-            what = f"version -> {version}"
-        rows.append([path, what])
-    lines = [
-        f"Version: {previous or '(none)'} -> {version}",
-        table(["file", "change"], rows) if rows else "Nothing to change: already at this version.",
-        f"Changelog: {plan.changelog_path}"
-        + (" (created: fill it in)" if plan.changelog_created else " (exists)"),
-        f"Lockfile: {lockfile_note}",
-        f"Audit: {audit_note}",
-    ]
-    if commit:
-        lines.append(f"Commit: {commit[:12]} chore: bump version to {version}")
-        lines.append(f"Pushed: {branch}" if pushed else "Pushed: no (--no-push)")
-    data: dict[str, Any] = {
-        "version": version,
-        "previous_version": previous,
-        "files": committed,
-        "changelog": plan.changelog_path,
-        "changelog_created": plan.changelog_created,
-        "changelog_template": plan.changelog_template or None,
-        "lockfile": lockfile_note,
-        "audit": audit_note,
-        "commit": commit,
-        "pushed": pushed,
-        "branch": branch,
-    }
-    return Outcome("\n".join(lines), data)
-
-
-# -------------------------------------------------------------- registration
-
-
-def register(sub: Any) -> None:
-    """Add ``bump-version`` to the ``metaboost-ci`` parser."""
-    text = (
-        "Set X.Y.Z in every package.json and in the lockfile's root and workspace entries, "
-        "create the changelog, commit and push."
-    )
-    p: argparse.ArgumentParser = sub.add_parser(
-        "bump-version",
-        help=text,
-        description=text,
-        epilog=BUMP_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("version", nargs="?", help="X.Y.Z (asked for when left out, on a terminal).")
-    p.add_argument("--source", default=".", help="The monorepo root (default: .).")
-    p.add_argument("--remote", default="origin", help="Push here (default: origin).")
-    p.add_argument("--no-push", action="store_true", help="Commit, but do not push.")
-    how = p.add_mutually_exclusive_group()
-    how.add_argument(
-        "--regenerate-lockfile",
-        action="store_true",
-        help=f"Regenerate {LOCKFILE} through the Dagger lockfile function (needs the Dagger "
-        "CLI and a container runtime) instead of editing its versions in place.",
-    )
-    how.add_argument("--skip-lockfile", action="store_true", help=f"Leave {LOCKFILE} alone.")
-    p.add_argument("--skip-audit", action="store_true", help="Skip the npm audit gate.")
-    p.add_argument(
-        "--allow-downgrade",
-        action="store_true",
-        help="Accept a version lower than the current one, or one whose Git tag exists.",
-    )
-    p.add_argument(
-        "--module",
-        help=f"The metaboost-ci Dagger module for --regenerate-lockfile (path or Git address; "
-        f"default: ${MODULE_ENV}, else this checkout).",
-    )
-    json_option(p)
-    p.set_defaults(handler=cmd_bump_version)
