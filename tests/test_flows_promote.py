@@ -234,6 +234,26 @@ async def test_requests_per_app_stay_within_budget(
         assert sent <= 7, (app, [r for r in proxy.records if f"/{app}/" in r.path])
 
 
+async def test_the_git_store_is_read_while_the_registry_is_first_asked(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    # A slow registry: its first exchange (GET /v2/, then a token where one is
+    # wanted) must not delay the Git store's reads, which need no token.
+    slow = proxy_factory(registry, latency=0.3)
+    world = world_factory(via=slow.registry)
+    github = proxy_factory(world.github.api_url)
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, seed=96)
+    slow.clear()
+    async with world.context(github_api_url=github.url) as ctx:
+        await plan_promotion(ctx, commit=commit, base=BASE, then_write=True)
+    [ping] = [r for r in slow.records if r.path == "/v2/"]
+    store_reads = [r for r in github.records if "/git/matching-refs/" in r.path]
+    assert store_reads
+    assert all(r.arrived < ping.answered for r in store_reads), (ping, store_reads)
+
+
 async def test_tag_lists_are_read_past_the_first_page(
     world_factory: WorldFactory, registry: Registry, paging_proxy: Callable[..., Proxy]
 ) -> None:

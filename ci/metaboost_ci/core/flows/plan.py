@@ -225,8 +225,14 @@ def _no_candidate_problems(
     return problems
 
 
-async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> PromotionPlan:
-    """Decide the promotion of ``commit`` to ``base``, reading only (no write of any kind)."""
+async def plan_promotion(
+    ctx: ReleaseContext, *, commit: str, base: str, then_write: bool = False
+) -> PromotionPlan:
+    """Decide the promotion of ``commit`` to ``base``, reading only (no write of any kind).
+
+    ``then_write``: the caller writes next, so the registry token got here
+    covers pushing too (the plan's reads and the writes then share one).
+    """
     commit = require_commit_sha(commit)
     require_base_version(base)
     ctx.progress.step(f"Planning the promotion of {commit[:12]} to {base}.")
@@ -242,13 +248,15 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
         async def one(app: str) -> AppState:
             return await _app_state(ctx, app, base)
 
+        # Here, not before the three reads: the registry's challenge and token
+        # (two round trips when cold) overlap the Git store's reads.
+        await authorize(ctx, write=then_write)
         states.update(await per_app(ctx.apps, one, progress=ctx.progress))
 
     async def read_hold() -> None:
         if record := await read_rollback_record(ctx):
             records.append(record)
 
-    await authorize(ctx, write=False)
     await run_together(read_store, read_registry, read_hold)
 
     base_commit = store_tags.get(base)

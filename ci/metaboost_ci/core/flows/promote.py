@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..github import Release
-from .context import ReleaseContext, authorize, run_together, write_per_app
+from .context import ReleaseContext, run_together, write_per_app
 from .latest import LatestCheck, settle_latest
 from .notes import fallback_notes
 from .plan import LATEST, PromotionPlan, plan_promotion
@@ -82,10 +82,7 @@ async def promote(
     update_release: bool = False,
 ) -> Promotion:
     """Promote the staging build of ``commit`` to ``base`` and ``latest``; see the module doc."""
-    if not dry_run:
-        # The plan's reads and the writes then share one token.
-        await authorize(ctx, write=True)
-    plan = await plan_promotion(ctx, commit=commit, base=base)
+    plan = await plan_promotion(ctx, commit=commit, base=base, then_write=not dry_run)
     ctx.progress.step(
         f"Promoting {plan.source} to {base} and {LATEST} on {len(plan.apps)} apps"
         + (" (dry run: nothing is written)." if dry_run else ".")
