@@ -31,6 +31,7 @@ from ..net.http import display_url
 from ..progress import Progress
 from ..redact import redact_data, register_secret
 from ..tags import TagCreate, require_commit_sha, require_tag_name
+from ..together import settle
 from .hints import github_hints
 from .models import GitObject, Release, ref_name
 from .ratelimit import GitHubRateLimit
@@ -447,15 +448,17 @@ class GitHubClient:
         annotated = {name: t for name, t in targets.items() if t.type == "tag"}
         if not annotated:
             return commits
-        limiter = anyio.CapacityLimiter(_PEEL_CONCURRENCY)
+        names = list(annotated)
 
-        async def peel_one(name: str, target: GitObject) -> None:
-            async with limiter:
-                commits[name] = await self._peel(target)
+        def peel(name: str) -> Callable[[], Awaitable[str]]:
+            return lambda: self._peel(annotated[name])
 
-        async with anyio.create_task_group() as group:
-            for name, target in annotated.items():
-                group.start_soon(peel_one, name, target)
+        peeled, failures = await settle(
+            [peel(name) for name in names], MetaboostCiError, limit=_PEEL_CONCURRENCY
+        )
+        if failures:
+            raise next(iter(failures.values()))
+        commits.update({name: cast(str, sha) for name, sha in zip(names, peeled, strict=True)})
         return commits
 
     def _next_page(self, response: httpx.Response) -> str | None:
