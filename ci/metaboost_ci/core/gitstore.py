@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 import anyio
 
 from .errors import ConfigError, InputError, RemoteError
+from .gitrun import GitResult, run_git
 from .net.retry import RetryPolicy
 from .progress import Progress
 from .redact import redact, register_secret
@@ -325,35 +326,20 @@ class GitRemoteTagStore:
             return str(candidate.resolve())
         return url
 
-    async def _git(self, *args: str, cwd: Path | None = None) -> _GitResult:
-        env = {
-            **os.environ,
-            "LC_ALL": "C",
-            "LANGUAGE": "C",
-            # Never wait for a password nobody will type.
-            "GIT_TERMINAL_PROMPT": "0",
-        }
-        command = ["git", *args]
+    async def _git(self, *args: str, cwd: Path | None = None) -> GitResult:
+        # ls-remote needs no repository; a missing local_repo must not stop it.
+        where = cwd or (self.local_repo if self.local_repo.is_dir() else None)
         try:
             with anyio.fail_after(self.timeout):
-                # ls-remote needs no repository; a missing local_repo must not stop it.
-                where = cwd or (self.local_repo if self.local_repo.is_dir() else None)
-                done = await anyio.run_process(command, cwd=where, env=env, check=False)
+                return await run_git(*args, cwd=where)
         except TimeoutError:
             raise RemoteError(
                 f"git {args[0] if args else ''} against {safe_remote(self.remote)} "
                 f"did not finish within {self.timeout:.0f}s.",
                 fix="Check that the remote is reachable from here.",
             ) from None
-        except FileNotFoundError:
-            raise ConfigError("git is not installed or not on PATH.", fix="Install git.") from None
-        return _GitResult(
-            returncode=done.returncode,
-            stdout=done.stdout.decode(errors="replace"),
-            stderr=done.stderr.decode(errors="replace"),
-        )
 
-    def _failure(self, what: str, result: _GitResult, *, detail: str | None = None) -> RemoteError:
+    def _failure(self, what: str, result: GitResult, *, detail: str | None = None) -> RemoteError:
         stderr = redact(result.stderr.strip())
         lines = [
             ln.strip()
@@ -366,10 +352,3 @@ class GitRemoteTagStore:
             fix="Check the remote's address, that it exists, and that your credentials may "
             "read and push tags.",
         )
-
-
-@dataclass(frozen=True)
-class _GitResult:
-    returncode: int
-    stdout: str
-    stderr: str
