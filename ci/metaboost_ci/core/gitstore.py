@@ -31,7 +31,7 @@ import anyio
 
 from .errors import ConfigError, InputError, RemoteError
 from .gitrun import GitResult, run_git
-from .net.retry import RetryPolicy
+from .net.retry import RetryPolicy, Tries
 from .progress import Progress
 from .redact import redact, register_secret
 from .tags import TagCreate, require_commit_sha, require_tag_name
@@ -194,9 +194,10 @@ class GitRemoteTagStore:
         sha = require_commit_sha(sha)
         await self._require_local_commit(sha)
         ref = f"refs/tags/{tag}"
-        attempt = 0
+        tries = Tries(self.policy, self._say)
+        pushing = f"git push of {tag} to {safe_remote(self.remote)}"
         while True:
-            attempt += 1
+            tries.start()
             result = await self._git(
                 "-c",
                 "push.followTags=false",
@@ -217,9 +218,8 @@ class GitRemoteTagStore:
                     return TagCreate.CREATED
                 if landed is not None:
                     return TagCreate.EXISTS
-                if attempt >= self.policy.attempts:
+                if not await tries.again(f"{pushing} gave no verdict and the tag is absent"):
                     raise self._failure("push", result)
-                await self._retry_wait(tag, "gave no verdict and the tag is absent", attempt)
                 continue
             if line.flag in ("*", " ") and result.returncode == 0:
                 return TagCreate.CREATED
@@ -234,22 +234,13 @@ class GitRemoteTagStore:
             # there now; if nobody did, try again.
             if await self.tag_commit(tag) is not None:
                 return TagCreate.EXISTS
-            if attempt >= self.policy.attempts:
+            if not await tries.again(f"{pushing} was refused ({line.summary})"):
                 raise self._failure("push", result, detail=line.summary)
-            await self._retry_wait(tag, f"was refused ({line.summary})", attempt)
 
-    async def _retry_wait(self, tag: str, what: str, attempt: int) -> None:
-        """Wait before pushing ``tag`` again, saying so (a silent wait looks like a hang)."""
-        wait = self.policy.backoff(attempt)
+    def _say(self, line: str) -> None:
+        # A silent wait looks like a hang.
         if self._progress is not None:
-            retries = self.policy.attempts - 1
-            self._progress.step(
-                redact(
-                    f"git push of {tag} to {safe_remote(self.remote)} {what}; "
-                    f"retry {attempt} of {retries} in {wait:.1f} s"
-                )
-            )
-        await self.policy.sleep(wait)
+            self._progress.step(redact(line))
 
     async def commit_exists(self, sha: str) -> bool:
         """True when the remote has commit ``sha``.

@@ -26,8 +26,8 @@ from ..errors import (
     RemoteError,
     TransportError,
 )
-from ..net import HttpClient, RetryPolicy
-from ..net.http import display_url
+from ..net import HttpClient, RetryPolicy, Tries
+from ..net.http import display_url, short_url
 from ..progress import Progress
 from ..redact import redact_data, register_secret
 from ..tags import TagCreate, require_commit_sha, require_tag_name
@@ -195,11 +195,10 @@ class GitHubClient:
         looks for the thing: found decides, absent means try again within the
         retry policy. (``HttpClient`` never re-sends a POST by itself.)
         """
-        started = self.policy.clock()  # the policy's clock, so tests can drive it
+        tries = Tries(self.policy, self._http.announce)
         uncertain = False  # an earlier attempt may have created it
-        attempt = 0
         while True:
-            attempt += 1
+            tries.start()
             failure: MetaboostCiError
             try:
                 response = await self._request("POST", url, json_body=payload, expect=(201, 422))
@@ -216,13 +215,10 @@ class GitHubClient:
             found = await read_back()
             if found is not None:
                 return found
-            wait = self.policy.backoff(attempt)
-            if not self.policy.allows_retry(attempt, started, wait):
-                raise failure
             status = failure.status if isinstance(failure, HttpStatusError) else None
             what = f"answered {status}" if status else "failed"
-            self._http.announce_retry("POST", url, f"{what} and nothing was made", attempt, wait)
-            await self.policy.sleep(wait)
+            if not await tries.again(f"POST {short_url(url)} {what} and nothing was made"):
+                raise failure
 
     # -- tags ---------------------------------------------------------------
 
