@@ -291,6 +291,29 @@ async def test_a_wrong_guess_costs_one_read_and_the_plan_is_the_same(world: Rele
     assert all(p.source == staging(0) for p in plan.apps.values())
 
 
+async def test_latest_is_checked_while_the_git_tag_is_made(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    # A slow GitHub: latest's re-read after the writes must not wait for the
+    # Git tag, nor the release's look-up for either.
+    quick = proxy_factory(registry)
+    world = world_factory(via=quick.registry)
+    slow = proxy_factory(world.github.api_url, latency=0.3)
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, seed=99)
+    quick.clear()
+    async with world.context(github_api_url=slow.url) as ctx:
+        await promote(ctx, commit=commit, base=BASE)
+    [made] = [r for r in slow.records if r.method == "POST" and r.path.endswith("/git/refs")]
+    [looked] = [r for r in slow.records if r.path.endswith(f"/releases/tags/{BASE}")]
+    lists = [r for r in quick.records if "/tags/list" in r.path]
+    rereads = lists[len(APPS) :]  # after the plan's own
+    assert len(rereads) == len(APPS)
+    assert all(r.arrived < made.answered for r in rereads), (made, rereads)
+    assert looked.arrived < made.answered
+
+
 async def test_tag_lists_are_read_past_the_first_page(
     world_factory: WorldFactory, registry: Registry, paging_proxy: Callable[..., Proxy]
 ) -> None:
