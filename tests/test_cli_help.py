@@ -124,6 +124,21 @@ def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().out == f"metaboost-ci {project['version']}\n"
 
 
+def test_the_version_is_looked_up_only_when_asked() -> None:
+    import subprocess
+    import sys
+
+    # importlib.metadata and the lookup cost every command ~70 ms of start-up.
+    code = (
+        "import sys\n"
+        "from metaboost_ci.cli.main import build_parser\n"
+        "build_parser().parse_args(['status'])\n"
+        "print('importlib.metadata' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 @pytest.mark.parametrize("command", ["bump-version", "sync"])
 def test_the_developer_commands_help_lists_environment_and_exit_codes(
     capsys: pytest.CaptureFixture[str], command: str

@@ -12,7 +12,7 @@ from metaboost_ci.core.flows import plan_promotion, promote, reserve
 from metaboost_ci.core.settings import open_release_context
 from tests.support.proxies import Proxy
 from tests.support.registry_process import Registry
-from tests.support.release import APPS, FAST_POLICY, ReleaseWorld, WorldFactory
+from tests.support.release import APPS, FAST_POLICY, REPOSITORY, ReleaseWorld, WorldFactory
 
 BASE = "3.1.0"
 
@@ -232,6 +232,86 @@ async def test_requests_per_app_stay_within_budget(
         # that child's config), PUT BASE, PUT latest, then the tag list again
         # (latest's check after a possible concurrent promotion).
         assert sent <= 7, (app, [r for r in proxy.records if f"/{app}/" in r.path])
+
+
+async def test_the_git_store_is_read_while_the_registry_is_first_asked(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    # A slow registry: its first exchange (GET /v2/, then a token where one is
+    # wanted) must not delay the Git store's reads, which need no token.
+    slow = proxy_factory(registry, latency=0.3)
+    world = world_factory(via=slow.registry)
+    github = proxy_factory(world.github.api_url)
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, seed=96)
+    slow.clear()
+    async with world.context(github_api_url=github.url) as ctx:
+        await plan_promotion(ctx, commit=commit, base=BASE, then_write=True)
+    [ping] = [r for r in slow.records if r.path == "/v2/"]
+    store_reads = [r for r in github.records if "/git/matching-refs/" in r.path]
+    assert store_reads
+    assert all(r.arrived < ping.answered for r in store_reads), (ping, store_reads)
+
+
+async def test_the_likely_source_is_read_while_the_tag_lists_come(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    # The highest N whose Git tag is at the commit is read (manifest, labels)
+    # without waiting for the tag list that confirms it: a round trip saved.
+    slow = proxy_factory(registry, latency=0.3)
+    world = world_factory(via=slow.registry)
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, index_apps=("web",), seed=97)
+    slow.clear()
+    async with world.context() as ctx:
+        plan = await plan_promotion(ctx, commit=commit, base=BASE)
+    assert plan.n == 0
+    for app in APPS:
+        [listed] = [
+            r for r in slow.records if r.path.startswith(f"/v2/{REPOSITORY}/{app}/tags/list")
+        ]
+        [source] = [
+            r for r in slow.records if r.path == f"/v2/{REPOSITORY}/{app}/manifests/{staging(0)}"
+        ]
+        assert source.arrived < listed.answered, app
+
+
+async def test_a_wrong_guess_costs_one_read_and_the_plan_is_the_same(world: ReleaseWorld) -> None:
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    git_tag(world, 1, commit)
+    # N = 1 has its Git tag at the commit but was never built: the early read
+    # of it fails, and the plan goes on to N = 0 as before.
+    world.push_build(staging(0), commit, seed=98)
+    async with world.context() as ctx:
+        plan = await plan_promotion(ctx, commit=commit, base=BASE)
+    assert plan.n == 0
+    assert all(p.source == staging(0) for p in plan.apps.values())
+
+
+async def test_latest_is_checked_while_the_git_tag_is_made(
+    world_factory: WorldFactory, registry: Registry, proxy_factory: Callable[..., Proxy]
+) -> None:
+    # A slow GitHub: latest's re-read after the writes must not wait for the
+    # Git tag, nor the release's look-up for either.
+    quick = proxy_factory(registry)
+    world = world_factory(via=quick.registry)
+    slow = proxy_factory(world.github.api_url, latency=0.3)
+    commit = world.commit()
+    git_tag(world, 0, commit)
+    world.push_build(staging(0), commit, seed=99)
+    quick.clear()
+    async with world.context(github_api_url=slow.url) as ctx:
+        await promote(ctx, commit=commit, base=BASE)
+    [made] = [r for r in slow.records if r.method == "POST" and r.path.endswith("/git/refs")]
+    [looked] = [r for r in slow.records if r.path.endswith(f"/releases/tags/{BASE}")]
+    lists = [r for r in quick.records if "/tags/list" in r.path]
+    rereads = lists[len(APPS) :]  # after the plan's own
+    assert len(rereads) == len(APPS)
+    assert all(r.arrived < made.answered for r in rereads), (made, rereads)
+    assert looked.arrived < made.answered
 
 
 async def test_tag_lists_are_read_past_the_first_page(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from metaboost_ci.core.errors import ConfigError, InputError
@@ -262,35 +262,35 @@ def test_changelog_path_and_fallback_sentence() -> None:
         base_of_tag("latest")
 
 
-def test_notes_are_read_at_the_commit_not_from_the_work_tree(git_repos: GitRepos) -> None:
+async def test_notes_are_read_at_the_commit_not_from_the_work_tree(git_repos: GitRepos) -> None:
     path = git_repos.work / changelog_path("2.0.0")
     path.parent.mkdir(parents=True)
     path.write_text("at the commit\n")
     git_repos.git("add", str(path))
     with_notes = git_repos.commit("notes")
     path.write_text("uncommitted edit\n")
-    notes = read_release_notes("2.0.0", commit=with_notes, repo=git_repos.work)
+    notes = await read_release_notes("2.0.0", commit=with_notes, repo=git_repos.work)
     assert (notes.text, notes.found) == ("at the commit\n", True)
     older = git_repos.git("rev-parse", "HEAD~1")
-    missing = read_release_notes("2.0.0", commit=older, repo=git_repos.work)
+    missing = await read_release_notes("2.0.0", commit=older, repo=git_repos.work)
     assert not missing.found
     assert changelog_path("2.0.0") in missing.text
 
 
-def test_notes_for_a_commit_missing_from_the_clone_are_an_error(
+async def test_notes_for_a_commit_missing_from_the_clone_are_an_error(
     git_repos: GitRepos, tmp_path: Path
 ) -> None:
     with pytest.raises(ConfigError, match="not in the Git repository"):
-        read_release_notes("2.0.0", commit="f" * 40, repo=git_repos.work)
-    subprocess.run(["git", "init", "-q", str(tmp_path / "empty")], check=True)
+        await read_release_notes("2.0.0", commit="f" * 40, repo=git_repos.work)
+    await anyio.run_process(["git", "init", "-q", str(tmp_path / "empty")])
     with pytest.raises(ConfigError):
-        read_release_notes("2.0.0", commit="f" * 40, repo=tmp_path / "empty")
+        await read_release_notes("2.0.0", commit="f" * 40, repo=tmp_path / "empty")
 
 
-def test_notes_from_a_source_directory(tmp_path: Path) -> None:
-    assert not read_release_notes("2.0.0", source=tmp_path).found
+async def test_notes_from_a_source_directory(tmp_path: Path) -> None:
+    assert not (await read_release_notes("2.0.0", source=tmp_path)).found
     with pytest.raises(ConfigError, match="does not exist"):
-        read_release_notes("2.0.0", source=tmp_path / "absent")
+        await read_release_notes("2.0.0", source=tmp_path / "absent")
 
 
 def test_revision_labels_match_full_or_abbreviated_shas() -> None:

@@ -69,6 +69,10 @@ class LoopbackServer(ThreadingHTTPServer):
     handler thread or socket outlives the test that started it."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: a client opening a dozen connections
+    # at once (six apps, two reads each) would see some refused into a 1 s SYN
+    # retry, a stall no real registry (nginx: 511) shows.
+    request_queue_size = 128
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__((LOOPBACK, 0), handler)

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import email.utils
 import http.client
 import io
+import itertools
 import json
 import random
 import re
@@ -46,6 +48,8 @@ from .ports import LoopbackServer, LoopbackService
 from .registry_process import Registry
 
 Upstream = Registry | str
+# The shared clock of ``ProxyRecord.arrived`` and ``answered`` (next() is atomic).
+_MOMENTS = itertools.count(1)
 ALL_FAULTS = ("429", "429-date", "500", "502", "503", "504", "drop")
 # Faults after which the request may still have been acted on.
 _PROCESSABLE = frozenset({"500", "502", "503", "504", "drop"})
@@ -74,6 +78,10 @@ class ProxyRecord:
     path: str
     status: int | None
     fault: str | None = None
+    # When it arrived and when it was answered, counted on one clock that every
+    # proxy in the process shares, so two proxies' records can be put in order.
+    arrived: int = 0
+    answered: int = 0
 
 
 @dataclass
@@ -226,6 +234,7 @@ def _make_handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
         do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
         def _handle(self) -> None:
+            arrived = next(_MOMENTS)
             body = self._read_body()
             if proxy.latency > 0:
                 time.sleep(proxy.latency)  # the emulated round trip, by design
@@ -253,6 +262,7 @@ def _make_handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             finally:
                 answer = self.wfile.getvalue()
                 self.wfile = socket_file
+            record = dataclasses.replace(record, arrived=arrived, answered=next(_MOMENTS))
             proxy._record(record)  # pyright: ignore[reportPrivateUsage]
             if record.status is not None:
                 self.wfile.write(answer)

@@ -172,7 +172,7 @@ def cmd_release(args: argparse.Namespace) -> Outcome:
         notes_data: dict[str, Any] | None = None
         body = ""
         if ctx.github is not None:
-            notes = read_release_notes(
+            notes = await read_release_notes(
                 base, commit=commit, source=source_dir(args), progress=ctx.progress
             )
             body, notes_data = notes.text, notes.to_dict()
@@ -199,9 +199,10 @@ def cmd_promote(args: argparse.Namespace) -> Outcome:
     async def work(ctx: ReleaseContext, settings: Settings) -> Outcome:
         notes_text: str | None = None
         if ctx.github is not None:
-            notes_text = read_release_notes(
+            notes = await read_release_notes(
                 base, commit=commit, source=source_dir(args), progress=ctx.progress
-            ).text
+            )
+            notes_text = notes.text
         result = await promote(
             ctx,
             commit=commit,

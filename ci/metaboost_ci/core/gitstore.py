@@ -30,7 +30,8 @@ from urllib.parse import parse_qsl, urlsplit
 import anyio
 
 from .errors import ConfigError, InputError, RemoteError
-from .net.retry import RetryPolicy
+from .gitrun import GitResult, run_git
+from .net.retry import RetryPolicy, Tries
 from .progress import Progress
 from .redact import redact, register_secret
 from .tags import TagCreate, require_commit_sha, require_tag_name
@@ -193,9 +194,10 @@ class GitRemoteTagStore:
         sha = require_commit_sha(sha)
         await self._require_local_commit(sha)
         ref = f"refs/tags/{tag}"
-        attempt = 0
+        tries = Tries(self.policy, self._say)
+        pushing = f"git push of {tag} to {safe_remote(self.remote)}"
         while True:
-            attempt += 1
+            tries.start()
             result = await self._git(
                 "-c",
                 "push.followTags=false",
@@ -216,9 +218,8 @@ class GitRemoteTagStore:
                     return TagCreate.CREATED
                 if landed is not None:
                     return TagCreate.EXISTS
-                if attempt >= self.policy.attempts:
+                if not await tries.again(f"{pushing} gave no verdict and the tag is absent"):
                     raise self._failure("push", result)
-                await self._retry_wait(tag, "gave no verdict and the tag is absent", attempt)
                 continue
             if line.flag in ("*", " ") and result.returncode == 0:
                 return TagCreate.CREATED
@@ -233,22 +234,13 @@ class GitRemoteTagStore:
             # there now; if nobody did, try again.
             if await self.tag_commit(tag) is not None:
                 return TagCreate.EXISTS
-            if attempt >= self.policy.attempts:
+            if not await tries.again(f"{pushing} was refused ({line.summary})"):
                 raise self._failure("push", result, detail=line.summary)
-            await self._retry_wait(tag, f"was refused ({line.summary})", attempt)
 
-    async def _retry_wait(self, tag: str, what: str, attempt: int) -> None:
-        """Wait before pushing ``tag`` again, saying so (a silent wait looks like a hang)."""
-        wait = self.policy.backoff(attempt)
+    def _say(self, line: str) -> None:
+        # A silent wait looks like a hang.
         if self._progress is not None:
-            retries = self.policy.attempts - 1
-            self._progress.step(
-                redact(
-                    f"git push of {tag} to {safe_remote(self.remote)} {what}; "
-                    f"retry {attempt} of {retries} in {wait:.1f} s"
-                )
-            )
-        await self.policy.sleep(wait)
+            self._progress.step(redact(line))
 
     async def commit_exists(self, sha: str) -> bool:
         """True when the remote has commit ``sha``.
@@ -325,35 +317,20 @@ class GitRemoteTagStore:
             return str(candidate.resolve())
         return url
 
-    async def _git(self, *args: str, cwd: Path | None = None) -> _GitResult:
-        env = {
-            **os.environ,
-            "LC_ALL": "C",
-            "LANGUAGE": "C",
-            # Never wait for a password nobody will type.
-            "GIT_TERMINAL_PROMPT": "0",
-        }
-        command = ["git", *args]
+    async def _git(self, *args: str, cwd: Path | None = None) -> GitResult:
+        # ls-remote needs no repository; a missing local_repo must not stop it.
+        where = cwd or (self.local_repo if self.local_repo.is_dir() else None)
         try:
             with anyio.fail_after(self.timeout):
-                # ls-remote needs no repository; a missing local_repo must not stop it.
-                where = cwd or (self.local_repo if self.local_repo.is_dir() else None)
-                done = await anyio.run_process(command, cwd=where, env=env, check=False)
+                return await run_git(*args, cwd=where)
         except TimeoutError:
             raise RemoteError(
                 f"git {args[0] if args else ''} against {safe_remote(self.remote)} "
                 f"did not finish within {self.timeout:.0f}s.",
                 fix="Check that the remote is reachable from here.",
             ) from None
-        except FileNotFoundError:
-            raise ConfigError("git is not installed or not on PATH.", fix="Install git.") from None
-        return _GitResult(
-            returncode=done.returncode,
-            stdout=done.stdout.decode(errors="replace"),
-            stderr=done.stderr.decode(errors="replace"),
-        )
 
-    def _failure(self, what: str, result: _GitResult, *, detail: str | None = None) -> RemoteError:
+    def _failure(self, what: str, result: GitResult, *, detail: str | None = None) -> RemoteError:
         stderr = redact(result.stderr.strip())
         lines = [
             ln.strip()
@@ -366,10 +343,3 @@ class GitRemoteTagStore:
             fix="Check the remote's address, that it exists, and that your credentials may "
             "read and push tags.",
         )
-
-
-@dataclass(frozen=True)
-class _GitResult:
-    returncode: int
-    stdout: str
-    stderr: str

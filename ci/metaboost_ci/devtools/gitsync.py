@@ -14,7 +14,6 @@ happens.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 import anyio
 
 from ..core.errors import CheckFailed, ConfigError, InputError, MetaboostCiError
+from ..core.gitrun import GitResult, run_git
 from ..core.progress import Progress, SilentProgress
 from .audit import audit_gate, read_allowlist
 
@@ -50,27 +50,14 @@ class GitCommandError(MetaboostCiError):
         )
 
 
-@dataclass(frozen=True)
-class GitResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 class Git:
     """git in one work tree, without a shell, in the C locale, never prompting."""
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
-        self._env = {**os.environ, "LC_ALL": "C", "LANGUAGE": "C", "GIT_TERMINAL_PROMPT": "0"}
 
     async def run(self, *args: str, check: bool = True, fix: str | None = None) -> GitResult:
-        result = await anyio.run_process(["git", *args], cwd=self.repo, env=self._env, check=False)
-        out = GitResult(
-            result.returncode,
-            result.stdout.decode("utf-8", "replace"),
-            result.stderr.decode("utf-8", "replace"),
-        )
+        out = await run_git(*args, cwd=self.repo)
         if check and out.returncode != 0:
             raise GitCommandError(args, out.returncode, out.stderr, fix=fix)
         return out

@@ -1,13 +1,12 @@
-"""Run pipeline steps concurrently and report every failure in one error."""
+"""Run pipeline steps concurrently (``core.together``) and report every failure in one error."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
-
-import anyio
+from typing import TypeVar, cast
 
 from ..core.errors import CheckFailed, MetaboostCiError
+from ..core.together import settle
 
 T = TypeVar("T")
 
@@ -24,18 +23,9 @@ async def run_all(what: str, steps: Sequence[tuple[str, Callable[[], Awaitable[T
     every problem (``CheckFailed`` naming each step), instead of an exception
     group or only the first failure.
     """
-    results: dict[int, T] = {}
-    problems: dict[int, str] = {}
-
-    async def run(index: int, name: str, step: Callable[[], Awaitable[T]]) -> None:
-        try:
-            results[index] = await step()
-        except Exception as exc:  # reported with the others below
-            problems[index] = f"{name}: {describe_failure(exc)}"
-
-    async with anyio.create_task_group() as group:
-        for index, (name, step) in enumerate(steps):
-            group.start_soon(run, index, name, step)
-    if problems:
-        raise CheckFailed(f"{what} failed.", [problems[i] for i in sorted(problems)])
-    return [results[i] for i in range(len(steps))]
+    names = [name for name, _ in steps]
+    results, failures = await settle([step for _, step in steps], Exception)
+    if failures:
+        problems = [f"{names[i]}: {describe_failure(exc)}" for i, exc in failures.items()]
+        raise CheckFailed(f"{what} failed.", problems)
+    return cast(list[T], results)

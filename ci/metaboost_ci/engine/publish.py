@@ -32,9 +32,8 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Protocol, cast
 
-import anyio
 import dagger
 from dagger import dag
 
@@ -43,6 +42,7 @@ from ..core.errors import CheckFailed, RemoteError
 from ..core.flows import REVISION_LABEL, ImageRow, PublishSummary
 from ..core.flows.plan import revision_matches
 from ..core.progress import Progress
+from ..core.together import settle
 from ..core.versions import STAGING, validate_override
 from .build import AppImage
 from .concurrent import describe_failure, run_all
@@ -184,31 +184,15 @@ async def validate_and_build(steps: StagingSteps) -> tuple[list[str], list[AppIm
     One failure is raised as it is (its own message and fix); both failing
     become one ``CheckFailed`` naming each.
     """
-    checks: list[str] = []
-    images: list[AppImage] = []
-    failures: dict[str, Exception] = {}
-
-    async def validate() -> None:
-        try:
-            checks.extend(await steps.validate())
-        except Exception as exc:  # reported below, with the build's
-            failures["validate"] = exc
-
-    async def build() -> None:
-        try:
-            images.extend(await steps.build())
-        except Exception as exc:  # reported below, with validate's
-            failures["build"] = exc
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(validate)
-        group.start_soon(build)
+    names = ("validate", "build")
+    (checks, images), failed = await settle((steps.validate, steps.build), Exception)
+    failures = {names[i]: exc for i, exc in failed.items()}
     if len(failures) == 1:
         raise next(iter(failures.values()))
     if failures:
         problems = [f"{name}: {describe_failure(exc)}" for name, exc in failures.items()]
         raise CheckFailed("validate and the image builds failed.", sorted(problems))
-    return checks, images
+    return cast(list[str], checks), cast(list[AppImage], images)
 
 
 async def publish_staging(

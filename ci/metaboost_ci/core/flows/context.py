@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, runtime_checkable
-
-import anyio
+from typing import Protocol, TypeVar, cast, runtime_checkable
 
 from ..apps import DEFAULT_APPS, image_name
 from ..errors import InputError, MetaboostCiError, RemoteError
@@ -19,6 +17,7 @@ from ..github import GitHubClient
 from ..progress import Progress, SilentProgress
 from ..registry import RegistryClient
 from ..tags import TagStore
+from ..together import settle
 
 T = TypeVar("T")
 
@@ -97,27 +96,21 @@ async def per_app(
     raised and the others are reported as progress lines.
     """
     names = list(apps)
-    results: dict[str, T] = {}
-    errors: dict[str, MetaboostCiError] = {}
-    limiter = anyio.CapacityLimiter(MAX_CONCURRENT_APPS)
 
-    async def run(app: str) -> None:
-        async with limiter:
-            try:
-                results[app] = await work(app)
-            except MetaboostCiError as exc:
-                errors[app] = exc
+    def step(app: str) -> Callable[[], Awaitable[T]]:
+        return lambda: work(app)
 
-    async with anyio.create_task_group() as group:
-        for app in names:
-            group.start_soon(run, app)
-    if errors:
-        failed = [app for app in names if app in errors]
+    results, failures = await settle(
+        [step(app) for app in names], MetaboostCiError, limit=MAX_CONCURRENT_APPS
+    )
+    if failures:
+        errors = {names[i]: exc for i, exc in failures.items()}
+        failed = list(errors)
         first = errors[failed[0]]
         if progress is not None:
             _report_the_others(first, failed[0], {app: errors[app] for app in failed[1:]}, progress)
         raise first
-    return {app: results[app] for app in names}
+    return {app: cast(T, result) for app, result in zip(names, results, strict=True)}
 
 
 def _report_the_others(
@@ -177,21 +170,11 @@ async def write_per_app(
 
 
 async def run_together(*tasks: Callable[[], Awaitable[None]]) -> None:
-    """Run independent reads at once; the first failure is raised as itself.
+    """Run independent reads at once; the first failure (in order) is raised as itself.
 
     Like ``per_app``: an anyio task group would wrap it in an ``ExceptionGroup``,
     and callers (and people) want the error, not a group of one.
     """
-    errors: list[MetaboostCiError] = []
-
-    async def run(task: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await task()
-        except MetaboostCiError as exc:
-            errors.append(exc)
-
-    async with anyio.create_task_group() as group:
-        for task in tasks:
-            group.start_soon(run, task)
-    if errors:
-        raise errors[0]
+    _, failures = await settle(tasks, MetaboostCiError)
+    if failures:
+        raise next(iter(failures.values()))

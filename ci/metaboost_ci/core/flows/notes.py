@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
+from ..gitrun import GitResult, run_git
 from ..progress import Progress
 from ..versions import changelog_path
 
@@ -96,7 +96,7 @@ def _refused(base: str, origin: str, why: str, progress: Progress | None) -> Rel
     return ReleaseNotes(fallback_notes(base, refused=True), path, False, origin, refused=why)
 
 
-def read_release_notes(
+async def read_release_notes(
     base: str,
     *,
     commit: str | None = None,
@@ -112,23 +112,28 @@ def read_release_notes(
     and ``progress`` gets a warning saying why.
     """
     if source is not None:
-        if not source.is_dir():
-            raise ConfigError(
-                f"Source directory {source} does not exist.",
-                fix="Pass --source with the monorepo checkout of the released commit.",
-            )
-        origin = str(source)
-        try:
-            data = _read_inside(source.resolve(), changelog_path(base))
-        except _Refused as refusal:
-            return _refused(base, origin, str(refusal), progress)
-        return checked_notes(base, data, origin, progress)
+        # A few kilobytes from a local file, read at once (no subprocess here).
+        return _notes_from_source(base, source, progress)
     if commit is None:
         raise InputError(
             "Release notes need a commit or a source directory.",
             fix="Pass --commit SHA (read with git show) or --source DIR.",
         )
-    return _notes_from_git(base, commit, repo or Path.cwd(), progress)
+    return await _notes_from_git(base, commit, repo or Path.cwd(), progress)
+
+
+def _notes_from_source(base: str, source: Path, progress: Progress | None) -> ReleaseNotes:
+    if not source.is_dir():
+        raise ConfigError(
+            f"Source directory {source} does not exist.",
+            fix="Pass --source with the monorepo checkout of the released commit.",
+        )
+    origin = str(source)
+    try:
+        data = _read_inside(source.resolve(), changelog_path(base))
+    except _Refused as refusal:
+        return _refused(base, origin, str(refusal), progress)
+    return checked_notes(base, data, origin, progress)
 
 
 def _read_inside(root: Path, relative: str) -> bytes | None:
@@ -184,28 +189,30 @@ def _require_plain_file(info: os.stat_result) -> None:
         raise _Refused(f"it is larger than {MAX_NOTES_BYTES:,} bytes")
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+async def _git(repo: Path, *args: str) -> GitResult:
+    return await run_git("-C", str(repo), *args)
 
 
-def _notes_from_git(base: str, commit: str, repo: Path, progress: Progress | None) -> ReleaseNotes:
+async def _notes_from_git(
+    base: str, commit: str, repo: Path, progress: Progress | None
+) -> ReleaseNotes:
     path = changelog_path(base)
     origin = f"git show {commit[:12]}"
     # A commit missing from this clone must not read as "no changelog".
-    if _git(repo, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
+    if (await _git(repo, "cat-file", "-e", f"{commit}^{{commit}}")).returncode != 0:
         raise ConfigError(
             f"Commit {commit} is not in the Git repository at {repo}, so its changelog "
             "cannot be read.",
             fix="Run in a clone that has the commit (git fetch), or pass --source DIR.",
         )
     try:
-        data = _blob_at(repo, commit, path)
+        data = await _blob_at(repo, commit, path)
     except _Refused as refusal:
         return _refused(base, origin, str(refusal), progress)
     return checked_notes(base, data, origin, progress)
 
 
-def _blob_at(repo: Path, commit: str, path: str) -> bytes | None:
+async def _blob_at(repo: Path, commit: str, path: str) -> bytes | None:
     """The bytes of ``path`` in ``commit``'s tree when it is a regular file; None if absent.
 
     Every directory on the way is listed too: a path through a symbolic link
@@ -213,11 +220,11 @@ def _blob_at(repo: Path, commit: str, path: str) -> bytes | None:
     """
     parts = path.split("/")
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    listed = _git(repo, "ls-tree", "-l", "-z", commit, "--", *prefixes)
+    listed = await _git(repo, "ls-tree", "-l", "-z", commit, "--", *prefixes)
     if listed.returncode != 0:
         return None
     entries: dict[str, tuple[str, str, str]] = {}
-    for record in listed.stdout.decode("utf-8", "replace").split("\0"):
+    for record in listed.stdout.split("\0"):
         meta, _, name = record.partition("\t")
         fields = meta.split()
         if len(fields) == 4:
@@ -237,7 +244,7 @@ def _blob_at(repo: Path, commit: str, path: str) -> bytes | None:
         raise _Refused("it is not a regular file")
     if int(size) > MAX_NOTES_BYTES:
         raise _Refused(f"it is larger than {MAX_NOTES_BYTES:,} bytes")
-    blob = _git(repo, "cat-file", "blob", oid)
+    blob = await _git(repo, "cat-file", "blob", oid)
     if blob.returncode != 0:
         return None
-    return blob.stdout
+    return blob.output

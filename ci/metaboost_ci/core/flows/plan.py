@@ -26,13 +26,15 @@ the registry lists them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import semver
 
-from ..errors import CheckFailed
+from ..errors import CheckFailed, MetaboostCiError
 from ..registry import Manifest
 from ..tags import require_commit_sha
 from ..versions import is_base_version, parse_staging_n, require_base_version, staging_tag
@@ -225,30 +227,64 @@ def _no_candidate_problems(
     return problems
 
 
-async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> PromotionPlan:
-    """Decide the promotion of ``commit`` to ``base``, reading only (no write of any kind)."""
+async def plan_promotion(
+    ctx: ReleaseContext, *, commit: str, base: str, then_write: bool = False
+) -> PromotionPlan:
+    """Decide the promotion of ``commit`` to ``base``, reading only (no write of any kind).
+
+    ``then_write``: the caller writes next, so the registry token got here
+    covers pushing too (the plan's reads and the writes then share one).
+    """
     commit = require_commit_sha(commit)
     require_base_version(base)
     ctx.progress.step(f"Planning the promotion of {commit[:12]} to {base}.")
     store_tags: dict[str, str] = {}
+    store_read = anyio.Event()
     states: dict[str, AppState] = {}
     records: list[RollbackRecord] = []
+    early: dict[tuple[str, str], _Source] = {}
 
     async def read_store() -> None:
         # One listing gives both BASE and every BASE-staging.N.
-        store_tags.update(await ctx.tags.list_tags(base))
+        try:
+            store_tags.update(await ctx.tags.list_tags(base))
+        finally:
+            store_read.set()
+
+    async def read_early(app: str) -> None:
+        # The N a plan nearly always chooses is the highest whose Git tag is at
+        # the commit: read its manifest and labels while the tag list is on its
+        # way (a round trip saved). Only a guess: any failure leaves it to the plan.
+        await store_read.wait()
+        at_commit = [
+            n
+            for t, c in store_tags.items()
+            if c == commit and (n := parse_staging_n(t, base)) is not None
+        ]
+        if at_commit:
+            source = staging_tag(base, max(at_commit))
+            with contextlib.suppress(MetaboostCiError):
+                early[app, source] = await _read_source(ctx, app, source)
 
     async def read_registry() -> None:
         async def one(app: str) -> AppState:
-            return await _app_state(ctx, app, base)
+            state: list[AppState] = []
 
+            async def read_state() -> None:
+                state.append(await _app_state(ctx, app, base))
+
+            await run_together(read_state, lambda: read_early(app))
+            return state[0]
+
+        # Here, not before the three reads: the registry's challenge and token
+        # (two round trips when cold) overlap the Git store's reads.
+        await authorize(ctx, write=then_write)
         states.update(await per_app(ctx.apps, one, progress=ctx.progress))
 
     async def read_hold() -> None:
         if record := await read_rollback_record(ctx):
             records.append(record)
 
-    await authorize(ctx, write=False)
     await run_together(read_store, read_registry, read_hold)
 
     base_commit = store_tags.get(base)
@@ -277,7 +313,7 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
     passed_over: list[str] = []
     conflicts: list[str] = []
     for n in candidates:
-        plan_apps, revisions, clashes = await _try_candidate(ctx, base, commit, n, states)
+        plan_apps, revisions, clashes = await _try_candidate(ctx, base, commit, n, states, early)
         if not revisions and not clashes:
             if passed_over:
                 ctx.progress.step(f"Chose {staging_tag(base, n)}; passed over: {passed_over}")
@@ -312,16 +348,34 @@ async def plan_promotion(ctx: ReleaseContext, *, commit: str, base: str) -> Prom
     )
 
 
+@dataclass(frozen=True)
+class _Source:
+    """A staging manifest and the revision label of its first runnable image."""
+
+    manifest: Manifest
+    revision: str | None
+
+
+async def _read_source(ctx: ReleaseContext, app: str, source: str) -> _Source:
+    manifest = await ctx.registry.get_manifest(ctx.image_name(app), source)
+    return _Source(manifest, (await _runnable_labels(ctx, app, manifest)).get(REVISION_LABEL))
+
+
 async def _try_candidate(
-    ctx: ReleaseContext, base: str, commit: str, n: int, states: dict[str, AppState]
+    ctx: ReleaseContext,
+    base: str,
+    commit: str,
+    n: int,
+    states: dict[str, AppState],
+    early: dict[tuple[str, str], _Source],
 ) -> tuple[dict[str, AppPlan], list[str], list[str]]:
-    """Read every app's manifest of ``BASE-staging.n``; returns the plans, the
-    revision-label disagreements and the clashes with an existing ``BASE``."""
+    """Read every app's manifest of ``BASE-staging.n`` (unless read ``early``); returns
+    the plans, the revision-label disagreements and the clashes with an existing ``BASE``."""
     source = staging_tag(base, n)
 
     async def one(app: str) -> tuple[AppPlan, str | None, str | None]:
-        manifest = await ctx.registry.get_manifest(ctx.image_name(app), source)
-        revision = (await _runnable_labels(ctx, app, manifest)).get(REVISION_LABEL)
+        read = early.get((app, source)) or await _read_source(ctx, app, source)
+        manifest, revision = read.manifest, read.revision
         state = states[app]
         plan = AppPlan(
             app,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..github import Release
-from .context import ReleaseContext, authorize, run_together, write_per_app
+from .context import ReleaseContext, run_together, write_per_app
 from .latest import LatestCheck, settle_latest
 from .notes import fallback_notes
 from .plan import LATEST, PromotionPlan, plan_promotion
@@ -86,10 +86,7 @@ async def promote(
     update_release: bool = False,
 ) -> Promotion:
     """Promote the staging build of ``commit`` to ``base`` and ``latest``; see the module doc."""
-    if not dry_run:
-        # The plan's reads and the writes then share one token.
-        await authorize(ctx, write=True)
-    plan = await plan_promotion(ctx, commit=commit, base=base)
+    plan = await plan_promotion(ctx, commit=commit, base=base, then_write=not dry_run)
     ctx.progress.step(
         f"Promoting {plan.source} to {base} and {LATEST} on {len(plan.apps)} apps"
         + (" (dry run: nothing is written)." if dry_run else ".")
@@ -149,35 +146,33 @@ async def promote(
     )
     git_tag = plan.git_tag
 
+    check: LatestCheck | None = None
+    found: Release | Literal[Unread.UNREAD] | None = UNREAD
+
     async def move_latest() -> None:
+        nonlocal check
         await write_per_app(ctx, latest_pending, put(LATEST), what=f"{LATEST} -> {base}", fix=rerun)
+        if plan.moves_latest:
+            # A concurrent promotion may have moved latest since: re-read,
+            # repair toward the highest release, and say so.
+            check = await settle_latest(ctx, base)
+            if said := check.sentence(base):
+                ctx.progress.step(said)
 
     async def tag_commit() -> None:
         nonlocal git_tag
         git_tag = await ensure_tag(ctx, base, plan.commit, known_absent=plan.git_tag == "create")
-
-    # BASE now names the same images on every app, so its Git tag is true
-    # already: create it while latest moves (a round trip saved); the release,
-    # which announces the version, waits for both.
-    await run_together(move_latest, tag_commit)
-    # A concurrent promotion may have moved latest since: re-read, repair
-    # toward the highest release, and say so. Meanwhile, look the release up.
-    check: LatestCheck | None = None
-    found: Release | Literal[Unread.UNREAD] | None = UNREAD
-
-    async def check_latest() -> None:
-        nonlocal check
-        if plan.moves_latest:
-            check = await settle_latest(ctx, base)
-            if said := check.sentence(base):
-                ctx.progress.step(said)
 
     async def find_release() -> None:
         nonlocal found
         if ctx.github is not None:
             found = await ctx.github.get_release(base)
 
-    await run_together(check_latest, find_release)
+    # BASE now names the same images on every app, so its Git tag is true
+    # already: create it while latest moves and is checked, and look the
+    # release up meanwhile (none waits for another); the release, which
+    # announces the version, waits for all three.
+    await run_together(move_latest, tag_commit, find_release)
     written = {
         app: ((base,) if app in pending else ()) + ((LATEST,) if app in latest_pending else ())
         for app in plan.apps

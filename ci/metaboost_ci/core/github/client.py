@@ -13,11 +13,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-import anyio
 import httpx
 
 from ..errors import HttpStatusError, InputError, MetaboostCiError, RemoteError, TransportError
+from ..net import Tries
+from ..net.describe import short_url
 from ..tags import TagCreate, require_commit_sha, require_tag_name
+from ..together import settle
 from .models import GitObject, Release, ref_name
 from .transport import GitHubTransport, answer_error_codes, answer_message
 
@@ -48,11 +50,10 @@ class GitHubClient(GitHubTransport):
         looks for the thing: found decides, absent means try again within the
         retry policy. (``HttpClient`` never re-sends a POST by itself.)
         """
-        started = self.policy.clock()  # the policy's clock, so tests can drive it
+        tries = Tries(self.policy, self._http.announce)
         uncertain = False  # an earlier attempt may have created it
-        attempt = 0
         while True:
-            attempt += 1
+            tries.start()
             failure: MetaboostCiError
             try:
                 response = await self._request("POST", url, json_body=payload, expect=(201, 422))
@@ -69,13 +70,10 @@ class GitHubClient(GitHubTransport):
             found = await read_back()
             if found is not None:
                 return found
-            wait = self.policy.backoff(attempt)
-            if not self.policy.allows_retry(attempt, started, wait):
-                raise failure
             status = failure.status if isinstance(failure, HttpStatusError) else None
             what = f"answered {status}" if status else "failed"
-            self._http.announce_retry("POST", url, f"{what} and nothing was made", attempt, wait)
-            await self.policy.sleep(wait)
+            if not await tries.again(f"POST {short_url(url)} {what} and nothing was made"):
+                raise failure
 
     # -- tags ---------------------------------------------------------------
 
@@ -301,13 +299,15 @@ class GitHubClient(GitHubTransport):
         annotated = {name: t for name, t in targets.items() if t.type == "tag"}
         if not annotated:
             return commits
-        limiter = anyio.CapacityLimiter(_PEEL_CONCURRENCY)
+        names = list(annotated)
 
-        async def peel_one(name: str, target: GitObject) -> None:
-            async with limiter:
-                commits[name] = await self._peel(target)
+        def peel(name: str) -> Callable[[], Awaitable[str]]:
+            return lambda: self._peel(annotated[name])
 
-        async with anyio.create_task_group() as group:
-            for name, target in annotated.items():
-                group.start_soon(peel_one, name, target)
+        peeled, failures = await settle(
+            [peel(name) for name in names], MetaboostCiError, limit=_PEEL_CONCURRENCY
+        )
+        if failures:
+            raise next(iter(failures.values()))
+        commits.update({name: cast(str, sha) for name, sha in zip(names, peeled, strict=True)})
         return commits

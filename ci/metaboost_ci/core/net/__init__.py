@@ -8,6 +8,6 @@ everything it raises.
 
 from ..redact import redact, register_secret
 from .http import Hints, HttpClient
-from .retry import RetryPolicy
+from .retry import RetryPolicy, Tries
 
-__all__ = ["Hints", "HttpClient", "RetryPolicy", "redact", "register_secret"]
+__all__ = ["Hints", "HttpClient", "RetryPolicy", "Tries", "redact", "register_secret"]

@@ -45,7 +45,13 @@ from .describe import (
     short_url,
     what_failed,
 )
-from .retry import NOT_PROCESSED_STATUSES, RETRYABLE_STATUSES, RetryPolicy, retry_after_seconds
+from .retry import (
+    NOT_PROCESSED_STATUSES,
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    Tries,
+    retry_after_seconds,
+)
 
 # Guidance for an error response: the ``fix`` sentence, or None.
 Hints = Callable[[httpx.Response], str | None]
@@ -153,12 +159,11 @@ class HttpClient:
             body = json.dumps(json_body).encode()
             send_headers.setdefault("content-type", "application/json")
         policy = self.policy
-        started = policy.clock()
+        tries = Tries(policy, self.announce)
         # The policy's clock may be a test's fake; the deadline is real time.
         hard_stop = anyio.current_time() + policy.total_seconds
-        attempt = 0
         while True:
-            attempt += 1
+            attempt = tries.start()
             wait: float | None
             seconds = max(0.0, min(policy.attempt_seconds, hard_stop - anyio.current_time()))
             try:
@@ -183,14 +188,12 @@ class HttpClient:
                 connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 late = isinstance(exc, TimeoutError)
                 problem = f"no complete answer within {seconds:.1f} s" if late else what_failed(exc)
-                wait = policy.backoff(attempt)
-                allowed = policy.allows_retry(attempt, started, wait)
-                in_time = anyio.current_time() + wait < hard_stop
-                if not (idempotent or connect) or not allowed or not in_time:
+                wait = tries.wait_for()
+                in_time = wait is not None and anyio.current_time() + wait < hard_stop
+                if not (idempotent or connect) or wait is None or not in_time:
                     raise self._transport_error(method, url, problem, attempt) from None
                 short = "gave no complete answer in time" if late else short_problem(exc)
-                self.announce_retry(method, url, short, attempt, wait)
-                await policy.sleep(wait)
+                await tries.pause(wait, tries.line(f"{method} {short_url(url)} {short}", wait))
                 continue
 
             if response.status_code in expect:
@@ -207,16 +210,16 @@ class HttpClient:
                 raise self._status_error(
                     method, url, response, attempt, waited_out=server_wait, force_rate_limit=True
                 )
-            wait = server_wait if server_wait is not None else policy.backoff(attempt)
-            if not policy.allows_retry(attempt, started, wait):
+            wait = tries.wait_for(server_wait)
+            if wait is None:
                 raise self._status_error(method, url, response, attempt, force_rate_limit=limited)
             status = response.status_code
             if server_wait is not None and (limited or status == 429):
-                self._announce_rate_limit(method, url, status, attempt, wait)
+                line = self._rate_limit_line(method, url, status, attempt, wait)
             else:
                 asked = " as asked" if server_wait is not None else ""
-                self.announce_retry(method, url, f"answered {status}", attempt, wait, asked)
-            await policy.sleep(wait)
+                line = tries.line(f"{method} {short_url(url)} answered {status}", wait, asked)
+            await tries.pause(wait, line)
 
     async def _attempt(
         self,
@@ -248,7 +251,7 @@ class HttpClient:
         limit = self.policy.attempt_seconds
 
         def say(elapsed: float) -> None:
-            self._announce(
+            self.announce(
                 f"{request.method} {short_url(request.url)}: still waiting for the answer "
                 f"after {seconds_text(elapsed)} s (a try gives up after {seconds_text(limit)} s)"
             )
@@ -268,38 +271,23 @@ class HttpClient:
                 fix="Check the URL: the answer is not what was asked for.",
             ) from None
 
-    def announce_retry(
-        self,
-        method: str,
-        url: str | httpx.URL,
-        what: str,
-        attempt: int,
-        wait: float,
-        note: str = "",
-    ) -> None:
-        """Say, on the progress reporter, that failed ``attempt`` is retried after ``wait``.
-
-        One short line per wait, so a long silence is never a mystery:
-        ``GET registry.example/v2/o/r/api/manifests/1.2.0 answered 503; retry 2 of 5 in 1.4 s``.
-        Callers with their own retry loops (GitHub's read-back after a POST) use it too.
-        """
-        retries = self.policy.attempts - 1
-        self._announce(
-            f"{method} {short_url(url)} {what}; retry {attempt} of {retries} in {wait:.1f} s{note}"
-        )
-
-    def _announce_rate_limit(
+    def _rate_limit_line(
         self, method: str, url: str | httpx.URL, status: int, attempt: int, wait: float
-    ) -> None:
+    ) -> str:
         # Wall-clock time, for the person: the policy's clock is monotonic.
         until = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%H:%M:%S")
         retries = self.policy.attempts - 1
-        self._announce(
+        return (
             f"{self.service} rate limit: waiting {wait:.0f} s (until {until} UTC); "
             f"{method} {short_url(url)} answered {status}, retry {attempt} of {retries}"
         )
 
-    def _announce(self, line: str) -> None:
+    def announce(self, line: str) -> None:
+        """Say ``line`` on the progress reporter, if any (retry waits, slow answers).
+
+        ``GET registry.example/v2/o/r/api/manifests/1.2.0 answered 503; retry 2 of 5 in 1.4 s``:
+        callers with their own retry loop (GitHub's read-back after a POST) use it too.
+        """
         if self.progress is not None:
             # The URL is already shown without userinfo or query; a registered
             # secret in a path (or a service name) is masked here.

@@ -1,8 +1,13 @@
-"""When and how long to wait before trying a request again.
+"""When and how long to wait before trying again: ``RetryPolicy`` and ``Tries``.
 
 Backoff is exponential with full jitter (AWS's "Exponential Backoff And
 Jitter"), capped per wait and bounded in total, so a flapping remote can slow a
-release down but never hang it.
+release down but never hang it. ``Tries`` is the one retry loop's bookkeeping:
+``HttpClient.request``, GitHub's create-then-read-back and the Git tag store's
+push each decide *whether* a failure may be retried (a POST only when nothing
+was made); ``Tries`` says *when*, within the policy, and says so on progress.
+(stamina was considered: its hooks would carry neither the POST rule nor these
+lines, so it would add a dependency without removing this code.)
 """
 
 from __future__ import annotations
@@ -62,6 +67,54 @@ class RetryPolicy:
         """Full-jitter delay before retry number ``attempt`` (1-based)."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)
+
+
+@dataclass
+class Tries:
+    """One operation's tries under ``policy``: counts them, waits between them, says so.
+
+    ``say`` gets one line per wait (``... ; retry 2 of 5 in 1.4 s``), so a long
+    silence is never a mystery; None keeps the waits silent.
+    """
+
+    policy: RetryPolicy
+    say: Callable[[str], None] | None = None
+    attempt: int = 0
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.policy.clock()
+
+    def start(self) -> int:
+        """Begin the next try; its number (1-based)."""
+        self.attempt += 1
+        return self.attempt
+
+    def wait_for(self, asked: float | None = None) -> float | None:
+        """Seconds before the next try (``asked`` by the server, else backoff), or None
+        when the tries are spent: no attempt left, or the wait would end past the total."""
+        wait = asked if asked is not None else self.policy.backoff(self.attempt)
+        return wait if self.policy.allows_retry(self.attempt, self.started, wait) else None
+
+    def line(self, what: str, wait: float, note: str = "") -> str:
+        """``what``, then which retry comes and when."""
+        retries = self.policy.attempts - 1
+        return f"{what}; retry {self.attempt} of {retries} in {wait:.1f} s{note}"
+
+    async def pause(self, wait: float, line: str) -> None:
+        """Say ``line``, then wait ``wait`` seconds (on the policy's sleep)."""
+        if self.say is not None:
+            self.say(line)
+        await self.policy.sleep(wait)
+
+    async def again(self, what: str) -> bool:
+        """After a failed try: wait with backoff, saying ``what`` failed, and return
+        True; False (at once) when the tries are spent."""
+        wait = self.wait_for()
+        if wait is None:
+            return False
+        await self.pause(wait, self.line(what, wait))
+        return True
 
 
 def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:
