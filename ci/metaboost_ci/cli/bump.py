@@ -18,7 +18,7 @@ from ..devtools.bump import (
     bump_version,
 )
 from ..devtools.monorepo import LOCKFILE
-from .commands import EXIT_CODES_HELP, json_option
+from .commands import EXIT_CODES_HELP, add_command, json_option
 from .output import Outcome, table
 
 BUMP_HELP = f"""\
@@ -79,13 +79,7 @@ def register(sub: Any) -> None:
         "Set X.Y.Z in every package.json and in the lockfile's root and workspace entries, "
         "create the changelog, commit and push."
     )
-    p: argparse.ArgumentParser = sub.add_parser(
-        "bump-version",
-        help=text,
-        description=text,
-        epilog=BUMP_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "bump-version", text, BUMP_HELP)
     p.add_argument("version", nargs="?", help="X.Y.Z (asked for when left out, on a terminal).")
     p.add_argument("--source", default=".", help="The monorepo root (default: .).")
     p.add_argument("--remote", default="origin", help="Push here (default: origin).")

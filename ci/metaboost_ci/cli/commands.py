@@ -102,16 +102,23 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True
     )
 
 
-def add_release_command(sub: Any, name: str, help_text: str, handler: Callable[..., Any]) -> Any:
-    """A release command's parser: the global options after its own, the environment and
-    exit codes at the end of its --help; ``handler`` returns an ``Outcome``."""
+def add_command(sub: Any, name: str, help_text: str, epilog: str) -> argparse.ArgumentParser:
+    """A command's parser: ``help_text`` as its description, ``epilog`` (its environment
+    variables and exit codes) at the end of its --help, kept as written."""
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help_text,
         description=help_text,
-        epilog=ENVIRONMENT_HELP,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    return parser
+
+
+def add_release_command(sub: Any, name: str, help_text: str, handler: Callable[..., Any]) -> Any:
+    """A release command's parser: the global options after its own, the environment and
+    exit codes at the end of its --help; ``handler`` returns an ``Outcome``."""
+    parser = add_command(sub, name, help_text, ENVIRONMENT_HELP)
     add_global_options(parser, defaults=False)
     parser.set_defaults(handler=handler)
     return parser

@@ -16,7 +16,7 @@ import anyio
 from ..core.progress import StderrProgress
 from ..devtools.audit import find_npm
 from ..devtools.gitsync import npm_audit_hook, sync_branches
-from .commands import EXIT_CODES_HELP, json_option
+from .commands import EXIT_CODES_HELP, add_command, json_option
 from .output import Outcome, fields
 
 SYNC_HELP = f"""\
@@ -80,13 +80,7 @@ def ask_untracked(paths: list[str]) -> bool:
 def register(sub: Any) -> None:
     """Add ``sync`` to the ``metaboost-ci`` parser."""
     text = "Fast-forward staging from develop, or main from staging, with every safeguard."
-    s: argparse.ArgumentParser = sub.add_parser(
-        "sync",
-        help=text,
-        description=text,
-        epilog=SYNC_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    s = add_command(sub, "sync", text, SYNC_HELP)
     s.add_argument("from_branch", metavar="FROM", help="develop or staging.")
     s.add_argument("to_branch", metavar="TO", help="staging or main.")
     s.add_argument("--source", default=".", help="Your clone (default: .).")
