@@ -7,34 +7,22 @@ or a missing engine, are checked here.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from metaboost_ci.core.apps import DEFAULT_APPS
 from tests.support.dagger_offline import PlayedApps, StandInSession, args_of, execs
+from tests.support.scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "engine_build.py"
 SAMPLE = SCRIPT.parents[1] / "sample"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("engine_build", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up while the class is made.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-engine_build = _load()
+engine_build = load_script("engine_build")
 
 
 def _report(

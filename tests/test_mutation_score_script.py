@@ -6,29 +6,16 @@ what the script decides around them is checked here.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.support.scripts import load_script
+
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "benchmarks" / "mutation_score.py"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mutation_score", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up while the class is made.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ms = _load()
+ms = load_script("mutation_score")
 
 
 def test_defaults_cover_the_safety_critical_modules() -> None:
