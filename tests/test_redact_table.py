@@ -34,6 +34,10 @@ def b64(text: str) -> str:
         pytest.param(
             "sent Authorization: Bearer abc def", "sent Authorization: *** def", id="one-value"
         ),
+        pytest.param(
+            "{'authorization': 'Bearer tok-1'}", "{'authorization': '***'}", id="dict-repr"
+        ),
+        pytest.param('{"Authorization": "Basic dXNlcg=="}', '{"Authorization": "***"}', id="json"),
     ],
 )
 def test_authorization_headers_are_masked_whatever_they_hold(text: str, expected: str) -> None:

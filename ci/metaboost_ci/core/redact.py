@@ -18,7 +18,8 @@ _MASK = "***"
 _lock = threading.Lock()
 _secrets: set[str] = set()
 # Authorization headers are never printed, whatever they hold.
-_AUTH_HEADER = re.compile(r"(?i)(authorization\s*[:=]\s*)(\S+\s+)?\S+")
+# Also as a quoted key and value ({'authorization': 'Bearer x'}, JSON): the quotes stay.
+_AUTH_HEADER = re.compile(r"""(?i)(authorization['"]?\s*[:=]\s*['"]?)([^\s'"]+\s+)?[^\s'"]+""")
 # URL userinfo (https://user:token@host) is a credential too.
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 
