@@ -30,6 +30,7 @@ from tests.support.images import REVISION_LABEL, push_image
 from tests.support.local_cli import run_exec
 from tests.support.release import REPOSITORY, ReleaseWorld
 from tests.test_engine_bump import SampleFiles
+from tests.test_engine_rehearse import RELEASE_COMMANDS
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
 CHANGELOG = (SAMPLE / "docs/development/CHANGELOGS/0.1.0.md").read_text(encoding="utf-8")
@@ -115,15 +116,7 @@ async def test_publish_staging_then_main_through_the_module(
     assert len(engine.pushed) == len(DEFAULT_APPS)
     # Each function call is one run: its commands all carried its own id.
     assert len(engine.run_ids) == 2
-    assert [c[10] for c in engine.commands] == [
-        "reserve",
-        "discover",
-        "verify",
-        "move-floating",
-        "verify",
-        "release",
-        "promote",
-    ]
+    assert [c[10] for c in engine.commands] == RELEASE_COMMANDS
 
 
 async def test_a_dry_run_writes_nothing_anywhere(
