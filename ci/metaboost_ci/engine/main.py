@@ -25,6 +25,7 @@ from .build import build_app, parse_platforms
 from .bump import bump_version, read_base_version
 from .errors import as_function_error
 from .lockfile import regenerate_lockfile
+from .node import new_run_id
 from .operate import check_format, promotion_plan_text, rollback_report, status_report
 from .pipeline import BuildPlan, staging_steps
 from .publish import (
@@ -36,7 +37,7 @@ from .publish import (
 )
 from .rehearse import DEFAULT_REPOSITORY, check_push_with, run_rehearsal
 from .smoke import SmokeOptions, smoke_test
-from .tools import MONOREPO_DIR, Cli, CliOps, CliSecrets, CliTarget, new_run_id, release_cli
+from .tools import MONOREPO_DIR, Cli, CliOps, CliSecrets, CliTarget, release_cli
 from .validate import STEP_NAMES, choose_steps, run_validate
 
 # Build outputs and dependencies never belong in a build context.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import dagger
 from dagger import dag
 
@@ -14,6 +16,11 @@ NPM_CACHE_VOLUME = "metaboost-ci-npm"
 # A per-run value in the environment of an exec that reads the outside world
 # (npm audit, an npm install that resolves): the exec cache cannot answer it.
 RUN_VARIABLE = "METABOOST_CI_RUN"
+
+
+def new_run_id() -> str:
+    """A fresh value for ``RUN_VARIABLE`` (and smoke's markers): one per function call."""
+    return uuid.uuid4().hex[:12]
 
 
 def node_container(source: dagger.Directory, *, platform: str | None = None) -> dagger.Container:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
 import dagger
@@ -16,6 +15,7 @@ from .build import (
     sync_all,
     with_version,
 )
+from .node import new_run_id
 from .publish import StagingSteps
 from .smoke import SmokeOptions, smoke_test
 from .validate import choose_steps, run_validate
@@ -32,7 +32,7 @@ class BuildPlan:
     validate_steps: list[str] | None = None
     smoke: SmokeOptions = field(default_factory=SmokeOptions)
     # This run's id: what reads the outside world (the audit) carries it.
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    run_id: str = field(default_factory=new_run_id)
 
     def meta(self, *, commit: str, version: str, created: str = "") -> ImageMeta:
         return ImageMeta(

@@ -58,6 +58,7 @@ from ..core.flows import PublishSummary
 from ..core.progress import Progress
 from .build import AppImage
 from .bump import read_base_version
+from .node import new_run_id
 from .pipeline import BuildPlan, staging_steps
 from .publish import (
     EnginePusher,
@@ -66,7 +67,7 @@ from .publish import (
     publish_main,
     publish_staging,
 )
-from .tools import MONOREPO_DIR, Cli, CliOps, CliTarget, new_run_id, tools_image, with_monorepo
+from .tools import MONOREPO_DIR, Cli, CliOps, CliTarget, tools_image, with_monorepo
 
 REGISTRY_IMAGE = "registry:2"
 REGISTRY_PORT = 5000

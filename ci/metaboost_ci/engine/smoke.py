@@ -17,7 +17,6 @@ contract:
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -29,7 +28,7 @@ from ..core.apps import SIDECARS
 from ..core.errors import CheckFailed
 from .build import AppImage
 from .concurrent import run_all
-from .node import NODE_IMAGE
+from .node import NODE_IMAGE, new_run_id
 
 SMOKE_PORT = 8080
 RUNTIME_CONFIG_PATH = "/runtime-config"
@@ -198,7 +197,7 @@ async def check_fallback(web: AppImage, options: SmokeOptions) -> str:
 
 async def smoke_test(images: list[AppImage], options: SmokeOptions | None = None) -> list[str]:
     """Every check, concurrently; one line per passed check, or one error listing every failure."""
-    options = options or SmokeOptions(run_id=uuid.uuid4().hex[:12])
+    options = options or SmokeOptions(run_id=new_run_id())
     by_app = {image.app: image for image in images}
     steps = [(f"{image.app} stays up", partial(check_stays_up, image, options)) for image in images]
     for web_app, sidecar_app in SIDECARS.items():

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -39,7 +38,7 @@ from ..core.flows import Discovery, PublishSummary, ReleaseOutcome, Reservation,
 from ..core.registry.profile import PROFILE
 from ..core.settings import DEFAULT_GITHUB_API
 from ..core.versions import parse_staging_version
-from .node import RUN_VARIABLE
+from .node import RUN_VARIABLE, new_run_id
 from .ops import KeptImage
 from .publish import RegistryAuth
 
@@ -59,10 +58,6 @@ GITHUB_TOKEN_VARIABLE = "GITHUB_TOKEN"  # noqa: S105 - a variable's name
 REGISTRY_TOKEN_VARIABLE = PROFILE.token_variables[0]
 REGISTRY_USERNAME_VARIABLE = PROFILE.username_variables[0]
 SYSTEM_PACKAGES = ("git", "skopeo")
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def tools_image(module_source: dagger.Directory) -> dagger.Container:
