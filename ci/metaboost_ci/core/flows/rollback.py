@@ -20,7 +20,7 @@ from typing import Any
 
 import semver
 
-from ..errors import CheckFailed, InputError, NotFound
+from ..errors import CheckFailed, InputError
 from ..github import Release
 from ..registry import Manifest
 from ..versions import is_base_version, parse_staging_version
@@ -29,6 +29,7 @@ from .hold import RollbackRecord, write_rollback_record
 from .plan import LATEST
 from .release import SKIPPED_NO_API
 from .status import FLOATING, ReleaseStatus, read_status
+from .verify import read_manifest
 
 
 def require_rollback_target(version: str, float_tag: str) -> None:
@@ -157,10 +158,7 @@ async def rollback(
 
     async def read_targets() -> None:
         async def one(app: str) -> Manifest | None:
-            try:
-                return await ctx.registry.get_manifest(ctx.image_name(app), version)
-            except NotFound:
-                return None
+            return await read_manifest(ctx, app, version)
 
         found.update(await per_app(ctx.apps, one, progress=ctx.progress))
 
@@ -170,10 +168,16 @@ async def rollback(
     async def read_git_tag() -> None:
         commits.append(await ctx.tags.tag_commit(version))
 
-    await run_together(read_targets, read_state, read_git_tag)
+    releases: list[Release | None] = []
+
+    async def read_release() -> None:
+        if float_tag == LATEST and ctx.github is not None:
+            releases.append(await ctx.github.get_release(version))
+
+    await run_together(read_targets, read_state, read_git_tag, read_release)
     status = states[0]
     manifests, commit = _require_complete(ctx, version, float_tag, found, commits[0])
-    release = await _require_release(ctx, version, float_tag)
+    release = _require_release(version, releases)
 
     apps = {
         app: AppRollback(
@@ -252,11 +256,12 @@ def _require_complete(
     return {app: m for app, m in found.items() if m is not None}, commit
 
 
-async def _require_release(ctx: ReleaseContext, version: str, float_tag: str) -> Release | None:
-    """GitHub release ``version``, which rolling ``latest`` back makes the latest release."""
-    if float_tag != LATEST or ctx.github is None:
+def _require_release(version: str, read: list[Release | None]) -> Release | None:
+    """GitHub release ``version`` as read (nothing read: not rolling ``latest`` back through
+    the GitHub API), which rolling ``latest`` back makes the latest release."""
+    if not read:
         return None
-    release = await ctx.github.get_release(version)
+    release = read[0]
     if release is None:
         raise CheckFailed(
             f"latest was not moved on any app: GitHub release {version} does not exist, so it "

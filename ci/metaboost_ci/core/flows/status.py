@@ -24,7 +24,6 @@ from typing import Any
 
 import semver
 
-from ..errors import NotFound
 from ..registry import Manifest
 from ..registry.labels import ImageConfig, first_image_config
 from ..versions import (
@@ -38,7 +37,7 @@ from .context import ReleaseContext, authorize, per_app, run_together
 from .discover import AppTags, list_app_tags
 from .hold import RollbackRecord, read_rollback_record
 from .plan import LATEST
-from .verify import REVISION_LABEL, head_digest
+from .verify import REVISION_LABEL, head_digest, read_manifest
 
 FLOATING = (STAGING, LATEST)
 VERSION_LABEL = "org.opencontainers.image.version"
@@ -225,10 +224,7 @@ async def _read_named(ctx: ReleaseContext, app: str) -> tuple[AppTags, dict[str,
 
     def read(tag: str) -> Callable[[], Awaitable[None]]:
         async def one() -> None:
-            try:
-                found[tag] = await ctx.registry.get_manifest(ctx.image_name(app), tag)
-            except NotFound:
-                found[tag] = None
+            found[tag] = await read_manifest(ctx, app, tag)
 
         return one
 
