@@ -149,6 +149,20 @@ async def test_a_version_without_its_git_tag_writes_nothing(world: ReleaseWorld)
     assert world.snapshot() == before
 
 
+async def test_a_version_without_its_github_release_writes_nothing(world: ReleaseWorld) -> None:
+    # Tagged and on every app, but never released: it cannot become GitHub's latest.
+    lines = await two_releases(world)
+    commit = world.commit("tagged, not released")
+    world.github.repos.remote_tag_create("3.0.0", commit)
+    world.push_build("3.0.0", commit, seed=305)
+    before = world.snapshot()
+    async with world.context() as ctx:
+        with pytest.raises(CheckFailed, match=r"GitHub release 3\.0\.0 does not exist"):
+            await rollback(ctx, version="3.0.0")
+    assert world.snapshot() == before
+    assert world.digests("latest") == lines[NEW].digests
+
+
 async def test_an_unknown_version_is_bad_input_and_writes_nothing(world: ReleaseWorld) -> None:
     await two_releases(world)
     before = world.snapshot()
