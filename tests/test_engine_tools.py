@@ -35,7 +35,14 @@ from metaboost_ci.engine.tools import (
     CliTarget,
     release_cli,
 )
-from tests.support.dagger_offline import Call, ExecFailure, StandInSession, args_of, execs
+from tests.support.dagger_offline import (
+    Call,
+    ExecFailure,
+    StandInSession,
+    args_of,
+    env_before_last_exec,
+    execs,
+)
 from tests.support.tools_image import containerfile
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
@@ -112,12 +119,6 @@ def answering(session: StandInSession) -> list[list[Call]]:
     return ran
 
 
-def env_before_exec(calls: list[Call]) -> dict[str, str]:
-    """The environment the last exec of a chain runs with."""
-    last = max(i for i, c in enumerate(calls) if c.field == "withExec")
-    return {c.args["name"]: c.args["value"] for c in calls[:last] if c.field == "withEnvVariable"}
-
-
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
 async def test_every_release_operation_exec_carries_this_runs_id(
     dagger_standin: StandInSession, operation: str
@@ -126,13 +127,13 @@ async def test_every_release_operation_exec_carries_this_runs_id(
     await OPERATIONS[operation](CliOps(Cli(dag.container(), TARGET, "run-1")))
     assert ran, "no command ran"
     for calls in ran:
-        assert env_before_exec(calls)[RUN_VARIABLE] == "run-1", execs(calls)[-1]
+        assert env_before_last_exec(calls)[RUN_VARIABLE] == "run-1", execs(calls)[-1]
     # Another run: the same command, another exec (the cache cannot answer it).
     first = [execs(c)[-1] for c in ran]
     ran.clear()
     await OPERATIONS[operation](CliOps(Cli(dag.container(), TARGET, "run-2")))
     assert [execs(c)[-1] for c in ran] == first
-    assert {env_before_exec(c)[RUN_VARIABLE] for c in ran} == {"run-2"}
+    assert {env_before_last_exec(c)[RUN_VARIABLE] for c in ran} == {"run-2"}
 
 
 async def test_release_and_promote_read_the_changelog_from_the_mounted_monorepo(
@@ -164,7 +165,7 @@ async def test_secrets_reach_the_command_line_as_secret_variables_only(
         "GITHUB_TOKEN": "gh",
         "GHCR_REGISTRY_TOKEN": "reg",
     }
-    assert env_before_exec(calls)["REGISTRY_USERNAME"] == "acme"
+    assert env_before_last_exec(calls)["REGISTRY_USERNAME"] == "acme"
     # The module never asked the engine for a secret's value.
     assert dagger_standin.leaves("Secret.plaintext") == []
     assert all("ghp_abc123" not in arg and "reg_xyz789" not in arg for arg in execs(calls)[-1])

@@ -14,7 +14,14 @@ from metaboost_ci.core.errors import InputError
 from metaboost_ci.engine.main import MetaboostCi
 from metaboost_ci.engine.node import RUN_VARIABLE
 from metaboost_ci.engine.validate import STEP_NAMES, STEPS, choose_steps, run_validate
-from tests.support.dagger_offline import Call, ExecFailure, StandInSession, args_of, execs
+from tests.support.dagger_offline import (
+    Call,
+    ExecFailure,
+    StandInSession,
+    args_of,
+    env_before_last_exec,
+    execs,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
 SEED_COMMANDS = [
@@ -79,11 +86,6 @@ async def test_the_audit_exec_carries_this_runs_id_and_the_pure_steps_do_not(
         if command != audit:  # lint, builds...: pure functions of the source, cacheable
             assert RUN_VARIABLE not in runs[0][command]
             assert runs[0][command] == runs[1][command]
-
-
-def env_before_last_exec(calls: list[Call]) -> dict[str, str]:
-    last = max(i for i, c in enumerate(calls) if c.field == "withExec")
-    return {c.args["name"]: c.args["value"] for c in calls[:last] if c.field == "withEnvVariable"}
 
 
 async def test_a_failed_step_is_named_with_the_tail_of_its_output(

@@ -17,17 +17,9 @@ from metaboost_ci.core.flows import ReleaseContext, plan_promotion, promote
 from metaboost_ci.core.flows.plan import newer_release
 from metaboost_ci.core.progress import RecordingProgress
 from tests.support.release import APPS, ReleaseWorld
+from tests.test_flows_promote import BASE, git_tag, staging
 
-BASE = "3.1.0"
 REVISION = "org.opencontainers.image.revision"
-
-
-def staging(n: int) -> str:
-    return f"{BASE}-staging.{n}"
-
-
-def git_tag(world: ReleaseWorld, n: int, commit: str) -> None:
-    world.github.repos.remote_tag_create(staging(n), commit)
 
 
 async def test_an_index_built_from_another_commit_is_passed_over(world: ReleaseWorld) -> None:

@@ -375,6 +375,12 @@ def env_of(calls: list[Call]) -> dict[str, str]:
     return {a["name"]: a["value"] for a in args_of(calls, "withEnvVariable")}
 
 
+def env_before_last_exec(calls: list[Call]) -> dict[str, str]:
+    """The environment the last exec of a chain runs with."""
+    last = max(i for i, c in enumerate(calls) if c.field == "withExec")
+    return env_of(calls[:last])
+
+
 # ------------------------------------------------------------------ the sample apps, played
 
 SMOKE_PORT = 8080
