@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_workflows import REPO, load, surface
+from tests.support.workflows import REPO, flags, load, split_call, surface
 
 SCRIPT = REPO / ".ci" / "engine-checks"
 
@@ -68,13 +68,10 @@ def test_the_checks_call_real_functions_with_real_flags() -> None:
         if argv[0] == "functions" or argv == ["call", "--help"]:
             called.append((" ".join(argv), []))
             continue
-        assert argv[0] == "call", argv
-        rest = argv[1:]
-        at = next(i for i, a in enumerate(rest) if not a.startswith("--"))
-        constructor, function, flags = rest[:at], rest[at], rest[at + 1 :]
-        assert {a.split("=", 1)[0] for a in constructor} <= known["(constructor)"], argv
-        assert {a.split("=", 1)[0] for a in flags} <= known[function], argv
-        called.append((function, flags))
+        constructor, function, args = split_call(["--progress=plain", *argv])
+        assert set(flags(constructor)) <= known["(constructor)"], argv
+        assert set(flags(args)) <= known[function], argv
+        called.append((function, args))
     assert [name for name, _ in called] == [
         "functions",
         "call --help",
