@@ -3,9 +3,8 @@ only on a local registry, never moving a tag that names other bytes."""
 
 from __future__ import annotations
 
-import os
-
 from tests.support.images import list_tags, push_image
+from tests.support.local_cli import clean_env
 from tests.support.registry_process import Registry
 from tests.support.release import run_cli
 
@@ -14,7 +13,7 @@ APPS = ("api", "web")
 
 
 def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("GHCR_", "GITHUB_"))}
+    return clean_env()  # no credentials: an anonymous local registry
 
 
 def sample(registry_url: str, version: str = "0.1.0-staging.0") -> list[str]:

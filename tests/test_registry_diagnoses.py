@@ -7,8 +7,6 @@ resolver, and the command line's real output.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from metaboost_ci.core.errors import AuthenticationRequired, TransportError
@@ -16,6 +14,7 @@ from metaboost_ci.core.flows.context import per_app
 from metaboost_ci.core.net import HttpClient
 from metaboost_ci.core.progress import RecordingProgress
 from tests.support.fake_time import FakeTime
+from tests.support.local_cli import clean_env
 from tests.support.registry_process import Registry
 from tests.support.release import run_cli
 
@@ -50,8 +49,9 @@ async def test_a_host_name_that_does_not_resolve_is_not_retried() -> None:
 def test_a_401_from_a_local_registry_is_reported_once_with_its_own_advice(
     basic_registry: Registry,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GHCR_", "GITHUB_"))}
-    env |= {"REGISTRY_USERNAME": "someone", "GHCR_REGISTRY_TOKEN": "not-the-password-5d1e"}
+    env = clean_env(
+        {"REGISTRY_USERNAME": "someone", "GHCR_REGISTRY_TOKEN": "not-the-password-5d1e"}
+    )
     argv = ["--registry", basic_registry.url, "--repository", "acme/metaboost"]
     argv += ["--apps", ",".join(APPS), "verify", "--version", "1.0.0"]
     result = run_cli(argv, env=env)
