@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from metaboost_ci.core.errors import InputError, RemoteError
-from metaboost_ci.core.together import settle
+from metaboost_ci.core.together import gather, settle
 
 
 def after(
@@ -69,3 +69,12 @@ async def test_limit_caps_the_steps_running_at_once() -> None:
 
     results, failures = await settle([step(n) for n in range(7)], Exception, limit=2)
     assert (results, failures, most) == (list(range(7)), {}, 2)
+
+
+async def test_gather_returns_results_in_order_or_raises_the_first_failure_itself() -> None:
+    assert await gather([after(0.02, 1), after(0.0, 2)], RemoteError) == [1, 2]
+    late = RemoteError("late")
+    # The earlier step fails later in time: its failure is the one raised, not a group.
+    with pytest.raises(RemoteError) as raised:
+        await gather([after(0.05, 1, late), after(0.0, 2, RemoteError("early"))], RemoteError)
+    assert raised.value is late

@@ -3,14 +3,15 @@
 An anyio task group cancels the others at the first failure and raises an
 ``ExceptionGroup``. Here every step finishes (a half-sent write is worse than a
 finished one) and the caller gets each result and each failure by position, to
-raise or report as suits it: ``flows.context.per_app`` and ``run_together``
-raise the first failure in order, ``engine.concurrent.run_all`` lists them all.
+raise or report as suits it: ``gather`` (under ``flows.context.run_together``)
+raises the first failure in order, ``per_app`` also reports the others,
+``engine.concurrent.run_all`` lists them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import anyio
 
@@ -47,3 +48,16 @@ async def settle(
         for index in range(len(steps)):
             group.start_soon(run, index)
     return results, dict(sorted(failures.items()))
+
+
+async def gather(
+    steps: Sequence[Callable[[], Awaitable[T]]],
+    catch: type[BaseException],
+    *,
+    limit: int | None = None,
+) -> list[T]:
+    """``settle``, then the first failure (in the steps' order) raised as itself."""
+    results, failures = await settle(steps, catch, limit=limit)
+    if failures:
+        raise next(iter(failures.values()))
+    return cast(list[T], results)

@@ -17,7 +17,7 @@ from ..github import GitHubClient
 from ..progress import Progress, SilentProgress
 from ..registry import RegistryClient
 from ..tags import TagStore
-from ..together import settle
+from ..together import gather, settle
 
 T = TypeVar("T")
 
@@ -175,6 +175,4 @@ async def run_together(*tasks: Callable[[], Awaitable[None]]) -> None:
     Like ``per_app``: an anyio task group would wrap it in an ``ExceptionGroup``,
     and callers (and people) want the error, not a group of one.
     """
-    _, failures = await settle(tasks, MetaboostCiError)
-    if failures:
-        raise next(iter(failures.values()))
+    await gather(tasks, MetaboostCiError)

@@ -19,7 +19,7 @@ from ..errors import HttpStatusError, InputError, MetaboostCiError, RemoteError,
 from ..net import Tries
 from ..net.describe import short_url
 from ..tags import TagCreate, require_commit_sha, require_tag_name
-from ..together import settle
+from ..together import gather
 from .models import GitObject, Release, ref_name
 from .transport import GitHubTransport, answer_error_codes, answer_message
 
@@ -304,10 +304,8 @@ class GitHubClient(GitHubTransport):
         def peel(name: str) -> Callable[[], Awaitable[str]]:
             return lambda: self._peel(annotated[name])
 
-        peeled, failures = await settle(
+        peeled = await gather(
             [peel(name) for name in names], MetaboostCiError, limit=_PEEL_CONCURRENCY
         )
-        if failures:
-            raise next(iter(failures.values()))
-        commits.update({name: cast(str, sha) for name, sha in zip(names, peeled, strict=True)})
+        commits.update(zip(names, peeled, strict=True))
         return commits
