@@ -9,8 +9,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from metaboost_ci.core.net.describe import same_origin
 from metaboost_ci.core.registry import RegistryProtocolError
-from metaboost_ci.core.registry.links import next_page, parse_link_header, same_origin
+from metaboost_ci.core.registry.links import next_page, parse_link_header
 
 NEXT = "/v2/o/r/tags/list?last=b&n=2"
 

@@ -22,7 +22,7 @@ import httpx
 
 from ..errors import ConfigError, HttpStatusError, InputError, MetaboostCiError, RemoteError
 from ..net import HttpClient, RetryPolicy
-from ..net.describe import display_url
+from ..net.describe import display_url, same_origin
 from ..progress import Progress
 from ..redact import redact_data, register_secret
 from .hints import github_hints
@@ -173,7 +173,7 @@ class GitHubTransport:
         next_url = here.join(link)
         # The whole origin, not only the host: another port or plain http on
         # the same host would also receive our token.
-        if (next_url.scheme, next_url.host, next_url.port) != (here.scheme, here.host, here.port):
+        if not same_origin(next_url, here):
             raise RemoteError(
                 f"GitHub's next page points at another origin ({display_url(next_url)}); "
                 "not following it with our token.",

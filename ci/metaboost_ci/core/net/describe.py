@@ -119,3 +119,10 @@ def lasting_problem(exc: httpx.TransportError, url: str | httpx.URL) -> tuple[st
             )
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    """Same scheme, host and port: where credentials for ``a`` may also go."""
+    # httpx normalises the scheme's default port to None ("https://h:443" has
+    # port None, like "https://h"), so the triples compare origins as they are.
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)

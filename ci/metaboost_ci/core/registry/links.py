@@ -6,6 +6,7 @@ import re
 
 import httpx
 
+from ..net.describe import same_origin
 from .errors import RegistryProtocolError
 
 # <target> then ;-separated params whose quoted values may hold commas and semicolons.
@@ -25,13 +26,6 @@ def parse_link_header(value: str) -> dict[str, str]:
         for kind in (rel.group(2) or rel.group(3) or "").lower().split():
             links.setdefault(kind, match.group(1))
     return links
-
-
-def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
-    """Same scheme, host and port: where credentials for ``a`` may also go."""
-    # httpx normalises the scheme's default port to None ("https://h:443" has
-    # port None, like "https://h"), so the triples compare origins as they are.
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 def next_page(response: httpx.Response, request_url: httpx.URL) -> httpx.URL | None:

@@ -17,12 +17,11 @@ import httpx
 from ..errors import InputError
 from ..net import HttpClient, RetryPolicy
 from ..net.bounded import DEFAULT_MAX_BODY
-from ..net.describe import error_code_and_detail
+from ..net.describe import error_code_and_detail, same_origin
 from ..progress import Progress
 from ..redact import register_secret
 from .auth import Authenticator, RegistryCredentials, Scopes, registry_hints
 from .errors import RegistryProtocolError
-from .links import same_origin
 from .media import check_name
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
