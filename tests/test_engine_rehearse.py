@@ -204,6 +204,7 @@ def plan() -> BuildPlan:
         platforms=["linux/amd64"],
         repository=REPOSITORY,
         smoke=SmokeOptions(stay_seconds=1, run_id="r1"),
+        run_id="r1",
     )
 
 
@@ -212,7 +213,7 @@ async def test_rehearsal_runs_staging_then_main_against_the_session_registry(
 ) -> None:
     world = World(dagger_standin)
     report = await run_rehearsal(
-        plan(), module_source=dag.directory(), progress=RecordingProgress(), run_id="r1"
+        plan(), module_source=dag.directory(), progress=RecordingProgress()
     )
     assert [c[0] for c in world.cli] == RELEASE_COMMANDS
     assert world.cli[0] == ["reserve", "--commit", SHA, "--base-version", "0.1.0"]
@@ -241,9 +242,7 @@ async def test_each_command_runs_on_the_state_the_previous_one_left(
     dagger_standin: StandInSession,
 ) -> None:
     world = World(dagger_standin)
-    await run_rehearsal(
-        plan(), module_source=dag.directory(), progress=RecordingProgress(), run_id="r1"
-    )
+    await run_rehearsal(plan(), module_source=dag.directory(), progress=RecordingProgress())
     cli_chains = [
         c
         for c in dagger_standin.leaves("Container.stdout")

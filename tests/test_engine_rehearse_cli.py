@@ -104,10 +104,9 @@ async def test_the_rehearsal_drives_the_real_command_line(
         platforms=["linux/amd64"],
         repository=REPOSITORY,
         smoke=SmokeOptions(stay_seconds=1, run_id="r3"),
+        run_id="r3",
     )
-    report = await run_rehearsal(
-        plan, module_source=dag.directory(), progress=RecordingProgress(), run_id="r3"
-    )
+    report = await run_rehearsal(plan, module_source=dag.directory(), progress=RecordingProgress())
 
     commit = git(tools.clone, "rev-parse", "HEAD").strip()
     tags = dict(

@@ -442,7 +442,6 @@ class MetaboostCi:
             module_source=module_source,
             progress=StderrProgress(),
             push_with=push_with,
-            run_id=plan.run_id,
         )
 
 

@@ -58,7 +58,6 @@ from ..core.flows import PublishSummary
 from ..core.progress import Progress
 from .build import AppImage
 from .bump import read_base_version
-from .node import new_run_id
 from .pipeline import BuildPlan, staging_steps
 from .publish import (
     EnginePusher,
@@ -235,12 +234,11 @@ async def run_rehearsal(
     *,
     module_source: dagger.Directory,
     progress: Progress,
-    run_id: str | None = None,
     push_with: str = "engine",
 ) -> str:
     """Staging then main against this session's registry; the Markdown report."""
     check_push_with(push_with)  # before any work
-    run_id = run_id or new_run_id()
+    run_id = plan.run_id
     base = await read_base_version(plan.source)
     progress.step(f"Rehearsal {run_id}: starting a registry:2 service.")
     registry = await registry_service(run_id).start()
