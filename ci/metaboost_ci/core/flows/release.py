@@ -15,7 +15,6 @@ from typing import Any, Literal, cast
 
 from ..errors import CheckFailed, InputError
 from ..github import Release
-from ..redact import redact
 from ..tags import TagCreate
 from ..versions import base_version, parse_staging_version, require_base_version
 from .context import ReleaseContext, require_commit_exists
@@ -152,9 +151,9 @@ async def release(
     if existing is UNREAD:
         existing = await ctx.github.get_release(tag)
     if existing is not None:
-        # GitHub holds the body as sent: redacted (the client masks every
-        # secret), so that is what a re-run compares with, or it never converges.
-        if update_existing and existing.body != redact(notes):
+        # GitHub holds the body as sent (redacted), so that is what a re-run
+        # compares with, or it never converges.
+        if update_existing and existing.body != ctx.github.as_sent(notes):
             if dry_run:
                 return ReleaseOutcome(
                     tag=tag,

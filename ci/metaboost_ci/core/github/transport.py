@@ -134,6 +134,15 @@ class GitHubTransport:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    @staticmethod
+    def as_sent(text: str) -> str:
+        """What GitHub holds of a text field we send: redacted as every request is (below).
+
+        A re-run compares a release body with this, not with the raw text, or
+        a body that held a secret would differ on every run.
+        """
+        return str(redact_data(text))
+
     async def _request(
         self,
         method: str,
