@@ -172,8 +172,11 @@ def test_every_install_uses_the_runtimes_uv() -> None:
     """The README command, .ci/run, CI and the tools container install with one uv."""
     pin = f"uv=={UV_VERSION}"
     assert UV_VERSION == "0.10.3"  # sdk/python/runtime/images/uv/Dockerfile at the engine pin
-    for path in ("README.md", ".ci/run", ".github/workflows/ci.yml"):
-        assert pin in (REPO / path).read_text(encoding="utf-8"), path
+    paths = ("README.md", ".ci/run", ".github/workflows/ci.yml", ".github/workflows/rollback.yml")
+    for path in paths:
+        text = (REPO / path).read_text(encoding="utf-8")
+        assert pin in text, path
+        assert set(re.findall(r"\buv==[\w.]+", text)) == {pin}, path
 
 
 def test_the_lock_is_fresh() -> None:
